@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * kvstore.h - a read-only key -> byte-range store, built once at open.
+ *
+ * Two backends fill the same in-memory table:
+ *   - OCDBT (ocdbt.c): the B+tree of one generation is walked once at open and
+ *     every (key, value reference) is kept, sorted; inline values are copied.
+ *     Several databases (the per-process ocdbt.process_N/ of a multi-host
+ *     save) can be merged into one store.
+ *   - a plain directory (kvstore_dir.c): every regular file under the root is
+ *     a value whose key is its relative path (legacy zarr-per-directory).
+ *
+ * After open the store is immutable; lookups and reads are thread-safe.  Data
+ * files of an OCDBT database are opened at open time and kept open, so the
+ * store keeps reading the generation it opened even if files are replaced.
+ *
+ * Keys are byte strings compared with memcmp (shorter prefix first).
+ */
+#ifndef KVSTORE_H
+#define KVSTORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct kvstore;
+
+/* Where one value's bytes are.  Borrowed from the store; valid until
+ * kvstore_free(). */
+struct kv_value {
+	const char *file;	  /* path of the file holding the value (for an
+				     inline value: the B+tree node's file) */
+	const uint8_t *inline_data; /* non-NULL: the value is these bytes */
+	uint64_t offset;	  /* offset of the value in file (out-of-line) */
+	uint64_t length;	  /* value length in bytes */
+	uint32_t file_id;	  /* internal file index (out-of-line only) */
+};
+
+/* What a store was built from (for `inspect`). */
+enum kvstore_kind {
+	KVSTORE_OCDBT = 1,
+	KVSTORE_DIR = 2,
+};
+
+/*
+ * Open the OCDBT databases in the directories dbdirs[0..ndb) and merge their
+ * keys into one store (a key present in two databases is -EIO).  generation
+ * 0 opens each database's latest generation; otherwise exactly that
+ * generation number (-ENOENT if it does not exist).  Errors: -ENOENT (no
+ * manifest), -EIO (corruption: bad magic, length, CRC, tree shape),
+ * -ENOTSUP (unknown format version / compression), -EOVERFLOW, -ENOMEM.
+ * Caller frees *out with kvstore_free().
+ */
+int kvstore_open_ocdbt(const char *const *dbdirs, size_t ndb,
+		       uint64_t generation, struct kvstore **out);
+
+/*
+ * Open a plain directory: every regular file below root (not following
+ * symlinks, not descending into directories whose name ends in
+ * ".orbax-checkpoint-tmp*") becomes a key.  Caller frees with kvstore_free().
+ */
+int kvstore_open_dir(const char *root, struct kvstore **out);
+
+/* Look up key[0..keylen).  -ENOENT if absent.  *v is borrowed. */
+int kvstore_get(const struct kvstore *kv, const char *key, size_t keylen,
+		struct kv_value *v);
+
+/*
+ * Read len bytes at offset off within value v into buf.  -EIO if the value
+ * is shorter than off+len or the file is truncated.  Thread-safe.
+ */
+int kvstore_read(const struct kvstore *kv, const struct kv_value *v,
+		 uint64_t off, void *buf, size_t len);
+
+/*
+ * Call cb for every key starting with prefix[0..plen), in key order.  cb
+ * returns 0 to continue, anything else stops the walk and is returned.
+ * key and v are borrowed for the duration of the call.
+ */
+typedef int (*kvstore_list_cb)(void *ctx, const char *key, size_t keylen,
+			       const struct kv_value *v);
+int kvstore_list(const struct kvstore *kv, const char *prefix, size_t plen,
+		 kvstore_list_cb cb, void *ctx);
+
+/* Number of keys. */
+size_t kvstore_count(const struct kvstore *kv);
+
+/* Backend that built the store. */
+enum kvstore_kind kvstore_kind(const struct kvstore *kv);
+
+/* The generation opened (OCDBT: of the first database; 0 for a directory). */
+uint64_t kvstore_generation(const struct kvstore *kv);
+
+/* Free the store and close its files.  NULL is allowed. */
+void kvstore_free(struct kvstore *kv);
+
+#endif

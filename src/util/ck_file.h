@@ -1,0 +1,39 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ck_file.h - file helpers: full preads, capped whole-file reads, paths.
+ *
+ * Nothing here ever writes to a file.  Errors carry a ck_err message naming
+ * the path.
+ */
+#ifndef CK_FILE_H
+#define CK_FILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * Read exactly len bytes at off from fd.  A short read (end of file) is -EIO
+ * "file truncated"; `path` names the file in messages.
+ */
+int ck_pread_full(int fd, void *buf, size_t len, uint64_t off, const char *path);
+
+/*
+ * Read the whole file at path into a new NUL-terminated buffer (caller frees
+ * *data).  -ENOENT if absent, -EOVERFLOW if larger than max bytes, -EIO.
+ */
+int ck_read_file(const char *path, size_t max, uint8_t **data, size_t *len);
+
+/* Join a and b with one '/' into a new string (caller frees); NULL on ENOMEM. */
+char *ck_path_join(const char *a, const char *b);
+
+/*
+ * 0 if rel is a safe relative path: not absolute, no "." or ".." component,
+ * no empty component, no NUL.  Otherwise -EINVAL with a message.
+ */
+int ck_path_check_relative(const char *rel, size_t len);
+
+/* 1 if path names an existing regular file / directory, else 0. */
+int ck_is_file(const char *path);
+int ck_is_dir(const char *path);
+
+#endif
