@@ -1,7 +1,84 @@
 /* SPDX-License-Identifier: MIT */
-/* placeholder until the CLI lands */
-int main(void);
-int main(void)
+/* This file implements the ckptfs command line: subcommand dispatch, --help
+ * and --version. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "util/ck_err.h"
+
+static const char usage[] =
+	"usage: ckptfs inspect SRC [--json] [--step N]\n"
+	"       ckptfs dump SRC ARRAY [--raw] [--step N]\n"
+	"       ckptfs --help | --version\n"
+	"\n"
+	"SRC is a MaxText/Orbax checkpoint: a run directory, its checkpoints/\n"
+	"directory, a step directory, or an item directory (items/, default/,\n"
+	"state/); a plain TensorStore OCDBT or zarr directory works too.\n"
+	"\n"
+	"  inspect   list every array: name, dtype, shape, chunk shape, chunks,\n"
+	"            stored bytes; plus the step, the format and the total size\n"
+	"  dump      write one array to stdout as a .npy file (bfloat16 is\n"
+	"            widened to float32; --raw keeps the bits, as uint16)\n"
+	"  --step N  open step N instead of the latest committed step\n"
+	"\n"
+	"Exit status: 0 ok, 1 the checkpoint could not be read, 2 bad usage.\n";
+
+int cli_fail(int err)
 {
+	const char *msg = ck_err_msg();
+
+	if (!*msg)
+		msg = strerror(err < 0 ? -err : err);
+	fprintf(stderr, "ckptfs: error: %s\n", msg);
+	return CLI_EXIT_FAIL;
+}
+
+int cli_usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("ckptfs: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("\nTry 'ckptfs --help'.\n", stderr);
+	return CLI_EXIT_USAGE;
+}
+
+int cli_parse_step(const char *s, int64_t *step)
+{
+	char *end;
+	long long v;
+
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || end == s || *end || v < 0)
+		return -EINVAL;
+	*step = v;
 	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *cmd = argc > 1 ? argv[1] : NULL;
+
+	if (!cmd)
+		return cli_usage_error("missing command");
+	if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+		fputs(usage, stdout);
+		return CLI_EXIT_OK;
+	}
+	if (!strcmp(cmd, "--version") || !strcmp(cmd, "-V")) {
+		printf("ckptfs %s\n", CKPT_VERSION);
+		return CLI_EXIT_OK;
+	}
+	if (!strcmp(cmd, "inspect"))
+		return cmd_inspect(argc - 1, argv + 1);
+	if (!strcmp(cmd, "dump"))
+		return cmd_dump(argc - 1, argv + 1);
+	return cli_usage_error("unknown command '%s'", cmd);
 }

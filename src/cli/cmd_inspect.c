@@ -1,0 +1,173 @@
+/* SPDX-License-Identifier: MIT */
+/* This file implements `ckptfs inspect`: a listing of a checkpoint's arrays,
+ * as a table or as JSON. */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "orbax/orbax.h"
+#include "util/ck_err.h"
+#include "zarr/zarr_array.h"
+
+static void format_shape(char *buf, size_t cap, const uint64_t *v, unsigned n)
+{
+	size_t len = 0;
+
+	len += (size_t)snprintf(buf + len, cap - len, "[");
+	for (unsigned i = 0; i < n && len < cap; i++)
+		len += (size_t)snprintf(buf + len, cap - len, "%s%" PRIu64,
+					i ? "," : "", v[i]);
+	if (len < cap)
+		snprintf(buf + len, cap - len, "]");
+}
+
+static const char *human(uint64_t n, char *buf, size_t cap)
+{
+	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB", "PiB" };
+	double v = (double)n;
+	unsigned u = 0;
+
+	while (v >= 1024 && u < 5) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(buf, cap, u ? "%.1f %s" : "%.0f %s", v, units[u]);
+	return buf;
+}
+
+static int print_table(const struct orbax_ckpt *c)
+{
+	char h[32], shape[512], chunk[512];
+	uint64_t total = 0, stored = 0;
+
+	printf("checkpoint: %s\n", c->item_dir);
+	if (c->step >= 0)
+		printf("step:       %" PRId64 "\n", c->step);
+	else
+		printf("step:       (unknown)\n");
+	printf("format:     %s\n", c->format);
+	if (c->scan_layers >= 0)
+		printf("scan_layers: %s\n", c->scan_layers ? "true" : "false");
+	if (c->note)
+		printf("note:       %s\n", c->note);
+	printf("\n%-6s %-10s %-22s %-22s %8s %14s\n", "", "DTYPE", "SHAPE", "CHUNK",
+	       "CHUNKS", "STORED");
+	for (size_t i = 0; i < c->narrays; i++) {
+		struct zarr_info info;
+		int err = orbax_array_info(&c->arrays[i], &info);
+
+		if (err)
+			return ck_err_ctx(err, "array '%s'", c->arrays[i].name);
+		format_shape(shape, sizeof(shape), info.shape, info.rank);
+		format_shape(chunk, sizeof(chunk), info.chunk, info.rank);
+		printf("%s\n%-6s %-10s %-22s %-22s %8" PRIu64 " %14" PRIu64 "\n",
+		       c->arrays[i].name, "", ck_dtype_name(info.dtype), shape, chunk,
+		       info.nchunks, info.stored_bytes);
+		total += info.nbytes;
+		stored += info.stored_bytes;
+	}
+	printf("\n%zu arrays, %s decoded", c->narrays, human(total, h, sizeof(h)));
+	printf(" (%" PRIu64 " bytes), ", total);
+	printf("%s stored\n", human(stored, h, sizeof(h)));
+	return 0;
+}
+
+static cJSON *json_dims(const uint64_t *v, unsigned n)
+{
+	cJSON *a = cJSON_CreateArray();
+
+	for (unsigned i = 0; a && i < n; i++)
+		cJSON_AddItemToArray(a, cJSON_CreateNumber((double)v[i]));
+	return a;
+}
+
+static int print_json(const struct orbax_ckpt *c)
+{
+	cJSON *root = cJSON_CreateObject(), *arrays;
+	uint64_t total = 0;
+	char *text;
+	int err = 0;
+
+	if (!root)
+		return ck_err(-ENOMEM, "out of memory");
+	cJSON_AddStringToObject(root, "path", c->item_dir);
+	if (c->step >= 0)
+		cJSON_AddNumberToObject(root, "step", (double)c->step);
+	else
+		cJSON_AddNullToObject(root, "step");
+	cJSON_AddStringToObject(root, "format", c->format);
+	if (c->scan_layers >= 0)
+		cJSON_AddBoolToObject(root, "scan_layers", c->scan_layers);
+	if (c->note)
+		cJSON_AddStringToObject(root, "note", c->note);
+	arrays = cJSON_AddArrayToObject(root, "arrays");
+	for (size_t i = 0; arrays && i < c->narrays; i++) {
+		cJSON *a = cJSON_CreateObject();
+		struct zarr_info info;
+
+		err = orbax_array_info(&c->arrays[i], &info);
+		if (err) {
+			err = ck_err_ctx(err, "array '%s'", c->arrays[i].name);
+			cJSON_Delete(a);
+			goto out;
+		}
+		cJSON_AddStringToObject(a, "name", c->arrays[i].name);
+		cJSON_AddStringToObject(a, "dtype", ck_dtype_name(info.dtype));
+		cJSON_AddItemToObject(a, "shape", json_dims(info.shape, info.rank));
+		cJSON_AddItemToObject(a, "chunk_shape", json_dims(info.chunk, info.rank));
+		cJSON_AddNumberToObject(a, "chunks", (double)info.nchunks);
+		cJSON_AddNumberToObject(a, "stored_chunks", (double)info.stored_chunks);
+		cJSON_AddNumberToObject(a, "stored_bytes", (double)info.stored_bytes);
+		cJSON_AddNumberToObject(a, "nbytes", (double)info.nbytes);
+		cJSON_AddNumberToObject(a, "zarr_format", info.zarr_format);
+		cJSON_AddItemToArray(arrays, a);
+		total += info.nbytes;
+	}
+	cJSON_AddNumberToObject(root, "total_bytes", (double)total);
+	text = cJSON_Print(root);
+	if (!text) {
+		err = ck_err(-ENOMEM, "out of memory");
+		goto out;
+	}
+	puts(text);
+	free(text);
+out:
+	cJSON_Delete(root);
+	return err;
+}
+
+int cmd_inspect(int argc, char **argv)
+{
+	struct orbax_opts opts = ORBAX_OPTS_INIT;
+	struct orbax_ckpt *c = NULL;
+	const char *src = NULL;
+	int json = 0, err;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--json")) {
+			json = 1;
+		} else if (!strcmp(argv[i], "--step") && i + 1 < argc) {
+			if (cli_parse_step(argv[++i], &opts.step))
+				return cli_usage_error("bad step '%s'", argv[i]);
+		} else if (argv[i][0] == '-') {
+			return cli_usage_error("inspect: unknown option '%s'", argv[i]);
+		} else if (!src) {
+			src = argv[i];
+		} else {
+			return cli_usage_error("inspect: unexpected argument '%s'", argv[i]);
+		}
+	}
+	if (!src)
+		return cli_usage_error("inspect: missing SRC");
+	err = orbax_open(src, &opts, &c);
+	if (!err)
+		err = json ? print_json(c) : print_table(c);
+	orbax_close(c);
+	if (!err && fflush(stdout))
+		err = ck_err(-EIO, "cannot write to stdout");
+	return err ? cli_fail(err) : CLI_EXIT_OK;
+}

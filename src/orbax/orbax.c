@@ -1,0 +1,502 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * This file implements orbax_open(): resolve the item directory, open its
+ * key-value store (merged OCDBT, per-process OCDBT, or plain directory), and
+ * open every array of the PyTree.
+ */
+#include "orbax/orbax.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kvstore/kvstore.h"
+#include "orbax/orbax_aggregate.h"
+#include "orbax/orbax_meta.h"
+#include "util/ck_buf.h"
+#include "util/ck_err.h"
+#include "util/ck_file.h"
+#include "zarr/zarr_array.h"
+
+#define ORBAX_MAX_META_BYTES ((size_t)256 << 20)
+#define ORBAX_MAX_PROCESS_DBS 65536
+#define ORBAX_MAX_AGGREGATE_BYTES ((size_t)1 << 30)
+
+/* The legacy msgpack `checkpoint` file: its bytes and the leaves in them. */
+struct orbax_agg {
+	uint8_t *bytes;
+	size_t len;
+	struct orbax_aggregate parsed;
+};
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The ocdbt.process_N/ databases of an item, sorted (caller frees). */
+static int list_process_dbs(const char *item, char ***dirs, size_t *n)
+{
+	char **v = NULL;
+	size_t cnt = 0;
+	struct dirent *e;
+	DIR *d = opendir(item);
+	int err = 0;
+
+	if (!d)
+		return ck_err(-errno, "%s: %s", item, strerror(errno));
+	while ((e = readdir(d))) {
+		char *p, **nv;
+
+		if (strncmp(e->d_name, "ocdbt.process_", 14))
+			continue;
+		if (cnt >= ORBAX_MAX_PROCESS_DBS) {
+			err = ck_err(-EOVERFLOW, "%s: too many ocdbt.process_* databases",
+				     item);
+			break;
+		}
+		p = ck_path_join(item, e->d_name);
+		nv = realloc(v, (cnt + 1) * sizeof(*v));
+		if (!p || !nv) {
+			free(p);
+			if (nv)
+				v = nv;
+			err = ck_err(-ENOMEM, "out of memory");
+			break;
+		}
+		v = nv;
+		v[cnt++] = p;
+	}
+	closedir(d);
+	if (!err && cnt)
+		qsort(v, cnt, sizeof(*v), cmp_str);
+	*dirs = v;
+	*n = cnt;
+	return err;
+}
+
+static int open_store(struct orbax_ckpt *c)
+{
+	char *manifest = ck_path_join(c->item_dir, "manifest.ocdbt");
+	char **dbs = NULL;
+	size_t ndb = 0;
+	int err;
+
+	if (!manifest)
+		return ck_err(-ENOMEM, "out of memory");
+	if (ck_is_file(manifest)) {
+		const char *one = c->item_dir;
+
+		free(manifest);
+		return kvstore_open_ocdbt(&one, 1, 0, &c->kv);
+	}
+	free(manifest);
+	err = list_process_dbs(c->item_dir, &dbs, &ndb);
+	if (!err && ndb) {
+		err = kvstore_open_ocdbt((const char *const *)dbs, ndb, 0, &c->kv);
+		if (!err) {
+			struct ck_buf b = CK_BUF_INIT;
+
+			ck_buf_printf(&b, "%s has no manifest.ocdbt (an interrupted "
+				      "save?); read the %zu per-process database%s "
+				      "ocdbt.process_* instead", c->item_dir, ndb,
+				      ndb == 1 ? "" : "s");
+			c->note = (char *)ck_buf_detach(&b, NULL);
+		}
+	} else if (!err) {
+		err = kvstore_open_dir(c->item_dir, &c->kv);
+	}
+	for (size_t i = 0; i < ndb; i++)
+		free(dbs[i]);
+	free(dbs);
+	return err;
+}
+
+/* Array names from the store's metadata keys ("<name>/zarr.json" or
+ * "<name>/.zarray"; a root-level array is named ""). */
+struct names {
+	char **v;
+	size_t n;
+};
+
+static int add_name(struct names *names, const char *s, size_t len)
+{
+	char **nv = realloc(names->v, (names->n + 1) * sizeof(*nv));
+	char *p;
+
+	if (!nv)
+		return ck_err(-ENOMEM, "out of memory");
+	names->v = nv;
+	p = strndup(s, len);
+	if (!p)
+		return ck_err(-ENOMEM, "out of memory");
+	names->v[names->n++] = p;
+	return 0;
+}
+
+static int ends_with(const char *key, size_t len, const char *suffix, size_t *stem)
+{
+	size_t sl = strlen(suffix);
+
+	if (len == sl && !memcmp(key, suffix, sl)) {
+		*stem = 0;
+		return 1;
+	}
+	if (len > sl && key[len - sl - 1] == '/' && !memcmp(key + len - sl, suffix, sl)) {
+		*stem = len - sl - 1;
+		return 1;
+	}
+	return 0;
+}
+
+static int discover_cb(void *ctx, const char *key, size_t len,
+		       const struct kv_value *v)
+{
+	size_t stem;
+
+	(void)v;
+	if (ends_with(key, len, "zarr.json", &stem) ||
+	    ends_with(key, len, ".zarray", &stem))
+		return add_name(ctx, key, stem);
+	return 0;
+}
+
+static int cmp_array(const void *a, const void *b)
+{
+	return strcmp(((const struct orbax_array *)a)->name,
+		      ((const struct orbax_array *)b)->name);
+}
+
+static int open_arrays(struct orbax_ckpt *c, struct names *names, int discovered)
+{
+	c->arrays = calloc(names->n + 1, sizeof(*c->arrays));
+	if (!c->arrays)
+		return ck_err(-ENOMEM, "out of memory");
+	qsort(names->v, names->n, sizeof(*names->v), cmp_str);
+	for (size_t i = 0; i < names->n; i++) {
+		struct orbax_array *a = &c->arrays[c->narrays];
+		int err;
+
+		if (i && !strcmp(names->v[i], names->v[i - 1]))
+			continue;
+		err = zarr_array_open(c->kv, names->v[i], &a->za);
+		/* Zarr groups also have a zarr.json: skip them when listing. */
+		if (discovered && err == -EISDIR)
+			continue;
+		if (err == -ENOENT && !discovered)
+			return ck_err_ctx(err, "%s: array '%s' is listed in _METADATA "
+					  "but missing from the store", c->item_dir,
+					  names->v[i]);
+		if (err)
+			return ck_err_ctx(err, "%s: array '%s'", c->item_dir,
+					  names->v[i]);
+		a->name = names->v[i];
+		names->v[i] = NULL;
+		c->narrays++;
+	}
+	return 0;
+}
+
+/* 1 if the leaf is wanted from the aggregate: with _METADATA, an array leaf
+ * marked skip_deserialize; without, every leaf no zarr array shadows. */
+static int agg_leaf_wanted(const struct orbax_ckpt *c, const struct orbax_meta *m,
+			   int have_meta, const char *name)
+{
+	if (orbax_find(c, name))
+		return 0;
+	if (!have_meta)
+		return 1;
+	for (size_t i = 0; i < m->nleaves; i++)
+		if (!strcmp(m->leaves[i].name, name))
+			return m->leaves[i].is_array && m->leaves[i].skip;
+	return 0;
+}
+
+/* Read the legacy `checkpoint` aggregate, if there is one, and add its array
+ * leaves. */
+static int add_aggregate(struct orbax_ckpt *c, const struct orbax_meta *m,
+			 int have_meta)
+{
+	char *path = ck_path_join(c->item_dir, "checkpoint");
+	struct orbax_array *arrays;
+	size_t n0 = c->narrays;
+	int err;
+
+	if (!path)
+		return ck_err(-ENOMEM, "out of memory");
+	if (!ck_is_file(path)) {
+		free(path);
+		return 0;
+	}
+	c->agg = calloc(1, sizeof(*c->agg));
+	err = c->agg ? ck_read_file(path, ORBAX_MAX_AGGREGATE_BYTES, &c->agg->bytes,
+				    &c->agg->len) : ck_err(-ENOMEM, "out of memory");
+	if (!err)
+		err = orbax_aggregate_parse(c->agg->bytes, c->agg->len, &c->agg->parsed);
+	if (err)
+		goto out;
+	arrays = realloc(c->arrays, (n0 + c->agg->parsed.nleaves + 1) * sizeof(*arrays));
+	if (!arrays) {
+		err = ck_err(-ENOMEM, "out of memory");
+		goto out;
+	}
+	c->arrays = arrays;
+	for (size_t i = 0; i < c->agg->parsed.nleaves; i++) {
+		const struct orbax_agg_leaf *l = &c->agg->parsed.leaves[i];
+		struct orbax_array *a = &c->arrays[c->narrays];
+
+		if (!agg_leaf_wanted(c, m, have_meta, l->name))
+			continue;
+		memset(a, 0, sizeof(*a));
+		a->name = strdup(l->name);
+		if (!a->name) {
+			err = ck_err(-ENOMEM, "out of memory");
+			goto out;
+		}
+		a->agg = l;
+		c->narrays++;
+	}
+	qsort(c->arrays, c->narrays, sizeof(*c->arrays), cmp_array);
+out:
+	if (err)
+		err = ck_err_ctx(err, "%s", path);
+	free(path);
+	return err;
+}
+
+static int read_meta(struct orbax_ckpt *c, struct orbax_meta *m, int *have)
+{
+	char *path = ck_path_join(c->item_dir, "_METADATA");
+	uint8_t *text = NULL;
+	size_t len;
+	int err;
+
+	if (!path)
+		return ck_err(-ENOMEM, "out of memory");
+	*have = 0;
+	err = ck_read_file(path, ORBAX_MAX_META_BYTES, &text, &len);
+	if (err == -ENOENT) {
+		err = 0;
+		goto out;
+	}
+	if (!err)
+		err = orbax_meta_parse((const char *)text, len, m);
+	if (err) {
+		err = ck_err_ctx(err, "%s", path);
+		goto out;
+	}
+	*have = 1;
+out:
+	free(text);
+	free(path);
+	return err;
+}
+
+/* custom_metadata.scan_layers from the step's _CHECKPOINT_METADATA. */
+static int read_scan_layers(const char *item_dir)
+{
+	const char *cands[] = { "../_CHECKPOINT_METADATA", "_CHECKPOINT_METADATA" };
+	int v = -1;
+
+	for (size_t i = 0; i < 2 && v < 0; i++) {
+		char *p = ck_path_join(item_dir, cands[i]);
+		uint8_t *text = NULL;
+		size_t len;
+
+		if (p && ck_read_file(p, ORBAX_MAX_META_BYTES, &text, &len) == 0)
+			v = orbax_step_meta_scan_layers((const char *)text, len);
+		free(text);
+		free(p);
+	}
+	ck_err_clear();
+	return v;
+}
+
+static const char *format_name(const struct orbax_ckpt *c)
+{
+	int v2 = 0, v3 = 0;
+	int ocdbt = kvstore_kind(c->kv) == KVSTORE_OCDBT;
+
+	for (size_t i = 0; i < c->narrays; i++) {
+		struct zarr_info info;
+
+		if (c->arrays[i].za && zarr_array_info(c->arrays[i].za, &info) == 0) {
+			v2 |= info.zarr_format == 2;
+			v3 |= info.zarr_format == 3;
+		}
+	}
+	ck_err_clear();
+	if (c->agg)
+		return v3 ? "msgpack aggregate + zarr3" : "msgpack aggregate + zarr2";
+	if (v2 && v3)
+		return ocdbt ? "OCDBT/zarr2+zarr3" : "directory/zarr2+zarr3";
+	if (v3)
+		return ocdbt ? "OCDBT/zarr3" : "directory/zarr3";
+	return ocdbt ? "OCDBT/zarr2" : "directory/zarr2";
+}
+
+int orbax_open(const char *path, const struct orbax_opts *opts,
+	       struct orbax_ckpt **out)
+{
+	struct orbax_opts def = ORBAX_OPTS_INIT;
+	struct orbax_meta meta = { 0, NULL, -1 };
+	struct names names = { NULL, 0 };
+	struct orbax_ckpt *c;
+	int err, have_meta = 0;
+
+	if (!opts)
+		opts = &def;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return ck_err(-ENOMEM, "out of memory");
+	err = orbax_resolve(path, opts->step, &c->item_dir, &c->step);
+	if (err)
+		goto out;
+	err = read_meta(c, &meta, &have_meta);
+	if (err)
+		goto out;
+	err = open_store(c);
+	if (err)
+		goto out;
+	if (have_meta) {
+		for (size_t i = 0; i < meta.nleaves && !err; i++)
+			if (meta.leaves[i].is_array && !meta.leaves[i].skip)
+				err = add_name(&names, meta.leaves[i].name,
+					       strlen(meta.leaves[i].name));
+	} else {
+		err = kvstore_list(c->kv, "", 0, discover_cb, &names);
+	}
+	if (!err)
+		err = open_arrays(c, &names, !have_meta);
+	if (!err)
+		err = add_aggregate(c, &meta, have_meta);
+	if (err)
+		goto out;
+	c->scan_layers = read_scan_layers(c->item_dir);
+	c->format = format_name(c);
+	*out = c;
+	c = NULL;
+out:
+	for (size_t i = 0; i < names.n; i++)
+		free(names.v[i]);
+	free(names.v);
+	orbax_meta_release(&meta);
+	orbax_close(c);
+	return err;
+}
+
+const struct orbax_array *orbax_find(const struct orbax_ckpt *c, const char *name)
+{
+	size_t lo = 0, hi = c->narrays;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int r = strcmp(c->arrays[mid].name, name);
+
+		if (!r)
+			return &c->arrays[mid];
+		if (r < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+int orbax_array_info(const struct orbax_array *a, struct zarr_info *info)
+{
+	const struct orbax_agg_leaf *l = a->agg;
+
+	if (a->za)
+		return zarr_array_info(a->za, info);
+	memset(info, 0, sizeof(*info));
+	info->dtype = l->dtype;
+	info->rank = l->rank;
+	memcpy(info->shape, l->shape, l->rank * sizeof(*l->shape));
+	memcpy(info->chunk, l->shape, l->rank * sizeof(*l->shape));
+	info->nchunks = 1;
+	info->stored_chunks = 1;
+	info->nbytes = l->nbytes;
+	info->stored_bytes = l->nbytes;
+	return 0;
+}
+
+/* Copy a box out of a dense C-order array held in memory. */
+static int read_dense(const struct orbax_agg_leaf *l, const uint64_t *start,
+		      const uint64_t *count, uint8_t *dst)
+{
+	uint64_t idx[ZARR_MAX_RANK] = { 0 }, row, off;
+	size_t isz = ck_dtype_size(l->dtype);
+	unsigned r = l->rank;
+
+	for (unsigned i = 0; i < r; i++) {
+		if (start[i] > l->shape[i] || count[i] > l->shape[i] - start[i])
+			return ck_err(-EINVAL, "box out of bounds on axis %u", i);
+		if (!count[i])
+			return 0;
+	}
+	if (r == 0) {
+		memcpy(dst, l->data, isz);
+		return 0;
+	}
+	row = count[r - 1] * isz;
+	for (;;) {
+		off = 0;
+		for (unsigned i = 0; i < r; i++)
+			off = off * l->shape[i] + start[i] + (i + 1 < r ? idx[i] : 0);
+		memcpy(dst, l->data + off * isz, (size_t)row);
+		dst += row;
+		/* Next row: odometer over axes 0..r-2. */
+		int ax = (int)r - 2;
+
+		while (ax >= 0 && ++idx[ax] == count[ax])
+			idx[ax--] = 0;
+		if (ax < 0)
+			return 0;
+	}
+}
+
+int orbax_array_read(const struct orbax_array *a, const uint64_t *start,
+		     const uint64_t *count, void *dst)
+{
+	if (a->za)
+		return zarr_array_read(a->za, start, count, dst);
+	return read_dense(a->agg, start, count, dst);
+}
+
+uint64_t orbax_total_bytes(const struct orbax_ckpt *c)
+{
+	uint64_t total = 0;
+
+	for (size_t i = 0; i < c->narrays; i++) {
+		struct zarr_info info;
+
+		if (orbax_array_info(&c->arrays[i], &info) == 0 &&
+		    __builtin_add_overflow(total, info.nbytes, &total))
+			return UINT64_MAX;
+	}
+	ck_err_clear();
+	return total;
+}
+
+void orbax_close(struct orbax_ckpt *c)
+{
+	if (!c)
+		return;
+	for (size_t i = 0; i < c->narrays; i++) {
+		free(c->arrays[i].name);
+		zarr_array_free(c->arrays[i].za);
+	}
+	free(c->arrays);
+	if (c->agg) {
+		orbax_aggregate_release(&c->agg->parsed);
+		free(c->agg->bytes);
+		free(c->agg);
+	}
+	kvstore_free(c->kv);
+	free(c->note);
+	free(c->item_dir);
+	free(c);
+}

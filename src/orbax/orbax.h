@@ -1,0 +1,102 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * orbax.h - open an Orbax checkpoint (MaxText's, or any PyTree checkpoint, or
+ * a bare TensorStore OCDBT/zarr dataset) and list its arrays.
+ *
+ * What the user points at is resolved to one item directory:
+ *   <run>/ -> <run>/checkpoints/ -> <step>/ -> items/ | default/ | state/
+ * A run or checkpoints directory picks the latest committed step (numeric
+ * name, or a name ending in "_<digits>"; "*.orbax-checkpoint-tmp*" skipped),
+ * or the step asked for.  An item directory holds a merged OCDBT database
+ * (manifest.ocdbt), or only per-process databases (ocdbt.process_N/, read
+ * together), or plain zarr directories (legacy).
+ *
+ * Arrays are named by their PyTree path joined with '.', as Orbax names them
+ * ("params.params.decoder.layers.mlp.wi_0.kernel").  They come from the
+ * item's _METADATA when present (skipped and string leaves left out), or from
+ * the store's zarr.json/.zarray keys otherwise.
+ *
+ * A struct orbax_ckpt is immutable after orbax_open() and safe to read from
+ * many threads.
+ */
+#ifndef ORBAX_H
+#define ORBAX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "zarr/zarr_array.h"
+
+struct kvstore;
+struct orbax_agg_leaf;
+
+struct orbax_opts {
+	int64_t step;		/* step to open; -1 = latest committed */
+};
+
+#define ORBAX_OPTS_INIT { -1 }
+
+/* One array: stored as zarr, or held in the legacy msgpack aggregate. */
+struct orbax_array {
+	char *name;			/* PyTree path joined with '.' (owned) */
+	struct zarr_array *za;		/* owned; NULL for an aggregate leaf */
+	const struct orbax_agg_leaf *agg; /* borrowed from the checkpoint;
+					   NULL for a zarr array */
+};
+
+struct orbax_ckpt {
+	char *item_dir;			/* resolved item directory (owned) */
+	int64_t step;			/* step number, -1 if not known */
+	const char *format;		/* "OCDBT/zarr3", "OCDBT/zarr2",
+					   "directory/zarr2", ... (static) */
+	char *note;			/* how the store was opened when it is
+					   worth saying (owned, may be NULL) */
+	int scan_layers;		/* custom_metadata.scan_layers: 1, 0,
+					   or -1 when not recorded */
+	struct kvstore *kv;		/* owned */
+	struct orbax_agg *agg;		/* the legacy `checkpoint` file, or
+					   NULL (owned) */
+	size_t narrays;
+	struct orbax_array *arrays;	/* sorted by name (owned) */
+};
+
+/*
+ * Open the checkpoint at path.  Errors: -ENOENT (nothing checkpoint-like
+ * there, no such step), -EIO/-ENOTSUP/-EOVERFLOW from the store and array
+ * metadata, -ENOMEM.  The ck_err message names the file and the reason.
+ * Caller frees *out with orbax_close().
+ */
+int orbax_open(const char *path, const struct orbax_opts *opts,
+	       struct orbax_ckpt **out);
+
+/* The array called name, or NULL. */
+const struct orbax_array *orbax_find(const struct orbax_ckpt *c,
+				     const char *name);
+
+/*
+ * Shape, dtype and storage of an array (for an aggregate leaf: zarr_format
+ * 0, one chunk holding the whole array).
+ */
+int orbax_array_info(const struct orbax_array *a, struct zarr_info *info);
+
+/*
+ * Read the box [start, start+count) of an array into dst (C order,
+ * little-endian); see zarr_array_read().  Thread-safe.
+ */
+int orbax_array_read(const struct orbax_array *a, const uint64_t *start,
+		     const uint64_t *count, void *dst);
+
+/* Total decoded bytes of all arrays. */
+uint64_t orbax_total_bytes(const struct orbax_ckpt *c);
+
+/* Free everything.  NULL is allowed. */
+void orbax_close(struct orbax_ckpt *c);
+
+/*
+ * Resolve path to an item directory (see above).  *item is a new string;
+ * *step is the step number or -1.  Exposed for tests.
+ */
+int orbax_resolve(const char *path, int64_t want_step, char **item,
+		  int64_t *step);
+
+#endif

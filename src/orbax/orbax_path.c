@@ -1,0 +1,187 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * This file implements the resolution of a user-given path to one Orbax item
+ * directory: run dir -> checkpoints/ -> step -> items/ | default/ | state/.
+ *
+ * A directory is an item when it holds _METADATA, manifest.ocdbt or an
+ * ocdbt.process_N/ database.  A directory of steps holds numbered step
+ * directories ("1000", or "<prefix>_1000"); in-flight saves
+ * ("*.orbax-checkpoint-tmp*") are ignored.
+ */
+#include "orbax/orbax.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/ck_err.h"
+#include "util/ck_file.h"
+
+static const char *const item_names[] = { "items", "default", "state" };
+
+static int has_entry(const char *dir, const char *name)
+{
+	char *p = ck_path_join(dir, name);
+	int ok = p && (ck_is_file(p) || ck_is_dir(p));
+
+	free(p);
+	return ok;
+}
+
+static int has_process_db(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int found = 0;
+
+	if (!d)
+		return 0;
+	while (!found && (e = readdir(d)))
+		found = !strncmp(e->d_name, "ocdbt.process_", 14);
+	closedir(d);
+	return found;
+}
+
+static int is_item_dir(const char *dir)
+{
+	return has_entry(dir, "_METADATA") || has_entry(dir, "manifest.ocdbt") ||
+	       has_process_db(dir);
+}
+
+/* The step number a directory name encodes, or -1. */
+static int64_t step_of(const char *name)
+{
+	const char *digits = name;
+	const char *us = strrchr(name, '_');
+	int64_t v = 0;
+
+	if (strstr(name, ".orbax-checkpoint-tmp"))
+		return -1;
+	if (us && us[1])
+		digits = us + 1;
+	if (!*digits)
+		return -1;
+	for (const char *p = digits; *p; p++) {
+		if (*p < '0' || *p > '9' || v > (INT64_MAX - 9) / 10)
+			return -1;
+		v = v * 10 + (*p - '0');
+	}
+	return v;
+}
+
+/* The item directory inside a step directory, or NULL. */
+static char *item_in_step(const char *step_dir)
+{
+	for (size_t i = 0; i < sizeof(item_names) / sizeof(item_names[0]); i++) {
+		char *p = ck_path_join(step_dir, item_names[i]);
+
+		if (p && ck_is_dir(p) && is_item_dir(p))
+			return p;
+		free(p);
+	}
+	return is_item_dir(step_dir) ? strdup(step_dir) : NULL;
+}
+
+/*
+ * Pick a step directory under dir: the one numbered want, or the latest one
+ * that holds an item.  *name gets the directory name (caller frees).
+ */
+static int pick_step(const char *dir, int64_t want, char **name, int64_t *step)
+{
+	int64_t best = -1;
+	char *best_name = NULL;
+	struct dirent *e;
+	DIR *d = opendir(dir);
+
+	if (!d)
+		return ck_err(-errno, "%s: %s", dir, strerror(errno));
+	while ((e = readdir(d))) {
+		int64_t s = step_of(e->d_name);
+		char *full, *item;
+
+		if (s < 0 || (want >= 0 && s != want) || s <= best)
+			continue;
+		full = ck_path_join(dir, e->d_name);
+		item = full && ck_is_dir(full) ? item_in_step(full) : NULL;
+		if (item) {
+			free(best_name);
+			best_name = strdup(e->d_name);
+			best = s;
+		}
+		free(item);
+		free(full);
+	}
+	closedir(d);
+	if (best < 0 || !best_name) {
+		free(best_name);
+		if (want >= 0)
+			return ck_err(-ENOENT, "%s: no committed step %lld", dir,
+				      (long long)want);
+		return ck_err(-ENOENT, "%s: no Orbax checkpoint found (no item "
+			      "directory, no _METADATA, no manifest.ocdbt, no step)",
+			      dir);
+	}
+	*name = best_name;
+	*step = best;
+	return 0;
+}
+
+int orbax_resolve(const char *path, int64_t want_step, char **item,
+		  int64_t *step)
+{
+	char *dir = NULL, *found, *sub;
+	char *step_name = NULL;
+	int64_t s = -1;
+	int err;
+
+	if (!ck_is_dir(path))
+		return ck_err(-ENOENT, "%s: not a directory", path);
+	/* A run directory holds checkpoints/. */
+	sub = ck_path_join(path, "checkpoints");
+	if (!sub)
+		return ck_err(-ENOMEM, "out of memory");
+	if (!is_item_dir(path) && ck_is_dir(sub)) {
+		dir = sub;
+	} else {
+		free(sub);
+		dir = strdup(path);
+		if (!dir)
+			return ck_err(-ENOMEM, "out of memory");
+	}
+	/* A step directory (or an item directory given directly). */
+	found = item_in_step(dir);
+	if (found) {
+		const char *base = strrchr(dir, '/');
+
+		s = step_of(base ? base + 1 : dir);
+		if (want_step >= 0 && s != want_step) {
+			err = ck_err(-EINVAL, "%s: is step %lld, not step %lld", path,
+				     (long long)s, (long long)want_step);
+			free(found);
+			goto out;
+		}
+		*item = found;
+		*step = s;
+		err = 0;
+		goto out;
+	}
+	/* A directory of steps. */
+	err = pick_step(dir, want_step, &step_name, &s);
+	if (err)
+		goto out;
+	sub = ck_path_join(dir, step_name);
+	found = sub ? item_in_step(sub) : NULL;
+	free(sub);
+	if (!found) {
+		err = ck_err(-ENOMEM, "out of memory");
+		goto out;
+	}
+	*item = found;
+	*step = s;
+out:
+	free(step_name);
+	free(dir);
+	return err;
+}

@@ -1,0 +1,24 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# The core library's layers depend one way only (src/README.md): a file in
+# layer N includes headers from layers <= N, never above.
+set -u
+cd "$(dirname "$0")/../src" || exit 1
+rank() {
+	case $1 in
+	util) echo 1 ;; codec) echo 2 ;; kvstore) echo 3 ;; zarr) echo 4 ;;
+	orbax) echo 5 ;; cli) echo 9 ;; *) echo 0 ;;
+	esac
+}
+bad=0
+for f in */*.c */*.h; do
+	own=$(rank "${f%%/*}")
+	for inc in $(sed -n 's/^#include "\([a-z]*\)\/.*/\1/p' "$f" | sort -u); do
+		if [ "$(rank "$inc")" -gt "$own" ]; then
+			echo "layering: $f includes a header from $inc/"
+			bad=1
+		fi
+	done
+done
+[ $bad -eq 0 ] && echo "1 passed, 0 failed" || echo "0 passed, 1 failed"
+exit $bad

@@ -1,0 +1,26 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# Build ckptfs twice (plain, and with ASan+UBSan) and run every test under
+# ctest in both builds; then build the libFuzzer targets and run each one
+# briefly on its seed corpus.  Run from the project root.
+#   CKPT_FUZZ_SECONDS=N  seconds per fuzz target (default 10; 0 skips)
+set -eu
+jobs=$(nproc 2>/dev/null || echo 2)
+
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+cmake --build build -j"$jobs"
+ctest --test-dir build --output-on-failure -j"$jobs"
+
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCKPT_SANITIZE=ON >/dev/null
+cmake --build build-asan -j"$jobs"
+ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
+	ctest --test-dir build-asan --output-on-failure -j"$jobs"
+
+secs=${CKPT_FUZZ_SECONDS:-10}
+if [ "$secs" -gt 0 ] && command -v clang >/dev/null; then
+	CC=clang cmake -S . -B build-fuzz -DCKPT_FUZZ=ON -DCKPT_TESTS=OFF \
+		-DCMAKE_BUILD_TYPE=Debug >/dev/null
+	cmake --build build-fuzz -j"$jobs"
+	sh tests/fuzz/run.sh build-fuzz "$secs"
+fi
+echo "all test stages passed"
