@@ -57,7 +57,7 @@ static int rd_payload(struct ck_rd *r, struct mp_item *it)
 /* Read one item header (and borrow its payload for str/bin/ext). */
 static int mp_next(struct ck_rd *r, struct mp_item *it)
 {
-	uint8_t b, t;
+	uint8_t b, t = 0;
 	int err = ck_rd_u8(r, &b, "msgpack item");
 	uint64_t v;
 

@@ -1,0 +1,286 @@
+/* SPDX-License-Identifier: MIT */
+/* This file implements the shared in-memory key table behind kvstore.h. */
+#include "kvstore/kvstore.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "kvstore/kvstore_impl.h"
+#include "util/ck_err.h"
+#include "util/ck_file.h"
+
+/* The value bytes of an empty inline value (inline_data must be non-NULL). */
+static const uint8_t kvstore_empty[1];
+
+int kvstore_new(enum kvstore_kind kind, struct kvstore **out)
+{
+	struct kvstore *kv = calloc(1, sizeof(*kv));
+
+	if (!kv)
+		return ck_err(-ENOMEM, "kvstore: out of memory");
+	kv->kind = kind;
+	*out = kv;
+	return 0;
+}
+
+int kvstore_add_file(struct kvstore *kv, const char *path, int fd, uint32_t *id)
+{
+	struct kvstore_file *f;
+
+	if (kv->nfiles >= KVSTORE_MAX_FILES)
+		return ck_err(-EOVERFLOW, "kvstore: more than %zu files",
+			      KVSTORE_MAX_FILES);
+	if (kv->nfiles == kv->files_cap) {
+		size_t cap = kv->files_cap ? kv->files_cap * 2 : 16;
+
+		f = realloc(kv->files, cap * sizeof(*f));
+		if (!f)
+			return ck_err(-ENOMEM, "kvstore: out of memory");
+		kv->files = f;
+		kv->files_cap = cap;
+	}
+	f = &kv->files[kv->nfiles];
+	f->path = strdup(path);
+	if (!f->path)
+		return ck_err(-ENOMEM, "kvstore: out of memory");
+	f->fd = fd;
+	*id = (uint32_t)kv->nfiles++;
+	return 0;
+}
+
+static int kvstore_add(struct kvstore *kv, const uint8_t *key, size_t keylen,
+		       const uint8_t *val, size_t vlen,
+		       struct kvstore_entry **out)
+{
+	struct kvstore_entry *e;
+	uint8_t *k;
+
+	if (kv->nents >= KVSTORE_MAX_ENTRIES)
+		return ck_err(-EOVERFLOW, "kvstore: more than %zu keys",
+			      KVSTORE_MAX_ENTRIES);
+	if (val && (vlen > KVSTORE_MAX_INLINE_BYTES - kv->inline_bytes ||
+		    keylen > SIZE_MAX - vlen - 1))
+		return ck_err(-EOVERFLOW,
+			      "kvstore: inline values exceed %llu bytes",
+			      (unsigned long long)KVSTORE_MAX_INLINE_BYTES);
+	if (kv->nents == kv->ents_cap) {
+		size_t cap = kv->ents_cap ? kv->ents_cap * 2 : 64;
+
+		e = realloc(kv->ents, cap * sizeof(*e));
+		if (!e)
+			return ck_err(-ENOMEM, "kvstore: out of memory");
+		kv->ents = e;
+		kv->ents_cap = cap;
+	}
+	k = malloc(keylen + (val ? vlen : 0) + 1);
+	if (!k)
+		return ck_err(-ENOMEM, "kvstore: out of memory");
+	if (keylen)
+		memcpy(k, key, keylen);
+	e = &kv->ents[kv->nents++];
+	memset(e, 0, sizeof(*e));
+	e->key = k;
+	e->keylen = keylen;
+	if (val) {
+		if (vlen)
+			memcpy(k + keylen, val, vlen);
+		e->inline_data = vlen ? k + keylen : kvstore_empty;
+		e->length = vlen;
+		kv->inline_bytes += vlen;
+	}
+	*out = e;
+	return 0;
+}
+
+int kvstore_add_inline(struct kvstore *kv, const uint8_t *key, size_t keylen,
+		       const uint8_t *val, size_t vlen, uint32_t file_id)
+{
+	struct kvstore_entry *e;
+	int err = kvstore_add(kv, key, keylen, val ? val : kvstore_empty, vlen,
+			      &e);
+
+	if (err)
+		return err;
+	e->file_id = file_id;
+	return 0;
+}
+
+int kvstore_add_ref(struct kvstore *kv, const uint8_t *key, size_t keylen,
+		    uint32_t file_id, uint64_t offset, uint64_t length)
+{
+	struct kvstore_entry *e;
+	int err = kvstore_add(kv, key, keylen, NULL, 0, &e);
+
+	if (err)
+		return err;
+	e->file_id = file_id;
+	e->offset = offset;
+	e->length = length;
+	return 0;
+}
+
+static int key_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
+{
+	size_t n = alen < blen ? alen : blen;
+	int c = n ? memcmp(a, b, n) : 0;
+
+	if (c)
+		return c;
+	return alen < blen ? -1 : alen > blen;
+}
+
+static int entry_cmp(const void *a, const void *b)
+{
+	const struct kvstore_entry *x = a, *y = b;
+
+	return key_cmp(x->key, x->keylen, y->key, y->keylen);
+}
+
+int kvstore_finalize(struct kvstore *kv)
+{
+	if (kv->nents > 1)
+		qsort(kv->ents, kv->nents, sizeof(*kv->ents), entry_cmp);
+	for (size_t i = 1; i < kv->nents; i++) {
+		const struct kvstore_entry *a = &kv->ents[i - 1],
+					   *b = &kv->ents[i];
+
+		if (!entry_cmp(a, b))
+			return ck_err(-EIO,
+				      "duplicate key '%.*s' (in %s and %s)",
+				      (int)(b->keylen > 200 ? 200 : b->keylen),
+				      (const char *)b->key,
+				      kv->files[a->file_id].path,
+				      kv->files[b->file_id].path);
+	}
+	return 0;
+}
+
+/* Index of the first entry whose key is >= key[0..keylen). */
+static size_t lower_bound(const struct kvstore *kv, const char *key,
+			  size_t keylen)
+{
+	size_t lo = 0, hi = kv->nents;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		const struct kvstore_entry *e = &kv->ents[mid];
+
+		if (key_cmp(e->key, e->keylen, (const uint8_t *)key, keylen) <
+		    0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static void fill_value(const struct kvstore *kv, const struct kvstore_entry *e,
+		       struct kv_value *v)
+{
+	v->file = e->file_id < kv->nfiles ? kv->files[e->file_id].path : "";
+	v->inline_data = e->inline_data;
+	v->offset = e->offset;
+	v->length = e->length;
+	v->file_id = e->file_id;
+}
+
+int kvstore_get(const struct kvstore *kv, const char *key, size_t keylen,
+		struct kv_value *v)
+{
+	size_t i = lower_bound(kv, key, keylen);
+
+	if (i == kv->nents || key_cmp(kv->ents[i].key, kv->ents[i].keylen,
+				      (const uint8_t *)key, keylen))
+		return ck_err(-ENOENT, "no key '%.*s'",
+			      (int)(keylen > 200 ? 200 : keylen), key);
+	fill_value(kv, &kv->ents[i], v);
+	return 0;
+}
+
+int kvstore_read(const struct kvstore *kv, const struct kv_value *v,
+		 uint64_t off, void *buf, size_t len)
+{
+	const struct kvstore_file *f;
+	uint64_t pos;
+	int fd, err;
+
+	if (off > v->length || len > v->length - off)
+		return ck_err(-EIO,
+			      "%s: read of %zu bytes at offset %llu is past "
+			      "the end of a %llu-byte value",
+			      v->file, len, (unsigned long long)off,
+			      (unsigned long long)v->length);
+	if (!len)
+		return 0;
+	if (v->inline_data) {
+		memcpy(buf, v->inline_data + off, len);
+		return 0;
+	}
+	if (v->file_id >= kv->nfiles)
+		return ck_err(-EINVAL, "kvstore: bad file id %u", v->file_id);
+	if (__builtin_add_overflow(v->offset, off, &pos))
+		return ck_err(-EOVERFLOW, "%s: value offset overflows",
+			      v->file);
+	f = &kv->files[v->file_id];
+	if (f->fd >= 0)
+		return ck_pread_full(f->fd, buf, len, pos, f->path);
+	fd = open(f->path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return ck_err(errno == ENOENT ? -ENOENT : -EIO, "%s: %s",
+			      f->path, strerror(errno));
+	err = ck_pread_full(fd, buf, len, pos, f->path);
+	close(fd);
+	return err;
+}
+
+int kvstore_list(const struct kvstore *kv, const char *prefix, size_t plen,
+		 kvstore_list_cb cb, void *ctx)
+{
+	for (size_t i = lower_bound(kv, prefix, plen); i < kv->nents; i++) {
+		const struct kvstore_entry *e = &kv->ents[i];
+		struct kv_value v;
+		int ret;
+
+		if (e->keylen < plen || (plen && memcmp(e->key, prefix, plen)))
+			break;
+		fill_value(kv, e, &v);
+		ret = cb(ctx, (const char *)e->key, e->keylen, &v);
+		if (ret)
+			return ret;
+	}
+	return 0;
+}
+
+size_t kvstore_count(const struct kvstore *kv)
+{
+	return kv->nents;
+}
+
+enum kvstore_kind kvstore_kind(const struct kvstore *kv)
+{
+	return kv->kind;
+}
+
+uint64_t kvstore_generation(const struct kvstore *kv)
+{
+	return kv->generation;
+}
+
+void kvstore_free(struct kvstore *kv)
+{
+	if (!kv)
+		return;
+	for (size_t i = 0; i < kv->nents; i++)
+		free(kv->ents[i].key);
+	for (size_t i = 0; i < kv->nfiles; i++) {
+		if (kv->files[i].fd >= 0)
+			close(kv->files[i].fd);
+		free(kv->files[i].path);
+	}
+	free(kv->ents);
+	free(kv->files);
+	free(kv);
+}

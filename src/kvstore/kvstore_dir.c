@@ -1,0 +1,145 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * This file implements kvstore_open_dir(): a plain directory tree as a store.
+ *
+ * Legacy (pre-OCDBT) checkpoints keep every zarr chunk as its own file, so a
+ * store can have 100k+ files: they are recorded by path only and opened per
+ * read (kvstore_read), never held open.  Symlinks and special files are
+ * skipped, and so are Orbax's in-flight ".orbax-checkpoint-tmp" directories.
+ */
+#include "kvstore/kvstore.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "kvstore/kvstore_impl.h"
+#include "util/ck_buf.h"
+#include "util/ck_err.h"
+#include "util/ck_file.h"
+
+#define DIR_MAX_DEPTH 64
+#define DIR_MAX_KEY 4096
+
+struct dir_walk {
+	struct kvstore *kv; /* store being filled */
+	const char *root;   /* root directory */
+	struct ck_buf rel;  /* current relative path (no trailing '/') */
+};
+
+static int walk_entry(struct dir_walk *w, const char *name, unsigned depth);
+
+/* Walk the directory w->root/w->rel. */
+static int walk_dir(struct dir_walk *w, unsigned depth)
+{
+	char *path = NULL;
+	DIR *d = NULL;
+	struct dirent *de;
+	int err = 0;
+
+	if (depth > DIR_MAX_DEPTH)
+		return ck_err(
+			-EOVERFLOW, "%s/%s: directories nested deeper than %d",
+			w->root, (const char *)w->rel.data, DIR_MAX_DEPTH);
+	path = w->rel.len ? ck_path_join(w->root, (const char *)w->rel.data)
+			  : strdup(w->root);
+	if (!path)
+		return ck_err(-ENOMEM, "kvstore: out of memory");
+	d = opendir(path);
+	if (!d) {
+		err = ck_err(errno == ENOENT ? -ENOENT : -EIO, "%s: %s", path,
+			     strerror(errno));
+		goto out;
+	}
+	for (;;) {
+		errno = 0;
+		de = readdir(d);
+		if (!de) {
+			if (errno)
+				err = ck_err(-EIO, "%s: %s", path,
+					     strerror(errno));
+			break;
+		}
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		err = walk_entry(w, de->d_name, depth);
+		if (err)
+			break;
+	}
+out:
+	if (d)
+		closedir(d);
+	free(path);
+	return err;
+}
+
+/* Handle one directory entry name below w->rel. */
+static int walk_entry(struct dir_walk *w, const char *name, unsigned depth)
+{
+	size_t saved = w->rel.len;
+	char *path = NULL;
+	struct stat st;
+	uint32_t id;
+	int err;
+
+	if (saved)
+		err = ck_buf_printf(&w->rel, "/%s", name);
+	else
+		err = ck_buf_printf(&w->rel, "%s", name);
+	if (err)
+		return err;
+	if (w->rel.len > DIR_MAX_KEY) {
+		err = ck_err(-EOVERFLOW,
+			     "%s: path longer than %d bytes under %s", name,
+			     DIR_MAX_KEY, w->root);
+		goto out;
+	}
+	path = ck_path_join(w->root, (const char *)w->rel.data);
+	if (!path) {
+		err = ck_err(-ENOMEM, "kvstore: out of memory");
+		goto out;
+	}
+	if (lstat(path, &st) < 0) {
+		err = ck_err(-EIO, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		if (!strstr(name, ".orbax-checkpoint-tmp"))
+			err = walk_dir(w, depth + 1);
+	} else if (S_ISREG(st.st_mode)) {
+		err = kvstore_add_file(w->kv, path, -1, &id);
+		if (!err)
+			err = kvstore_add_ref(w->kv, w->rel.data, w->rel.len,
+					      id, 0, (uint64_t)st.st_size);
+	}
+out:
+	free(path);
+	w->rel.len = saved;
+	if (w->rel.data)
+		w->rel.data[saved] = '\0';
+	return err;
+}
+
+int kvstore_open_dir(const char *root, struct kvstore **out)
+{
+	struct dir_walk w = {NULL, root, CK_BUF_INIT};
+	int err;
+
+	if (!ck_is_dir(root))
+		return ck_err(-ENOENT, "%s: not a directory", root);
+	err = kvstore_new(KVSTORE_DIR, &w.kv);
+	if (err)
+		return err;
+	err = walk_dir(&w, 0);
+	if (!err)
+		err = kvstore_finalize(w.kv);
+	ck_buf_release(&w.rel);
+	if (err) {
+		kvstore_free(w.kv);
+		return err;
+	}
+	*out = w.kv;
+	return 0;
+}
