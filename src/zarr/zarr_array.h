@@ -50,7 +50,8 @@ struct zarr_info {
 
 /*
  * Open array `name` (no trailing '/') of kv.  -ENOENT if neither metadata key
- * exists; -EINVAL/-ENOTSUP/-EOVERFLOW with a message naming the metadata key
+ * exists; -EISDIR if "N/zarr.json" describes a group, not an array;
+ * -EINVAL/-ENOTSUP/-EOVERFLOW with a message naming the metadata key
  * for bad or unsupported metadata (unknown codec, absurd shape whose byte size
  * overflows, ...).  Caller frees with zarr_array_free().
  */
