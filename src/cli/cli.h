@@ -21,7 +21,8 @@ int cmd_dump(int argc, char **argv);
  * return CLI_EXIT_FAIL. */
 int cli_fail(int err);
 
-/* Print "ckptfs: <msg>" and the usage hint; return CLI_EXIT_USAGE. */
+/* Print "ckptfs: <msg> (try 'ckptfs --help')" on one line; return
+ * CLI_EXIT_USAGE. */
 int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* Parse "N" into *step (>= 0).  -EINVAL if not a number. */

@@ -45,7 +45,7 @@ int cli_usage_error(const char *fmt, ...)
 	va_start(ap, fmt);
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
-	fputs("\nTry 'ckptfs --help'.\n", stderr);
+	fputs(" (try 'ckptfs --help')\n", stderr);
 	return CLI_EXIT_USAGE;
 }
 

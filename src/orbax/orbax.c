@@ -179,7 +179,7 @@ static int open_arrays(struct orbax_ckpt *c, struct names *names, int discovered
 		struct orbax_array *a = &c->arrays[c->narrays];
 		int err;
 
-		if (i && !strcmp(names->v[i], names->v[i - 1]))
+		if (c->narrays && !strcmp(names->v[i], c->arrays[c->narrays - 1].name))
 			continue;
 		err = zarr_array_open(c->kv, names->v[i], &a->za);
 		/* Zarr groups also have a zarr.json: skip them when listing. */

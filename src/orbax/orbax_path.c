@@ -50,6 +50,38 @@ static int is_item_dir(const char *dir)
 	       has_process_db(dir);
 }
 
+/*
+ * 1 if dir holds zarr metadata (zarr.json or .zarray) within a few levels:
+ * a plain zarr hierarchy, or a legacy checkpoint without _METADATA.  The
+ * search is bounded in depth and in entries visited.
+ */
+static int has_zarr_below(const char *dir, int depth, unsigned *budget)
+{
+	DIR *d;
+	struct dirent *e;
+	int found = 0;
+
+	if (depth < 0 || !(d = opendir(dir)))
+		return 0;
+	while (!found && (e = readdir(d)) && *budget) {
+		char *p;
+
+		(*budget)--;
+		if (!strcmp(e->d_name, "zarr.json") || !strcmp(e->d_name, ".zarray")) {
+			found = 1;
+			break;
+		}
+		if (e->d_name[0] == '.' ||
+		    (e->d_type != DT_DIR && e->d_type != DT_UNKNOWN))
+			continue;
+		p = ck_path_join(dir, e->d_name);
+		found = p && has_zarr_below(p, depth - 1, budget);
+		free(p);
+	}
+	closedir(d);
+	return found;
+}
+
 /* The step number a directory name encodes, or -1. */
 static int64_t step_of(const char *name)
 {
@@ -169,6 +201,17 @@ int orbax_resolve(const char *path, int64_t want_step, char **item,
 	}
 	/* A directory of steps. */
 	err = pick_step(dir, want_step, &step_name, &s);
+	if (err == -ENOENT && want_step < 0) {
+		unsigned budget = 4096;
+
+		/* A plain zarr hierarchy (or TensorStore dataset). */
+		if (has_zarr_below(dir, 3, &budget)) {
+			ck_err_clear();
+			*item = dir;
+			*step = -1;
+			return 0;
+		}
+	}
 	if (err)
 		goto out;
 	sub = ck_path_join(dir, step_name);

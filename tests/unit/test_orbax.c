@@ -348,7 +348,7 @@ START_TEST(aggregate_parse_should_reject_bad_msgpack)
 {
 	/* {"a": ext1 [[2], "int64", bin(8)]}: data too short for the shape. */
 	static const uint8_t short_data[] = {
-		0x81, 0xa1, 'a', 0xc7, 0x12, 0x01, 0x93, 0x91, 0x02, 0xa5,
+		0x81, 0xa1, 'a', 0xc7, 0x13, 0x01, 0x93, 0x91, 0x02, 0xa5,
 		'i', 'n', 't', '6', '4', 0xc4, 0x08, 0, 0, 0, 0, 0, 0, 0, 0 };
 	/* A map claiming 2^32-1 entries in five bytes. */
 	static const uint8_t huge[] = { 0xdf, 0xff, 0xff, 0xff, 0xff };
