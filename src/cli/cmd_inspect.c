@@ -43,7 +43,14 @@ static int print_table(const struct orbax_ckpt *c)
 {
 	char h[32], shape[512], chunk[512];
 	uint64_t total = 0, stored = 0;
+	int w = 5;
 
+	for (size_t i = 0; i < c->narrays; i++) {
+		int n = (int)strlen(c->arrays[i].name);
+
+		if (n > w)
+			w = n < 72 ? n : 72;
+	}
 	printf("checkpoint: %s\n", c->item_dir);
 	if (c->step >= 0)
 		printf("step:       %" PRId64 "\n", c->step);
@@ -54,8 +61,8 @@ static int print_table(const struct orbax_ckpt *c)
 		printf("scan_layers: %s\n", c->scan_layers ? "true" : "false");
 	if (c->note)
 		printf("note:       %s\n", c->note);
-	printf("\n%-6s %-10s %-22s %-22s %8s %14s\n", "", "DTYPE", "SHAPE", "CHUNK",
-	       "CHUNKS", "STORED");
+	printf("\n%-*s  %-8s  %-20s  %-20s  %7s  %12s\n", w, "ARRAY", "DTYPE",
+	       "SHAPE", "CHUNK", "CHUNKS", "STORED");
 	for (size_t i = 0; i < c->narrays; i++) {
 		struct zarr_info info;
 		int err = orbax_array_info(&c->arrays[i], &info);
@@ -64,8 +71,8 @@ static int print_table(const struct orbax_ckpt *c)
 			return ck_err_ctx(err, "array '%s'", c->arrays[i].name);
 		format_shape(shape, sizeof(shape), info.shape, info.rank);
 		format_shape(chunk, sizeof(chunk), info.chunk, info.rank);
-		printf("%s\n%-6s %-10s %-22s %-22s %8" PRIu64 " %14" PRIu64 "\n",
-		       c->arrays[i].name, "", ck_dtype_name(info.dtype), shape, chunk,
+		printf("%-*s  %-8s  %-20s  %-20s  %7" PRIu64 "  %12" PRIu64 "\n", w,
+		       c->arrays[i].name, ck_dtype_name(info.dtype), shape, chunk,
 		       info.nchunks, info.stored_bytes);
 		total += info.nbytes;
 		stored += info.stored_bytes;

@@ -4,20 +4,13 @@
  * their zarr v3 or numcodecs name.
  *
  * Adding a codec is one codec_<name>.c file defining a const struct codec
- * plus one line here (house style §12).
+ * plus one line here and in codec_impl.h.
  */
 #include "codec/codec.h"
+#include "codec/codec_impl.h"
 
 #include <stddef.h>
 #include <string.h>
-
-/* Defined in codec_<name>.c; internal to the codec layer. */
-extern const struct codec codec_zstd;
-extern const struct codec codec_gzip;
-extern const struct codec codec_zlib;
-extern const struct codec codec_blosc;
-extern const struct codec codec_lz4;
-extern const struct codec codec_crc32c;
 
 static const struct codec *const codec_table[] = {
 	&codec_zstd,

@@ -16,6 +16,7 @@
  * no global blosc state is touched.
  */
 #include "codec/codec.h"
+#include "codec/codec_impl.h"
 
 #include <blosc.h>
 #include <errno.h>

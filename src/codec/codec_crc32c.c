@@ -12,6 +12,7 @@
  * trailing checksum before copying the data out; encode appends it.
  */
 #include "codec/codec.h"
+#include "codec/codec_impl.h"
 
 #include <errno.h>
 #include <pthread.h>

@@ -17,6 +17,7 @@
  * UINT_MAX bytes.
  */
 #include "codec/codec.h"
+#include "codec/codec_impl.h"
 
 #include <errno.h>
 #include <limits.h>

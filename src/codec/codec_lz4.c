@@ -9,6 +9,7 @@
  * outside the bounds it is given.
  */
 #include "codec/codec.h"
+#include "codec/codec_impl.h"
 
 #include <errno.h>
 #include <lz4.h>

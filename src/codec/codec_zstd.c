@@ -24,6 +24,7 @@
  * decoding a small OCDBT node.
  */
 #include "codec/codec.h"
+#include "codec/codec_impl.h"
 
 #include <errno.h>
 #include <pthread.h>

@@ -174,7 +174,8 @@ static int open_arrays(struct orbax_ckpt *c, struct names *names, int discovered
 	c->arrays = calloc(names->n + 1, sizeof(*c->arrays));
 	if (!c->arrays)
 		return ck_err(-ENOMEM, "out of memory");
-	qsort(names->v, names->n, sizeof(*names->v), cmp_str);
+	if (names->n)
+		qsort(names->v, names->n, sizeof(*names->v), cmp_str);
 	for (size_t i = 0; i < names->n; i++) {
 		struct orbax_array *a = &c->arrays[c->narrays];
 		int err;

@@ -59,7 +59,7 @@ static int mp_next(struct ck_rd *r, struct mp_item *it)
 {
 	uint8_t b, t = 0;
 	int err = ck_rd_u8(r, &b, "msgpack item");
-	uint64_t v;
+	uint64_t v = 0;
 
 	if (err)
 		return err;

@@ -141,7 +141,8 @@ static int grid_walk(unsigned rank, const uint64_t *chunk, const uint64_t *lo,
 		     const uint64_t *n, grid_cell_cb cb, void *ctx)
 {
 	uint64_t c0[ZARR_MAX_RANK], c1[ZARR_MAX_RANK], cell[ZARR_MAX_RANK];
-	uint64_t sublo[ZARR_MAX_RANK], subn[ZARR_MAX_RANK], dpos[ZARR_MAX_RANK];
+	uint64_t sublo[ZARR_MAX_RANK] = { 0 }, subn[ZARR_MAX_RANK] = { 0 },
+		 dpos[ZARR_MAX_RANK] = { 0 };
 	unsigned i;
 	int d, err;
 

@@ -6,7 +6,7 @@
 # the hand-written seeds under tests/fuzz/seeds/; new corpus entries go to
 # BUILD_DIR/corpus/<target>, never into the source tree.
 set -eu
-build=$1
+build=$(cd "$1" && pwd)
 secs=${2:-60}
 here=$(cd "$(dirname "$0")" && pwd)
 fix=${CKPTFS_REAL_FIXTURES:-$here/../../../shared/fixtures/real}
