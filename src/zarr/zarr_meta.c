@@ -428,9 +428,9 @@ static void fill_float(double d, enum ck_dtype t, uint8_t *out)
 
 static int fill_int(const cJSON *v, enum ck_dtype t, size_t size, uint8_t *out)
 {
-	static const int64_t lo[] = { [CK_DT_I8] = INT8_MIN, [CK_DT_I16] = INT16_MIN,
+	static const int64_t lo[CK_DT_COUNT] = { [CK_DT_I8] = INT8_MIN, [CK_DT_I16] = INT16_MIN,
 				      [CK_DT_I32] = INT32_MIN, [CK_DT_I64] = INT64_MIN };
-	static const int64_t hi[] = { [CK_DT_I8] = INT8_MAX, [CK_DT_U8] = UINT8_MAX,
+	static const int64_t hi[CK_DT_COUNT] = { [CK_DT_I8] = INT8_MAX, [CK_DT_U8] = UINT8_MAX,
 				      [CK_DT_I16] = INT16_MAX, [CK_DT_U16] = UINT16_MAX,
 				      [CK_DT_I32] = INT32_MAX, [CK_DT_U32] = UINT32_MAX,
 				      [CK_DT_I64] = INT64_MAX, [CK_DT_U64] = INT64_MAX };

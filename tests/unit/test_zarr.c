@@ -593,6 +593,24 @@ START_TEST(meta_should_parse_v2_zarray)
 }
 END_TEST
 
+/* Regression (found by fuzz_zarr_meta): an unsigned 64-bit fill value read
+ * past the end of the per-dtype range table. */
+START_TEST(meta_should_parse_a_uint64_fill_value)
+{
+	static const char *t =
+		"{\"chunks\":[2,3],\"compressor\":null,\"dtype\":\">u8\",\"fill_value\":3,"
+		"\"filters\":null,\"order\":\"F\",\"shape\":[0,7],\"zarr_format\":2}";
+	struct zarr_meta *m = NULL;
+
+	ck_assert_msg(zarr_meta_parse(t, strlen(t), 2, &m) == 0, "%s", ck_err_msg());
+	ck_assert_int_eq(m->has_fill, 1);
+	ck_assert_uint_eq(m->fill[0], 3);
+	for (int i = 1; i < 8; i++)
+		ck_assert_uint_eq(m->fill[i], 0);
+	zarr_meta_free(m);
+}
+END_TEST
+
 /* ------------------------------------------------------------------ */
 /* Shard index */
 
@@ -1433,6 +1451,7 @@ static Suite *zarr_suite(void)
 	tcase_add_test(t, meta_should_reject_malformed_documents);
 	tcase_add_test(t, meta_should_cap_nested_sharding_depth);
 	tcase_add_test(t, meta_should_parse_v2_zarray);
+	tcase_add_test(t, meta_should_parse_a_uint64_fill_value);
 	tcase_add_test(t, shard_index_should_decode_and_validate_entries);
 	tcase_add_test(t, shard_index_should_reject_half_missing_and_overflowing_entries);
 	suite_add_tcase(s, t);
