@@ -1,0 +1,954 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Unit tests for the checkpoint writer (ocdbt_writer, kv_sink, zarr_writer,
+ * orbax_writer).  Everything written is read back through the real reader.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ck_test.h"
+#include "codec/codec.h"
+#include "kvstore/kv_sink.h"
+#include "kvstore/kvstore.h"
+#include "kvstore/ocdbt_envelope.h"
+#include "kvstore/ocdbt_manifest.h"
+#include "kvstore/ocdbt_writer.h"
+#include "orbax/orbax.h"
+#include "orbax/orbax_writer.h"
+#include "util/ck_buf.h"
+#include "util/ck_err.h"
+#include "util/ck_file.h"
+#include "util/ck_rd.h"
+#include "zarr/zarr_array.h"
+#include "zarr/zarr_writer.h"
+
+#define NKEYS 500
+#define V0_ITEM                                                               \
+	"orbax-compat/v0_checkpoints/direct_checkpoint/"                      \
+	"checkpoint_metadata_present/pytree_checkpointable_has_metadata"
+#define V1_STATE                                                              \
+	"orbax-compat/v1_checkpoints/composite_checkpoint/"                   \
+	"checkpoint_metadata_present/pytree_checkpointable_has_metadata/state"
+
+static const size_t value_sizes[] = {0, 10, 1024, 1025, 100 * 1024};
+
+/* Key i: varied lengths and shared prefixes. */
+static void key_of(int i, char *buf, size_t cap)
+{
+	switch (i % 4) {
+	case 0:
+		snprintf(buf, cap, "params.params.decoder.layers_%d/c/%d/0",
+			 i / 7, i);
+		break;
+	case 1:
+		snprintf(buf, cap, "k%d", i);
+		break;
+	case 2:
+		snprintf(buf, cap, "opt_state.0.mu.params.%0*d", 3 + i % 200,
+			 i);
+		break;
+	default:
+		snprintf(buf, cap, "%c/%d", 'a' + i % 26, i);
+	}
+}
+
+static uint8_t byte_of(int i, size_t j)
+{
+	return (uint8_t)(i * 31 + j * 7 + (j >> 8));
+}
+
+static uint8_t *value_of(int i, size_t *len)
+{
+	size_t n = value_sizes[i % 5];
+	uint8_t *v = malloc(n ? n : 1);
+
+	ck_assert_ptr_nonnull(v);
+	for (size_t j = 0; j < n; j++)
+		v[j] = byte_of(i, j);
+	*len = n;
+	return v;
+}
+
+static int open_db(const char *dir, struct kvstore **kv)
+{
+	const char *dirs[1] = {dir};
+
+	return kvstore_open_ocdbt(dirs, 1, 0, kv);
+}
+
+static void read_manifest(const char *dir, struct ocdbt_manifest *m)
+{
+	char *p = ck_path_join(dir, "manifest.ocdbt");
+	uint8_t *data;
+	size_t n;
+
+	data = ck_test_read_file(p, &n);
+	memset(m, 0, sizeof(*m));
+	ck_assert_msg(ocdbt_manifest_decode(data, n, m) == 0, "%s",
+		      ck_err_msg());
+	free(data);
+	free(p);
+}
+
+/* Write the NKEYS keys into w (in a scrambled order). */
+static void put_all(struct ocdbt_writer *w)
+{
+	for (int k = 0; k < NKEYS; k++) {
+		int i = (k * 211) % NKEYS;
+		char key[300];
+		size_t len;
+		uint8_t *v = value_of(i, &len);
+
+		key_of(i, key, sizeof(key));
+		ck_assert_msg(ocdbt_writer_put(w, key, strlen(key), v, len) ==
+				      0,
+			      "%s", ck_err_msg());
+		free(v);
+	}
+}
+
+/* Every key reads back byte-exact; returns the out-of-line byte count. */
+static uint64_t check_all(const struct kvstore *kv, const char *file_part)
+{
+	uint64_t indirect = 0;
+
+	ck_assert_uint_eq(kvstore_count(kv), NKEYS);
+	for (int i = 0; i < NKEYS; i++) {
+		char key[300];
+		struct kv_value v;
+		size_t len;
+		uint8_t *want = value_of(i, &len), *got;
+
+		key_of(i, key, sizeof(key));
+		ck_assert_msg(kvstore_get(kv, key, strlen(key), &v) == 0,
+			      "key %s: %s", key, ck_err_msg());
+		ck_assert_uint_eq(v.length, len);
+		if (len > 1024) {
+			ck_assert_ptr_null(v.inline_data);
+			indirect += len;
+			if (file_part)
+				ck_assert_msg(strstr(v.file, file_part),
+					      "%s not in %s", file_part,
+					      v.file);
+		} else if (len) {
+			ck_assert_ptr_nonnull(v.inline_data);
+		}
+		got = malloc(len ? len : 1);
+		ck_assert_int_eq(kvstore_read(kv, &v, 0, got, len), 0);
+		if (len)
+			ck_assert_mem_eq(got, want, len);
+		free(got);
+		free(want);
+	}
+	return indirect;
+}
+
+struct counter {
+	size_t n;
+};
+
+static int count_cb(void *ctx, const char *key, size_t keylen,
+		    const struct kv_value *v)
+{
+	(void)key;
+	(void)keylen;
+	(void)v;
+	((struct counter *)ctx)->n++;
+	return 0;
+}
+
+static void check_prefix(const struct kvstore *kv, const char *prefix)
+{
+	struct counter c = {0};
+	size_t want = 0;
+
+	for (int i = 0; i < NKEYS; i++) {
+		char key[300];
+
+		key_of(i, key, sizeof(key));
+		want += !strncmp(key, prefix, strlen(prefix));
+	}
+	ck_assert_int_eq(kvstore_list(kv, prefix, strlen(prefix), count_cb, &c),
+			 0);
+	ck_assert_uint_eq(c.n, want);
+}
+
+START_TEST(ocdbt_writer_should_round_trip_500_keys_through_a_deep_tree)
+{
+	struct ocdbt_writer_opts o = OCDBT_WRITER_OPTS_INIT;
+	struct ocdbt_writer *w = NULL;
+	struct ocdbt_manifest m;
+	struct kvstore *kv = NULL;
+	char *tmp = ck_test_tmpdir(), *dir = ck_path_join(tmp, "db");
+	uint64_t indirect;
+
+	o.max_leaf_entries = 4;
+	o.max_interior_entries = 4;
+	ck_assert_int_eq(ocdbt_writer_open(dir, &o, &w), 0);
+	put_all(w);
+	ck_assert_uint_eq(ocdbt_writer_count(w), NKEYS);
+	ck_assert_msg(ocdbt_writer_commit(w) == 0, "%s", ck_err_msg());
+	ocdbt_writer_free(w);
+
+	read_manifest(dir, &m);
+	ck_assert_uint_eq(m.nversions, 1);
+	ck_assert_uint_eq(m.nnodes, 0);
+	ck_assert_uint_eq(m.versions[0].generation, 1);
+	ck_assert_uint_ge(m.versions[0].root_height, 2);
+	ck_assert_uint_eq(m.versions[0].num_keys, NKEYS);
+	ck_assert_uint_eq(m.config.max_inline_value_bytes, 1024);
+	ck_assert_uint_eq(m.config.max_decoded_node_bytes, 100000000);
+	ck_assert_uint_eq(m.config.version_tree_arity_log2, 4);
+	ck_assert_uint_eq(m.config.compression, 1);
+	ck_assert_uint_eq(m.config.manifest_kind, 0);
+
+	ck_assert_msg(open_db(dir, &kv) == 0, "%s", ck_err_msg());
+	indirect = check_all(kv, NULL);
+	ck_assert_uint_eq(m.versions[0].num_indirect_value_bytes, indirect);
+	check_prefix(kv, "");
+	check_prefix(kv, "k1");
+	check_prefix(kv, "params.params.decoder.layers_1");
+	check_prefix(kv, "opt_state.0.mu.params.000");
+	check_prefix(kv, "c/");
+	check_prefix(kv, "zzz");
+	kvstore_free(kv);
+	ocdbt_manifest_release(&m);
+	ck_test_rmtree(tmp);
+	free(dir);
+	free(tmp);
+}
+END_TEST
+
+START_TEST(ocdbt_writer_should_make_one_root_leaf_and_an_empty_database)
+{
+	struct ocdbt_writer *w = NULL;
+	struct ocdbt_manifest m;
+	struct kvstore *kv = NULL;
+	char *tmp = ck_test_tmpdir(), *dir = ck_path_join(tmp, "one");
+	char *empty = ck_path_join(tmp, "empty");
+
+	ck_assert_int_eq(ocdbt_writer_open(dir, NULL, &w), 0);
+	put_all(w);
+	ck_assert_int_eq(ocdbt_writer_commit(w), 0);
+	ocdbt_writer_free(w);
+	read_manifest(dir, &m);
+	ck_assert_uint_eq(m.versions[0].root_height, 0);
+	ocdbt_manifest_release(&m);
+	ck_assert_int_eq(open_db(dir, &kv), 0);
+	check_all(kv, NULL);
+	kvstore_free(kv);
+
+	ck_assert_int_eq(ocdbt_writer_open(empty, NULL, &w), 0);
+	ck_assert_int_eq(ocdbt_writer_commit(w), 0);
+	ocdbt_writer_free(w);
+	ck_assert_msg(open_db(empty, &kv) == 0, "%s", ck_err_msg());
+	ck_assert_uint_eq(kvstore_count(kv), 0);
+	kvstore_free(kv);
+	ck_test_rmtree(tmp);
+	free(dir);
+	free(empty);
+	free(tmp);
+}
+END_TEST
+
+START_TEST(ocdbt_writer_should_put_values_under_a_data_base_like_multihost)
+{
+	struct ocdbt_writer_opts o = OCDBT_WRITER_OPTS_INIT;
+	struct ocdbt_writer *w = NULL;
+	struct kvstore *kv = NULL;
+	char *tmp = ck_test_tmpdir(), *dir = ck_path_join(tmp, "items");
+	char *sub = ck_path_join(dir, "ocdbt.process_0");
+
+	o.data_base = "ocdbt.process_0/";
+	o.data_base_db = 1;
+	o.max_leaf_entries = 8;
+	ck_assert_int_eq(ocdbt_writer_open(dir, &o, &w), 0);
+	put_all(w);
+	ck_assert_msg(ocdbt_writer_commit(w) == 0, "%s", ck_err_msg());
+	ocdbt_writer_free(w);
+
+	ck_assert_msg(open_db(dir, &kv) == 0, "%s", ck_err_msg());
+	check_all(kv, "/items/ocdbt.process_0/d/");
+	kvstore_free(kv);
+	ck_assert_msg(open_db(sub, &kv) == 0, "%s", ck_err_msg());
+	check_all(kv, "/ocdbt.process_0/d/");
+	kvstore_free(kv);
+	ck_test_rmtree(tmp);
+	free(sub);
+	free(dir);
+	free(tmp);
+}
+END_TEST
+
+START_TEST(ocdbt_writer_should_refuse_duplicates_existing_dbs_and_bad_opts)
+{
+	struct ocdbt_writer_opts o = OCDBT_WRITER_OPTS_INIT;
+	struct ocdbt_writer *w = NULL, *w2 = NULL;
+	char *tmp = ck_test_tmpdir(), *dir = ck_path_join(tmp, "db");
+	char big[2000];
+
+	memset(big, 'x', sizeof(big));
+	ck_assert_int_eq(ocdbt_writer_open(dir, NULL, &w), 0);
+	ck_assert_int_eq(ocdbt_writer_put(w, "a", 1, "1", 1), 0);
+	ck_assert_int_eq(ocdbt_writer_put(w, "b", 1, big, sizeof(big)), 0);
+	ck_assert_int_eq(ocdbt_writer_put(w, "a", 1, "2", 1), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(ck_err_msg(), "duplicate key 'a'"));
+	ck_assert_int_eq(ocdbt_writer_put(w, "b", 1, "2", 1), -EINVAL);
+	ck_assert_int_eq(ocdbt_writer_commit(w), 0);
+	ck_assert_int_eq(ocdbt_writer_commit(w), -EINVAL);
+	ck_assert_int_eq(ocdbt_writer_put(w, "c", 1, "3", 1), -EINVAL);
+	ocdbt_writer_free(w);
+	ck_assert_int_eq(ocdbt_writer_open(dir, NULL, &w2), -EEXIST);
+	ck_assert_ptr_null(w2);
+	o.max_leaf_entries = 1;
+	ck_assert_int_eq(ocdbt_writer_open(tmp, &o, &w2), -EINVAL);
+	o.max_leaf_entries = 0;
+	o.data_base = "../x/";
+	ck_assert_int_eq(ocdbt_writer_open(tmp, &o, &w2), -EINVAL);
+	o.data_base = "";
+	o.data_base_db = 1;
+	ck_assert_int_eq(ocdbt_writer_open(tmp, &o, &w2), -EINVAL);
+	ocdbt_writer_free(NULL);
+	ck_test_rmtree(tmp);
+	free(dir);
+	free(tmp);
+}
+END_TEST
+
+/* ---- zarr ---------------------------------------------------------------- */
+
+static float f32_at(uint64_t i)
+{
+	return (float)i * 0.5f - 3.25f;
+}
+
+/* Fill an array of spec s with its formula values. */
+static void *make_data(const struct zarr_write_spec *s, size_t *nbytes)
+{
+	uint64_t n = 1;
+	size_t isz = ck_dtype_size(s->dtype);
+	uint8_t *d;
+
+	for (unsigned i = 0; i < s->rank; i++)
+		n *= s->shape[i];
+	d = malloc(n * isz + 1);
+	ck_assert_ptr_nonnull(d);
+	for (uint64_t i = 0; i < n; i++) {
+		if (s->dtype == CK_DT_F32) {
+			float f = f32_at(i);
+
+			memcpy(d + i * 4, &f, 4);
+		} else if (s->dtype == CK_DT_BF16) {
+			uint16_t h = ck_f32_to_bf16(f32_at(i));
+
+			memcpy(d + i * 2, &h, 2);
+		} else {
+			int32_t v = (int32_t)(i * 1000003u) - 77;
+
+			memcpy(d + i * 4, &v, 4);
+		}
+	}
+	*nbytes = n * isz;
+	return d;
+}
+
+static struct zarr_write_spec spec_of(int fmt, enum ck_dtype t, unsigned rank,
+				      const uint64_t *shape,
+				      const uint64_t *chunk)
+{
+	struct zarr_write_spec s;
+
+	memset(&s, 0, sizeof(s));
+	s.zarr_format = fmt;
+	s.dtype = t;
+	s.rank = rank;
+	s.zstd_level = 3;
+	for (unsigned i = 0; i < rank; i++) {
+		s.shape[i] = shape[i];
+		s.chunk[i] = chunk[i];
+	}
+	return s;
+}
+
+static void check_array(const struct kvstore *kv, const char *name,
+			const struct zarr_write_spec *s, const void *want,
+			size_t nbytes)
+{
+	uint64_t start[ZARR_MAX_RANK] = {0};
+	struct zarr_array *a = NULL;
+	struct zarr_info info;
+	uint8_t *got = malloc(nbytes + 1);
+
+	ck_assert_msg(zarr_array_open(kv, name, &a) == 0, "%s: %s", name,
+		      ck_err_msg());
+	ck_assert_int_eq(zarr_array_info(a, &info), 0);
+	ck_assert_int_eq(info.zarr_format, s->zarr_format);
+	ck_assert_int_eq(info.dtype, s->dtype);
+	ck_assert_uint_eq(info.rank, s->rank);
+	ck_assert_uint_eq(info.stored_chunks, info.nchunks);
+	for (unsigned i = 0; i < s->rank; i++) {
+		ck_assert_uint_eq(info.shape[i], s->shape[i]);
+		ck_assert_uint_eq(info.chunk[i], s->chunk[i]);
+	}
+	ck_assert_msg(zarr_array_read(a, start, s->shape, got) == 0, "%s: %s",
+		      name, ck_err_msg());
+	ck_assert_mem_eq(got, want, nbytes);
+	free(got);
+	zarr_array_free(a);
+}
+
+static const uint64_t sh3[3] = {5, 7, 3}, ch3[3] = {2, 3, 2};
+static const uint64_t sh1[1] = {10}, ch1[1] = {4};
+
+/* Write the test arrays of one format into sink; check them through kv. */
+static void write_arrays(const struct kv_sink *sink, int fmt)
+{
+	struct zarr_write_spec specs[4];
+	const char *names[4] = {"w.f32", "params.params.bf16", "step",
+				"x.i32"};
+
+	specs[0] = spec_of(fmt, CK_DT_F32, 3, sh3, ch3);
+	specs[1] = spec_of(fmt, CK_DT_BF16, 1, sh1, ch1);
+	specs[2] = spec_of(fmt, CK_DT_I32, 0, NULL, NULL);
+	specs[3] = spec_of(fmt, CK_DT_I32, 3, sh3, ch3);
+	for (int i = 0; i < 4; i++) {
+		size_t n;
+		void *d = make_data(&specs[i], &n);
+
+		ck_assert_msg(zarr_write_array(sink, names[i], &specs[i], d) ==
+				      0,
+			      "%s", ck_err_msg());
+		free(d);
+	}
+}
+
+static void check_arrays(const struct kvstore *kv, int fmt)
+{
+	struct zarr_write_spec specs[4];
+	const char *names[4] = {"w.f32", "params.params.bf16", "step",
+				"x.i32"};
+
+	specs[0] = spec_of(fmt, CK_DT_F32, 3, sh3, ch3);
+	specs[1] = spec_of(fmt, CK_DT_BF16, 1, sh1, ch1);
+	specs[2] = spec_of(fmt, CK_DT_I32, 0, NULL, NULL);
+	specs[3] = spec_of(fmt, CK_DT_I32, 3, sh3, ch3);
+	for (int i = 0; i < 4; i++) {
+		size_t n;
+		void *d = make_data(&specs[i], &n);
+
+		check_array(kv, names[i], &specs[i], d, n);
+		free(d);
+	}
+}
+
+/* The value of key as a new buffer. */
+static uint8_t *get_value(const struct kvstore *kv, const char *key,
+			  size_t *len)
+{
+	struct kv_value v;
+	uint8_t *buf;
+
+	ck_assert_msg(kvstore_get(kv, key, strlen(key), &v) == 0, "%s: %s",
+		      key, ck_err_msg());
+	buf = malloc((size_t)v.length + 1);
+	ck_assert_int_eq(kvstore_read(kv, &v, 0, buf, (size_t)v.length), 0);
+	buf[v.length] = 0;
+	*len = (size_t)v.length;
+	return buf;
+}
+
+/* The shard of chunk (2, 2, 1) of x.i32: one zstd frame + 20-byte index. */
+static void check_shard_by_hand(const struct kvstore *kv)
+{
+	const struct codec *zstd = codec_find("zstd");
+	size_t len, dlen = 0;
+	uint8_t *v = get_value(kv, "x.i32/c/2/2/1", &len), *idx;
+	int32_t dec[12], want[12] = {0};
+
+	ck_assert_uint_gt(len, 20);
+	idx = v + len - 20;
+	ck_assert_uint_eq(ck_load_u64le(idx), 0);
+	ck_assert_uint_eq(ck_load_u64le(idx + 8), len - 20);
+	ck_assert_uint_eq(ck_load_u32le(idx + 16), crc32c(0, idx, 16));
+	ck_assert_int_eq(zstd->decode(NULL, v, len - 20, (uint8_t *)dec,
+				      sizeof(dec), &dlen),
+			 0);
+	ck_assert_uint_eq(dlen, sizeof(dec));
+	/* origin (4, 6, 2); only [4][6][2] is inside the 5x7x3 array */
+	want[0] = (int32_t)(((4 * 7 + 6) * 3 + 2) * 1000003u) - 77;
+	ck_assert_mem_eq(dec, want, sizeof(dec));
+	free(v);
+}
+
+START_TEST(zarr3_arrays_should_read_back_through_ocdbt)
+{
+	struct ocdbt_writer *w = NULL;
+	struct kvstore *kv = NULL;
+	struct kv_sink sink;
+	char *tmp = ck_test_tmpdir(), *dir = ck_path_join(tmp, "db");
+	size_t len;
+	uint8_t *meta;
+
+	ck_assert_int_eq(ocdbt_writer_open(dir, NULL, &w), 0);
+	ck_assert_int_eq(kv_sink_ocdbt(w, &sink), 0);
+	write_arrays(&sink, 3);
+	ck_assert_int_eq(ocdbt_writer_commit(w), 0);
+	ocdbt_writer_free(w);
+	ck_assert_msg(open_db(dir, &kv) == 0, "%s", ck_err_msg());
+	check_arrays(kv, 3);
+	check_shard_by_hand(kv);
+	meta = get_value(kv, "step/zarr.json", &len);
+	ck_assert_str_eq((char *)meta,
+		"{\"chunk_grid\":{\"configuration\":{\"chunk_shape\":[]},"
+		"\"name\":\"regular\"},\"chunk_key_encoding\":{\"name\":"
+		"\"default\"},\"codecs\":[{\"configuration\":{\"chunk_shape\":"
+		"[],\"codecs\":[{\"configuration\":{\"endian\":\"little\"},"
+		"\"name\":\"bytes\"},{\"configuration\":{\"checksum\":false,"
+		"\"level\":3},\"name\":\"zstd\"}],\"index_codecs\":[{"
+		"\"configuration\":{\"endian\":\"little\"},\"name\":\"bytes\"},"
+		"{\"name\":\"crc32c\"}]},\"name\":\"sharding_indexed\"}],"
+		"\"data_type\":\"int32\",\"fill_value\":0,\"node_type\":"
+		"\"array\",\"shape\":[],\"zarr_format\":3}");
+	free(meta);
+	free(get_value(kv, "step/c", &len));
+	kvstore_free(kv);
+	ck_test_rmtree(tmp);
+	free(dir);
+	free(tmp);
+}
+END_TEST
+
+/* The decoded body of a database's root node (and the manifest's body). */
+static void root_body(const char *dir, struct ck_buf *node, struct ck_buf *mb)
+{
+	char *p = ck_path_join(dir, "manifest.ocdbt"), *f;
+	struct ocdbt_manifest m;
+	uint8_t *data;
+	size_t n;
+
+	read_manifest(dir, &m);
+	data = ck_test_read_file(p, &n);
+	ck_assert_int_eq(ocdbt_envelope_decode(data, n, OCDBT_MAGIC_MANIFEST,
+					       1 << 20, mb),
+			 0);
+	free(data);
+	f = ck_path_join(dir, m.files.files[m.versions[0].file_id].path);
+	data = ck_test_read_file(f, &n);
+	ck_assert_uint_le(m.versions[0].offset + m.versions[0].length, n);
+	ck_assert_int_eq(ocdbt_envelope_decode(data + m.versions[0].offset,
+					       m.versions[0].length,
+					       OCDBT_MAGIC_BTREE, 1 << 20, node),
+			 0);
+	free(data);
+	free(f);
+	free(p);
+	ocdbt_manifest_release(&m);
+}
+
+START_TEST(ocdbt_writer_should_encode_the_real_orbax_root_leaf_byte_for_byte)
+{
+	static const char *const keys[] = {"a/.zarray", "a/0", "b.c/.zarray",
+					   "b.c/0"};
+	struct ck_buf want = CK_BUF_INIT, got = CK_BUF_INIT;
+	struct ck_buf wm = CK_BUF_INIT, gm = CK_BUF_INIT;
+	struct ocdbt_writer *w = NULL;
+	struct kvstore *real = NULL;
+	char *tmp, *dir, *fix;
+
+	if (!ck_test_fixtures())
+		return;
+	tmp = ck_test_tmpdir();
+	dir = ck_path_join(tmp, "db");
+	fix = ck_test_fixture(V0_ITEM);
+	ck_assert_int_eq(open_db(fix, &real), 0);
+	ck_assert_int_eq(ocdbt_writer_open(dir, NULL, &w), 0);
+	for (int i = 3; i >= 0; i--) {
+		size_t n;
+		uint8_t *v = get_value(real, keys[i], &n);
+
+		ck_assert_int_eq(ocdbt_writer_put(w, keys[i], strlen(keys[i]),
+						  v, n),
+				 0);
+		free(v);
+	}
+	ck_assert_int_eq(ocdbt_writer_commit(w), 0);
+	ocdbt_writer_free(w);
+	root_body(fix, &want, &wm);
+	root_body(dir, &got, &gm);
+	ck_assert_uint_eq(got.len, want.len);
+	ck_assert_mem_eq(got.data, want.data, want.len);
+	/* manifest: config after the uuid, table shape, version columns up
+	 * to the commit time (the node file name differs) */
+	ck_assert_uint_eq(gm.len, wm.len);
+	ck_assert_mem_eq(gm.data + 16, wm.data + 16, 13);
+	ck_assert_mem_eq(gm.data + 29, wm.data + 29, 5);
+	ck_assert_mem_eq(gm.data + 66, wm.data + 66, gm.len - 66 - 9);
+	ck_assert_uint_eq(gm.data[gm.len - 1], 0);
+	ck_buf_release(&want);
+	ck_buf_release(&got);
+	ck_buf_release(&wm);
+	ck_buf_release(&gm);
+	kvstore_free(real);
+	ck_test_rmtree(tmp);
+	free(fix);
+	free(dir);
+	free(tmp);
+}
+END_TEST
+
+START_TEST(zarr3_metadata_should_match_the_real_orbax_fixture)
+{
+	static const uint64_t sh[1] = {8};
+	struct zarr_write_spec s = spec_of(3, CK_DT_I32, 1, sh, sh);
+	struct kvstore *real = NULL, *kv = NULL;
+	struct ocdbt_writer *w = NULL;
+	struct kv_sink sink;
+	int32_t data[8];
+	char *tmp, *dir, *fix;
+	uint8_t *want, *got;
+	size_t wn, gn;
+
+	if (!ck_test_fixtures())
+		return;
+	tmp = ck_test_tmpdir();
+	dir = ck_path_join(tmp, "db");
+	fix = ck_test_fixture(V1_STATE);
+	for (int i = 0; i < 8; i++)
+		data[i] = i;
+	ck_assert_int_eq(ocdbt_writer_open(dir, NULL, &w), 0);
+	ck_assert_int_eq(kv_sink_ocdbt(w, &sink), 0);
+	ck_assert_int_eq(zarr_write_array(&sink, "a", &s, data), 0);
+	ck_assert_int_eq(ocdbt_writer_commit(w), 0);
+	ocdbt_writer_free(w);
+	ck_assert_int_eq(open_db(dir, &kv), 0);
+	ck_assert_int_eq(open_db(fix, &real), 0);
+	want = get_value(real, "a/zarr.json", &wn);
+	got = get_value(kv, "a/zarr.json", &gn);
+	ck_assert_str_eq((char *)got, (char *)want);
+	free(want);
+	free(got);
+	kvstore_free(real);
+	kvstore_free(kv);
+	ck_test_rmtree(tmp);
+	free(fix);
+	free(dir);
+	free(tmp);
+}
+END_TEST
+
+START_TEST(zarr2_arrays_should_read_back_from_a_directory_and_ocdbt)
+{
+	struct ocdbt_writer *w = NULL;
+	struct kvstore *kv = NULL;
+	struct kv_sink sink;
+	char *tmp = ck_test_tmpdir(), *dir = ck_path_join(tmp, "plain");
+	char *db = ck_path_join(tmp, "db");
+	size_t len;
+	uint8_t *meta;
+
+	ck_assert_int_eq(kv_sink_mkdirs(dir), 0);
+	ck_assert_int_eq(kv_sink_dir(dir, &sink), 0);
+	write_arrays(&sink, 2);
+	ck_assert_msg(kvstore_open_dir(dir, &kv) == 0, "%s", ck_err_msg());
+	check_arrays(kv, 2);
+	meta = get_value(kv, "x.i32/.zarray", &len);
+	ck_assert_str_eq((char *)meta,
+			 "{\"chunks\":[2,3,2],\"compressor\":{\"id\":\"zstd\","
+			 "\"level\":3},\"dimension_separator\":\".\",\"dtype\":"
+			 "\"<i4\",\"fill_value\":null,\"filters\":null,"
+			 "\"order\":\"C\",\"shape\":[5,7,3],\"zarr_format\":2}");
+	free(meta);
+	free(get_value(kv, "x.i32/2.2.1", &len));
+	free(get_value(kv, "step/0", &len));
+	kvstore_free(kv);
+	/* a duplicate key in a directory is -EEXIST */
+	ck_assert_int_eq(sink.put(sink.ctx, "step/0", 6, "x", 1), -EEXIST);
+	ck_assert_int_eq(sink.put(sink.ctx, "../x", 4, "x", 1), -EINVAL);
+
+	ck_assert_int_eq(ocdbt_writer_open(db, NULL, &w), 0);
+	ck_assert_int_eq(kv_sink_ocdbt(w, &sink), 0);
+	write_arrays(&sink, 2);
+	ck_assert_int_eq(ocdbt_writer_commit(w), 0);
+	ocdbt_writer_free(w);
+	ck_assert_int_eq(open_db(db, &kv), 0);
+	check_arrays(kv, 2);
+	kvstore_free(kv);
+	ck_test_rmtree(tmp);
+	free(db);
+	free(dir);
+	free(tmp);
+}
+END_TEST
+
+START_TEST(zarr_writer_should_reject_bad_specs)
+{
+	static const uint64_t huge[2] = {(uint64_t)1 << 40, (uint64_t)1 << 40};
+	static const uint64_t one[2] = {1, 1}, zero[2] = {0, 1};
+	struct zarr_write_spec s = spec_of(3, CK_DT_F32, 2, huge, one);
+	struct kv_sink sink;
+	uint64_t nbytes;
+	char *tmp = ck_test_tmpdir();
+
+	ck_assert_int_eq(kv_sink_dir(tmp, &sink), 0);
+	ck_assert_int_eq(zarr_write_array(&sink, "a", &s, ""), -EOVERFLOW);
+	ck_assert_int_eq(zarr_writer_check(&s, &nbytes), -EOVERFLOW);
+	s = spec_of(3, CK_DT_F32, 2, one, zero);
+	ck_assert_int_eq(zarr_write_array(&sink, "a", &s, ""), -EINVAL);
+	s = spec_of(3, CK_DT_F32, 2, huge, huge);
+	ck_assert_int_eq(zarr_writer_check(&s, &nbytes), -EOVERFLOW);
+	s = spec_of(4, CK_DT_F32, 2, one, one);
+	ck_assert_int_eq(zarr_write_array(&sink, "a", &s, ""), -EINVAL);
+	s = spec_of(3, CK_DT_INVALID, 2, one, one);
+	ck_assert_int_eq(zarr_write_array(&sink, "a", &s, ""), -ENOTSUP);
+	s = spec_of(3, CK_DT_F32, 2, one, one);
+	ck_assert_int_eq(zarr_write_array(&sink, "/a", &s, "abcd"), -EINVAL);
+	ck_assert_int_eq(zarr_writer_check(&s, &nbytes), 0);
+	ck_assert_uint_eq(nbytes, 4);
+	ck_test_rmtree(tmp);
+	free(tmp);
+}
+END_TEST
+
+/* ---- orbax --------------------------------------------------------------- */
+
+static const char *const ckpt_names[] = {
+	"params.params.decoder.layers.mlp.wi_0.kernel",
+	"params.params.token_embedder.embedding",
+	"step",
+};
+
+/* Write step `step` under root with arrays scaled by step. */
+static void write_step(const char *root, int64_t step,
+		       const struct orbax_writer_opts *o, int commit)
+{
+	static const uint64_t sk[3] = {4, 3, 5}, ck[3] = {4, 2, 5};
+	static const uint64_t se[2] = {6, 4}, ce[2] = {4, 4};
+	struct zarr_write_spec specs[3];
+	struct orbax_writer *w = NULL;
+
+	specs[0] = spec_of(3, CK_DT_F32, 3, sk, ck);
+	specs[1] = spec_of(3, CK_DT_BF16, 2, se, ce);
+	specs[2] = spec_of(3, CK_DT_I32, 0, NULL, NULL);
+	ck_assert_msg(orbax_writer_open(root, step, o, &w) == 0, "%s",
+		      ck_err_msg());
+	for (int i = 0; i < 3; i++) {
+		size_t n;
+		uint8_t *d = make_data(&specs[i], &n);
+
+		d[0] = (uint8_t)step;
+		ck_assert_msg(orbax_writer_add(w, ckpt_names[i], &specs[i], d) ==
+				      0,
+			      "%s", ck_err_msg());
+		free(d);
+	}
+	if (commit)
+		ck_assert_msg(orbax_writer_commit(w) == 0, "%s", ck_err_msg());
+	orbax_writer_free(w);
+}
+
+static void check_step(const struct orbax_ckpt *c, int64_t step)
+{
+	static const uint64_t sk[3] = {4, 3, 5}, ck[3] = {4, 2, 5};
+	static const uint64_t se[2] = {6, 4}, ce[2] = {4, 4};
+	struct zarr_write_spec specs[3];
+	uint64_t start[3] = {0};
+
+	specs[0] = spec_of(3, CK_DT_F32, 3, sk, ck);
+	specs[1] = spec_of(3, CK_DT_BF16, 2, se, ce);
+	specs[2] = spec_of(3, CK_DT_I32, 0, NULL, NULL);
+	ck_assert_int_eq(c->step, step);
+	ck_assert_uint_eq(c->narrays, 3);
+	for (int i = 0; i < 3; i++) {
+		const struct orbax_array *a = orbax_find(c, ckpt_names[i]);
+		size_t n;
+		uint8_t *want = make_data(&specs[i], &n), *got = malloc(n);
+
+		want[0] = (uint8_t)step;
+		ck_assert_msg(a != NULL, "%s missing", ckpt_names[i]);
+		ck_assert_msg(orbax_array_read(a, start, specs[i].shape, got) ==
+				      0,
+			      "%s", ck_err_msg());
+		ck_assert_mem_eq(got, want, n);
+		free(want);
+		free(got);
+	}
+}
+
+/* Number of entries of dir whose name contains part. */
+static int count_entries(const char *dir, const char *part)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	ck_assert_ptr_nonnull(d);
+	while ((e = readdir(d)))
+		n += strstr(e->d_name, part) != NULL;
+	closedir(d);
+	return n;
+}
+
+START_TEST(orbax_writer_should_write_steps_the_reader_picks)
+{
+	struct orbax_writer_opts o = ORBAX_WRITER_OPTS_INIT;
+	struct orbax_opts ro = ORBAX_OPTS_INIT;
+	struct orbax_writer *w = NULL;
+	struct orbax_ckpt *c = NULL;
+	char *tmp = ck_test_tmpdir(), *root = ck_path_join(tmp, "checkpoints");
+	char *p;
+	uint8_t *text;
+	size_t n;
+
+	o.scan_layers = 1;
+	write_step(root, 7, &o, 1);
+	o.scan_layers = 0;
+	write_step(root, 9, &o, 1);
+	ck_assert_int_eq(count_entries(root, ".orbax-checkpoint-tmp"), 0);
+	/* an uncommitted save of step 11 leaves only its tmp directory */
+	write_step(root, 11, &o, 0);
+	ck_assert_int_eq(count_entries(root, ".orbax-checkpoint-tmp"), 1);
+
+	ck_assert_msg(orbax_open(tmp, NULL, &c) == 0, "%s", ck_err_msg());
+	check_step(c, 9);
+	ck_assert_int_eq(c->scan_layers, 0);
+	ck_assert_str_eq(c->format, "OCDBT/zarr3");
+	orbax_close(c);
+	ro.step = 7;
+	ck_assert_msg(orbax_open(root, &ro, &c) == 0, "%s", ck_err_msg());
+	check_step(c, 7);
+	ck_assert_int_eq(c->scan_layers, 1);
+	orbax_close(c);
+	ro.step = 11;
+	ck_assert_int_eq(orbax_open(root, &ro, &c), -ENOENT);
+
+	p = ck_path_join(root, "9/items/_METADATA");
+	text = ck_test_read_file(p, &n);
+	ck_assert_ptr_nonnull(strstr((char *)text,
+		"\"('step',)\": {\"key_metadata\": [{\"key\": \"step\", "
+		"\"key_type\": 2}], \"value_metadata\": {\"value_type\": "
+		"\"jax.Array\", \"skip_deserialize\": false, \"write_shape\": "
+		"[]}}"));
+	ck_assert_ptr_nonnull(strstr((char *)text,
+		"\"('params', 'params', 'decoder', 'layers', 'mlp', 'wi_0', "
+		"'kernel')\""));
+	ck_assert_ptr_nonnull(strstr((char *)text, "\"write_shape\": [4, 2, 5]"));
+	free(text);
+	free(p);
+
+	/* steps are never overwritten */
+	ck_assert_int_eq(orbax_writer_open(root, 9, &o, &w), -EEXIST);
+	ck_test_rmtree(tmp);
+	free(root);
+	free(tmp);
+}
+END_TEST
+
+START_TEST(orbax_writer_multihost_should_fall_back_to_the_process_db)
+{
+	struct orbax_writer_opts o = ORBAX_WRITER_OPTS_INIT;
+	struct orbax_ckpt *c = NULL;
+	char *tmp = ck_test_tmpdir(), *m;
+	struct kv_value v;
+	const char *key = "params.params.decoder.layers.mlp.wi_0.kernel/c/0/0/0";
+
+	o.layout = ORBAX_LAYOUT_OCDBT_MULTIHOST;
+	o.ocdbt.max_inline_value_bytes = 16; /* force out-of-line chunks */
+	o.scan_layers = -1;
+	write_step(tmp, 3, &o, 1);
+	ck_assert_msg(orbax_open(tmp, NULL, &c) == 0, "%s", ck_err_msg());
+	check_step(c, 3);
+	ck_assert_int_eq(c->scan_layers, -1);
+	ck_assert_ptr_null(c->note);
+	ck_assert_int_eq(kvstore_get(c->kv, key, strlen(key), &v), 0);
+	ck_assert_ptr_null(v.inline_data);
+	ck_assert_msg(strstr(v.file, "/3/items/ocdbt.process_0/d/"), "%s",
+		      v.file);
+	orbax_close(c);
+
+	m = ck_path_join(tmp, "3/items/manifest.ocdbt");
+	ck_assert_int_eq(unlink(m), 0);
+	ck_assert_msg(orbax_open(tmp, NULL, &c) == 0, "%s", ck_err_msg());
+	ck_assert_ptr_nonnull(c->note);
+	check_step(c, 3);
+	orbax_close(c);
+	ck_test_rmtree(tmp);
+	free(m);
+	free(tmp);
+}
+END_TEST
+
+START_TEST(orbax_writer_dir_layout_should_read_as_legacy_zarr2)
+{
+	struct orbax_writer_opts o = ORBAX_WRITER_OPTS_INIT;
+	struct orbax_ckpt *c = NULL;
+	struct orbax_writer *w = NULL;
+	struct zarr_write_spec s = spec_of(3, CK_DT_I32, 0, NULL, NULL);
+	char *tmp = ck_test_tmpdir(), *p;
+	int32_t one = 1;
+
+	o.layout = ORBAX_LAYOUT_DIR;
+	write_step(tmp, 5, &o, 1);
+	ck_assert_msg(orbax_open(tmp, NULL, &c) == 0, "%s", ck_err_msg());
+	check_step(c, 5);
+	ck_assert_str_eq(c->format, "directory/zarr2");
+	orbax_close(c);
+	p = ck_path_join(tmp, "5/items/step/.zarray");
+	ck_assert(ck_is_file(p));
+	free(p);
+
+	/* bad and duplicate names, adding after commit */
+	ck_assert_int_eq(orbax_writer_open(tmp, 6, &o, &w), 0);
+	ck_assert_int_eq(orbax_writer_add(w, "a..b", &s, &one), -EINVAL);
+	ck_assert_int_eq(orbax_writer_add(w, "a/b", &s, &one), -EINVAL);
+	ck_assert_int_eq(orbax_writer_add(w, "it's", &s, &one), -EINVAL);
+	ck_assert_int_eq(orbax_writer_add(w, "opt_state.0.count", &s, &one), 0);
+	ck_assert_int_eq(orbax_writer_add(w, "opt_state.0.count", &s, &one),
+			 -EINVAL);
+	ck_assert_int_eq(orbax_writer_commit(w), 0);
+	ck_assert_int_eq(orbax_writer_commit(w), -EINVAL);
+	ck_assert_int_eq(orbax_writer_add(w, "x", &s, &one), -EINVAL);
+	orbax_writer_free(w);
+	orbax_writer_free(NULL);
+	p = ck_path_join(tmp, "6/items/_METADATA");
+	{
+		size_t n;
+		uint8_t *text = ck_test_read_file(p, &n);
+
+		ck_assert_ptr_nonnull(strstr((char *)text,
+			"{\"key\": \"0\", \"key_type\": 1}"));
+		ck_assert_ptr_nonnull(strstr((char *)text,
+					     "\"use_ocdbt\": false"));
+		free(text);
+	}
+	free(p);
+	ck_test_rmtree(tmp);
+	free(tmp);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("writer");
+	TCase *tc = tcase_create("core");
+
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, ocdbt_writer_should_round_trip_500_keys_through_a_deep_tree);
+	tcase_add_test(tc, ocdbt_writer_should_make_one_root_leaf_and_an_empty_database);
+	tcase_add_test(tc, ocdbt_writer_should_put_values_under_a_data_base_like_multihost);
+	tcase_add_test(tc, ocdbt_writer_should_refuse_duplicates_existing_dbs_and_bad_opts);
+	tcase_add_test(tc, zarr3_arrays_should_read_back_through_ocdbt);
+	tcase_add_test(tc, zarr3_metadata_should_match_the_real_orbax_fixture);
+	tcase_add_test(tc, ocdbt_writer_should_encode_the_real_orbax_root_leaf_byte_for_byte);
+	tcase_add_test(tc, zarr2_arrays_should_read_back_from_a_directory_and_ocdbt);
+	tcase_add_test(tc, zarr_writer_should_reject_bad_specs);
+	tcase_add_test(tc, orbax_writer_should_write_steps_the_reader_picks);
+	tcase_add_test(tc, orbax_writer_multihost_should_fall_back_to_the_process_db);
+	tcase_add_test(tc, orbax_writer_dir_layout_should_read_as_legacy_zarr2);
+	suite_add_tcase(s, tc);
+	return ck_test_run(s);
+}
