@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * hook_impl.h - the hook descriptors, one per hooks/hook_<name>.c, gathered
+ * into the table of hooks.c, and the helpers they share (hook_util.c).
+ *
+ * Private to hooks/ and its unit test.  Every helper is pure and
+ * thread-safe.  Buffers are float32 in C (row-major) order.
+ */
+#ifndef HOOK_IMPL_H
+#define HOOK_IMPL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tensor/hook.h"
+
+extern const struct hook hook_identity;
+extern const struct hook hook_reshape_kernel;
+extern const struct hook hook_transpose;
+extern const struct hook hook_reshape_bias;
+extern const struct hook hook_scale_query;
+extern const struct hook hook_norm_offset;
+extern const struct hook hook_rope_to_halves;
+extern const struct hook hook_embed_pad;
+extern const struct hook hook_expert_transpose;
+extern const struct hook hook_embed_scale;
+
+/* The i-th entry of the hook table (registration order), or NULL past the
+ * end.  For tests and listings. */
+const struct hook *hooks_at(size_t i);
+
+/* Room for any shape formatted by hook_util_shape_str(), "[d0,d1,...]". */
+#define HOOK_SHAPE_STR_LEN (ZARR_MAX_RANK * 21 + 3)
+
+/* Format s as "[d0,d1,...]" ("[]" for rank 0) into buf; returns buf. */
+const char *hook_util_shape_str(const struct hook_shape *s,
+				char buf[HOOK_SHAPE_STR_LEN]);
+
+/*
+ * Validate the numeric arguments of hook `name`: a holds exactly nargs
+ * values (a may be NULL when nargs is 0).  -EINVAL with a message otherwise.
+ */
+int hook_util_check_args(const char *name, const struct hook_args *a,
+			 unsigned nargs);
+
+/*
+ * Validate the inputs of hook `name`: exactly want shapes, each of rank at
+ * most ZARR_MAX_RANK and with an element count that fits in size_t.
+ * -EINVAL or -EOVERFLOW with a message otherwise.
+ */
+int hook_util_check_inputs(const char *name, const struct hook_shape *in,
+			   unsigned nin, unsigned want);
+
+/*
+ * Output shape of a pure reshape: *out = *tgt when tgt is given, valid and
+ * holds as many elements as *in.  -EINVAL naming hook `name` and both shapes
+ * otherwise.
+ */
+int hook_util_reshape_shape(const char *name, const struct hook_shape *in,
+			    const struct hook_shape *tgt,
+			    struct hook_shape *out);
+
+/* -EINVAL naming `name`, hf and mt unless both hold the same number of
+ * elements (the precondition of every inverse). */
+int hook_util_check_same_numel(const char *name, const struct hook_shape *hf,
+			       const struct hook_shape *mt);
+
+/* Copy n floats (n may be 0). */
+void hook_util_copy(const float *in, size_t n, float *out);
+
+/*
+ * Cache-blocked 2-D transpose: in is rows x cols with row stride in_stride,
+ * out gets cols x rows with row stride out_stride, out[j * out_stride + i] =
+ * in[i * in_stride + j].  in and out must not overlap.
+ */
+void hook_util_transpose2d(const float *in, size_t in_stride, float *out,
+			   size_t out_stride, size_t rows, size_t cols);
+
+/*
+ * Axis permutation with numpy.transpose semantics: out axis k is in axis
+ * perm[k], so out has dims ins->d[perm[k]].  perm must be a permutation of
+ * 0..ins->rank-1 (checked by the caller).  Size-1 axes are dropped and axes
+ * that stay adjacent are merged, so a permutation that is really a (batched)
+ * 2-D transpose runs through hook_util_transpose2d().
+ */
+void hook_util_permute(const struct hook_shape *ins, const float *in,
+		       const unsigned *perm, float *out);
+
+/*
+ * Copy a 2-D in_rows x in_cols matrix into an out_rows x out_cols one,
+ * truncating or zero-padding rows and columns (top-left aligned).
+ */
+void hook_util_pad2d(const float *in, size_t in_rows, size_t in_cols,
+		     float *out, size_t out_rows, size_t out_cols);
+
+#endif
