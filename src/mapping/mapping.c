@@ -1,0 +1,500 @@
+/* SPDX-License-Identifier: MIT */
+/* This file implements the loading and validation of mapping files. */
+#include "mapping/mapping.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/ck_err.h"
+#include "util/ck_file.h"
+#include "util/ck_json.h"
+
+#define MAPPING_MAX_BYTES ((size_t)4 << 20)
+#define MAPPING_MAX_FILES 256
+
+static char *dup_str(const char *s, int *err)
+{
+	char *p = strdup(s);
+
+	if (!p && !*err)
+		*err = ck_err(-ENOMEM, "out of memory");
+	return p;
+}
+
+/* A string member (required unless optional). */
+static int get_str(const cJSON *o, const char *key, int optional, char **out)
+{
+	const char *s;
+	int err = ck_json_get_str(o, key, &s);
+
+	*out = NULL;
+	if (err == -ENOENT && optional) {
+		ck_err_clear();
+		return 0;
+	}
+	if (err == -ENOENT)
+		return ck_err(-EINVAL, "missing member '%s'", key);
+	if (err)
+		return err;
+	*out = dup_str(s, &err);
+	return err;
+}
+
+/* An array of strings (or a single string), at most cap entries. */
+static int get_strs(const cJSON *o, const char *key, size_t cap, char ***out,
+		    size_t *n)
+{
+	const cJSON *a = ck_json_get(o, key), *e;
+	size_t i = 0;
+	int err = 0;
+
+	*out = NULL;
+	*n = 0;
+	if (!a)
+		return 0;
+	if (cJSON_IsString(a)) {
+		*out = calloc(1, sizeof(char *));
+		if (!*out)
+			return ck_err(-ENOMEM, "out of memory");
+		(*out)[0] = dup_str(a->valuestring, &err);
+		*n = 1;
+		return err;
+	}
+	if (!cJSON_IsArray(a) || (size_t)cJSON_GetArraySize(a) > cap)
+		return ck_err(-EINVAL, "'%s' must be a string or a list of at most "
+			      "%zu strings", key, cap);
+	*out = calloc((size_t)cJSON_GetArraySize(a) + 1, sizeof(char *));
+	if (!*out)
+		return ck_err(-ENOMEM, "out of memory");
+	cJSON_ArrayForEach(e, a) {
+		if (!cJSON_IsString(e))
+			return ck_err(-EINVAL, "'%s' entries must be strings", key);
+		(*out)[i++] = dup_str(e->valuestring, &err);
+		*n = i;
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+static void free_strs(char **v, size_t n)
+{
+	for (size_t i = 0; v && i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* A hook: "name" or ["name", "arg expr", ...]. */
+static int parse_hook(const cJSON *h, struct map_hook *mh)
+{
+	const cJSON *name = cJSON_IsArray(h) ? cJSON_GetArrayItem(h, 0) : h;
+	int err = 0, i = 0;
+	const cJSON *a;
+
+	if (!cJSON_IsString(name))
+		return ck_err(-EINVAL, "a hook is \"name\" or [\"name\", args...]");
+	mh->hook = hook_find(name->valuestring);
+	if (!mh->hook)
+		return ck_err(-ENOTSUP, "unknown hook '%s'", name->valuestring);
+	if (cJSON_IsArray(h)) {
+		cJSON_ArrayForEach(a, h) {
+			if (i++ == 0)
+				continue;
+			if (mh->nargs >= HOOK_MAX_ARGS)
+				return ck_err(-EINVAL, "hook '%s': too many arguments",
+					      mh->hook->name);
+			if (cJSON_IsNumber(a)) {
+				char num[64];
+
+				snprintf(num, sizeof(num), "%.17g", a->valuedouble);
+				mh->args[mh->nargs++] = dup_str(num, &err);
+			} else if (cJSON_IsString(a)) {
+				mh->args[mh->nargs++] = dup_str(a->valuestring, &err);
+			} else {
+				return ck_err(-EINVAL, "hook '%s': arguments are "
+					      "expressions", mh->hook->name);
+			}
+			if (err)
+				return err;
+		}
+	}
+	if (mh->nargs != mh->hook->nargs)
+		return ck_err(-EINVAL, "hook '%s' takes %u argument%s, not %u",
+			      mh->hook->name, mh->hook->nargs,
+			      mh->hook->nargs == 1 ? "" : "s", mh->nargs);
+	return 0;
+}
+
+static int uses_layer(const char *s)
+{
+	return s && (strstr(s, "{i}") || strstr(s, "{layers}"));
+}
+
+static int parse_rule(const cJSON *r, struct map_rule *mr)
+{
+	const cJSON *from = ck_json_get(r, "from"), *shape, *hooks, *ex, *e;
+	char **srcs = NULL;
+	size_t nsrc = 0;
+	int err, opt = 0;
+
+	err = get_str(r, "hf", 0, &mr->hf);
+	if (err)
+		return err;
+	if (!from)
+		return ck_err(-EINVAL, "missing 'from'");
+	err = get_strs(r, "from", HOOK_MAX_INPUTS, &srcs, &nsrc);
+	if (!err && nsrc == 0)
+		err = ck_err(-EINVAL, "'from' is empty");
+	for (size_t i = 0; i < nsrc; i++) {
+		mr->src[i] = srcs[i];
+		srcs[i] = NULL;
+	}
+	mr->nsrc = (unsigned)nsrc;
+	free_strs(srcs, nsrc);
+	if (err)
+		return err;
+	mr->per_layer = uses_layer(mr->hf);
+	for (unsigned i = 0; i < mr->nsrc; i++)
+		mr->per_layer |= uses_layer(mr->src[i]);
+	shape = ck_json_get(r, "shape");
+	if (!cJSON_IsArray(shape) || cJSON_GetArraySize(shape) > ZARR_MAX_RANK)
+		return ck_err(-EINVAL, "'shape' must be a list of expressions");
+	cJSON_ArrayForEach(e, shape) {
+		char num[64];
+		const char *s = num;
+
+		if (cJSON_IsNumber(e))
+			snprintf(num, sizeof(num), "%.17g", e->valuedouble);
+		else if (cJSON_IsString(e))
+			s = e->valuestring;
+		else
+			return ck_err(-EINVAL, "'shape' entries are expressions");
+		mr->shape[mr->rank++] = dup_str(s, &err);
+		if (err)
+			return err;
+	}
+	hooks = ck_json_get(r, "hooks");
+	if (hooks && (!cJSON_IsArray(hooks) || cJSON_GetArraySize(hooks) > MAP_MAX_HOOKS))
+		return ck_err(-EINVAL, "'hooks' must be a list of at most %d hooks",
+			      MAP_MAX_HOOKS);
+	cJSON_ArrayForEach(e, hooks) {
+		err = parse_hook(e, &mr->hooks[mr->nhooks]);
+		mr->nhooks++;
+		if (err)
+			return err;
+	}
+	if (mr->nhooks && mr->hooks[0].hook->nin != mr->nsrc)
+		return ck_err(-EINVAL, "hook '%s' takes %u input%s but 'from' names %u",
+			      mr->hooks[0].hook->name, mr->hooks[0].hook->nin,
+			      mr->hooks[0].hook->nin == 1 ? "" : "s", mr->nsrc);
+	if (!mr->nhooks && mr->nsrc != 1)
+		return ck_err(-EINVAL, "several sources need a hook that combines them");
+	ex = ck_json_get(r, "experts");
+	if (ex) {
+		int64_t axis = 0;
+
+		err = get_str(ex, "count", 0, &mr->experts);
+		if (!err)
+			err = ck_json_get_i64(ex, "axis", 0, ZARR_MAX_RANK - 1, &axis);
+		if (err)
+			return ck_err_ctx(err, "'experts'");
+		mr->expert_axis = (unsigned)axis;
+		if (!strstr(mr->hf, "{e}"))
+			return ck_err(-EINVAL, "a rule with 'experts' needs {e} in 'hf'");
+	}
+	err = ck_json_get_bool(r, "optional", &opt);
+	if (err && err != -ENOENT)
+		return err;
+	mr->optional = opt;
+	ck_err_clear();
+	return 0;
+}
+
+static void rule_release(struct map_rule *r)
+{
+	free(r->hf);
+	for (unsigned i = 0; i < r->nsrc; i++)
+		free(r->src[i]);
+	free(r->experts);
+	for (unsigned i = 0; i < r->rank; i++)
+		free(r->shape[i]);
+	for (unsigned i = 0; i < r->nhooks; i++)
+		for (unsigned k = 0; k < r->hooks[i].nargs; k++)
+			free(r->hooks[i].args[k]);
+}
+
+static int parse_lets(const cJSON *lets, struct mapping *m)
+{
+	const cJSON *e;
+	int err = 0;
+
+	if (!lets)
+		return 0;
+	if (!cJSON_IsObject(lets))
+		return ck_err(-EINVAL, "'let' must be an object");
+	m->lets = calloc((size_t)cJSON_GetArraySize(lets) + 1, sizeof(*m->lets));
+	if (!m->lets)
+		return ck_err(-ENOMEM, "out of memory");
+	cJSON_ArrayForEach(e, lets) {
+		struct map_let *l = &m->lets[m->nlets++];
+		cJSON *wrap = cJSON_CreateObject();
+
+		l->name = dup_str(e->string, &err);
+		if (!wrap)
+			return ck_err(-ENOMEM, "out of memory");
+		cJSON_AddItemReferenceToObject(wrap, "v", (cJSON *)e);
+		if (!err)
+			err = get_strs(wrap, "v", 16, &l->alts, &l->nalts);
+		cJSON_Delete(wrap);
+		if (!err && !l->nalts)
+			err = ck_err(-EINVAL, "let '%s' is empty", e->string);
+		if (err)
+			return ck_err_ctx(err, "let '%s'", e->string);
+	}
+	return 0;
+}
+
+static int parse_layers(const cJSON *ly, struct mapping *m)
+{
+	int64_t axis = 1;
+	int err;
+
+	if (!ly)
+		return 0;
+	err = get_str(ly, "count", 0, &m->layer_count);
+	if (!err)
+		err = get_str(ly, "scanned", 1, &m->scanned);
+	if (!err)
+		err = get_str(ly, "unscanned", 0, &m->unscanned);
+	if (!err) {
+		err = ck_json_get_i64(ly, "axis", 0, ZARR_MAX_RANK - 1, &axis);
+		if (err == -ENOENT)
+			err = 0;
+	}
+	if (!err && !strstr(m->unscanned, "{i}"))
+		err = ck_err(-EINVAL, "'unscanned' needs {i}");
+	m->scan_axis = (unsigned)axis;
+	ck_err_clear();
+	return err ? ck_err_ctx(err, "'layers'") : 0;
+}
+
+static int parse_infer(const cJSON *inf, struct mapping *m)
+{
+	const cJSON *e;
+	int err;
+
+	if (!inf)
+		return 0;
+	if (!cJSON_IsArray(inf))
+		return ck_err(-EINVAL, "'infer' must be a list");
+	m->infer = calloc((size_t)cJSON_GetArraySize(inf) + 1, sizeof(*m->infer));
+	if (!m->infer)
+		return ck_err(-ENOMEM, "out of memory");
+	cJSON_ArrayForEach(e, inf) {
+		struct map_infer *f = &m->infer[m->ninfer++];
+		int64_t axis;
+
+		err = get_str(e, "field", 0, &f->field);
+		if (!err && ck_json_get(e, "absent")) {
+			f->absent = 1;
+			err = get_str(e, "absent", 0, &f->array);
+			axis = 0;
+		} else if (!err) {
+			err = get_str(e, "array", 0, &f->array);
+			if (!err)
+				err = ck_json_get_i64(e, "axis", 0, ZARR_MAX_RANK - 1, &axis);
+		}
+		if (!err)
+			err = get_str(e, "divide_by", 1, &f->divide_by);
+		if (err)
+			return ck_err_ctx(err, "'infer' entry %zu", m->ninfer);
+		f->axis = (unsigned)axis;
+	}
+	return 0;
+}
+
+static int parse_doc(const cJSON *doc, struct mapping *m)
+{
+	const cJSON *rules = ck_json_get(doc, "tensors"), *det, *e;
+	int err;
+
+	err = get_str(doc, "family", 0, &m->family);
+	if (!err)
+		err = get_strs(doc, "model_types", 64, &m->model_types, &m->nmodel_types);
+	if (!err)
+		err = get_strs(doc, "architectures", 64, &m->architectures, &m->narchs);
+	if (!err)
+		err = get_str(doc, "prefix", 0, &m->prefix);
+	if (!err)
+		err = parse_lets(ck_json_get(doc, "let"), m);
+	if (!err)
+		err = parse_layers(ck_json_get(doc, "layers"), m);
+	if (!err)
+		err = parse_infer(ck_json_get(doc, "infer"), m);
+	det = ck_json_get(doc, "detect");
+	if (!err && det)
+		err = get_strs(det, "require", 256, &m->require, &m->nrequire);
+	if (!err && det)
+		err = get_strs(det, "forbid", 256, &m->forbid, &m->nforbid);
+	if (err)
+		return err;
+	if (!cJSON_IsArray(rules) || cJSON_GetArraySize(rules) == 0)
+		return ck_err(-EINVAL, "'tensors' must be a non-empty list");
+	m->rules = calloc((size_t)cJSON_GetArraySize(rules), sizeof(*m->rules));
+	if (!m->rules)
+		return ck_err(-ENOMEM, "out of memory");
+	cJSON_ArrayForEach(e, rules) {
+		struct map_rule *r = &m->rules[m->nrules++];
+
+		err = parse_rule(e, r);
+		if (!err && r->per_layer && !m->layer_count)
+			err = ck_err(-EINVAL, "uses {i} or {layers} but the mapping "
+				     "has no 'layers'");
+		if (err) {
+			const char *hf = cJSON_IsString(ck_json_get(e, "hf")) ?
+				ck_json_get(e, "hf")->valuestring : "?";
+
+			return ck_err_ctx(err, "tensor %zu ('%s')", m->nrules, hf);
+		}
+	}
+	return 0;
+}
+
+int mapping_parse(const char *text, size_t n, const char *path,
+		  struct mapping **out)
+{
+	struct mapping *m = calloc(1, sizeof(*m));
+	cJSON *doc = NULL;
+	int err;
+
+	if (!m)
+		return ck_err(-ENOMEM, "out of memory");
+	m->scan_axis = 1;
+	m->path = strdup(path ? path : "(mapping)");
+	err = m->path ? ck_json_parse(text, n, &doc) : ck_err(-ENOMEM, "out of memory");
+	if (!err)
+		err = parse_doc(doc, m);
+	cJSON_Delete(doc);
+	if (err) {
+		err = ck_err_ctx(err, "%s", path ? path : "mapping");
+		mapping_free(m);
+		return err;
+	}
+	*out = m;
+	return 0;
+}
+
+int mapping_load(const char *path, struct mapping **out)
+{
+	uint8_t *text = NULL;
+	size_t n;
+	int err = ck_read_file(path, MAPPING_MAX_BYTES, &text, &n);
+
+	if (!err)
+		err = mapping_parse((const char *)text, n, path, out);
+	free(text);
+	return err;
+}
+
+static int cmp_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int mapping_load_dir(const char *dir, struct mapping ***out, size_t *n)
+{
+	char *names[MAPPING_MAX_FILES];
+	struct mapping **maps = NULL;
+	size_t cnt = 0, nm = 0;
+	struct dirent *e;
+	DIR *d = opendir(dir);
+	int err = 0;
+
+	if (!d)
+		return ck_err(-errno, "%s: %s", dir, strerror(errno));
+	while ((e = readdir(d))) {
+		size_t len = strlen(e->d_name);
+
+		if (len < 6 || strcmp(e->d_name + len - 5, ".json") || e->d_name[0] == '.')
+			continue;
+		if (cnt == MAPPING_MAX_FILES) {
+			err = ck_err(-EOVERFLOW, "%s: more than %d mapping files", dir,
+				     MAPPING_MAX_FILES);
+			break;
+		}
+		names[cnt] = ck_path_join(dir, e->d_name);
+		if (!names[cnt]) {
+			err = ck_err(-ENOMEM, "out of memory");
+			break;
+		}
+		cnt++;
+	}
+	closedir(d);
+	if (!err && cnt)
+		qsort(names, cnt, sizeof(*names), cmp_name);
+	if (!err) {
+		maps = calloc(cnt + 1, sizeof(*maps));
+		if (!maps)
+			err = ck_err(-ENOMEM, "out of memory");
+	}
+	for (size_t i = 0; !err && i < cnt; i++) {
+		err = mapping_load(names[i], &maps[nm]);
+		if (!err)
+			nm++;
+	}
+	for (size_t i = 0; i < cnt; i++)
+		free(names[i]);
+	if (err) {
+		for (size_t i = 0; i < nm; i++)
+			mapping_free(maps[i]);
+		free(maps);
+		return err;
+	}
+	*out = maps;
+	*n = nm;
+	return 0;
+}
+
+const struct mapping *mapping_for_model_type(struct mapping *const *maps,
+					     size_t n, const char *model_type)
+{
+	for (size_t i = 0; i < n; i++)
+		for (size_t k = 0; k < maps[i]->nmodel_types; k++)
+			if (!strcmp(maps[i]->model_types[k], model_type))
+				return maps[i];
+	return NULL;
+}
+
+void mapping_free(struct mapping *m)
+{
+	if (!m)
+		return;
+	free(m->path);
+	free(m->family);
+	free_strs(m->model_types, m->nmodel_types);
+	free_strs(m->architectures, m->narchs);
+	free(m->prefix);
+	for (size_t i = 0; m->lets && i < m->nlets; i++) {
+		free(m->lets[i].name);
+		free_strs(m->lets[i].alts, m->lets[i].nalts);
+	}
+	free(m->lets);
+	free(m->layer_count);
+	free(m->scanned);
+	free(m->unscanned);
+	free_strs(m->require, m->nrequire);
+	free_strs(m->forbid, m->nforbid);
+	for (size_t i = 0; m->infer && i < m->ninfer; i++) {
+		free(m->infer[i].field);
+		free(m->infer[i].array);
+		free(m->infer[i].divide_by);
+	}
+	free(m->infer);
+	for (size_t i = 0; m->rules && i < m->nrules; i++)
+		rule_release(&m->rules[i]);
+	free(m->rules);
+	free(m);
+}

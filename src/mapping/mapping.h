@@ -1,0 +1,136 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * mapping.h - a model family's mapping file (mappings/<family>.json),
+ * loaded and validated at mount time.
+ *
+ * A mapping file says which MaxText arrays (names relative to "prefix",
+ * normally "params.params.") become which Hugging Face tensors, through
+ * which hook chain, and how layers and experts are indexed:
+ *
+ *   {
+ *     "family": "llama",
+ *     "model_types": ["llama"],
+ *     "architectures": ["LlamaForCausalLM"],
+ *     "prefix": "params.params.",
+ *     "let": {"hd": ["head_dim", "hidden_size / num_attention_heads"], ...},
+ *     "layers": {"count": "num_hidden_layers", "scanned": "decoder.layers",
+ *                "unscanned": "decoder.layers_{i}", "axis": 1},
+ *     "detect": {"require": ["{layers}.self_attention.query.kernel"],
+ *                "forbid": ["{layers}.MoeBlock_0.wi_0"]},
+ *     "infer": [{"field": "hidden_size", "array": "token_embedder.embedding",
+ *                "axis": 1}, ...],
+ *     "tensors": [
+ *       {"hf": "model.layers.{i}.self_attn.q_proj.weight",
+ *        "from": "{layers}.self_attention.query.kernel",
+ *        "shape": ["num_attention_heads * hd", "hidden_size"],
+ *        "hooks": [["scale_query", "sqrt(hd)"], "rope_to_halves",
+ *                  "reshape_kernel"]},
+ *       {"hf": "model.layers.{i}.mlp.experts.{e}.gate_proj.weight",
+ *        "from": "{layers}.moe_block.wi_0",
+ *        "experts": {"count": "num_experts", "axis": 0}, ...},
+ *       {"hf": "lm_head.weight", "from": "decoder.logits_dense.kernel",
+ *        "optional": true, ...}
+ *     ]
+ *   }
+ *
+ * "{layers}" stands for the layer container: the scanned name (one array
+ * holding every layer, stacked on layers.axis) or the unscanned one
+ * ("layers_{i}", one array per layer).  A rule whose "hf" contains "{i}"
+ * runs once per layer; one with "experts" once per expert, slicing the
+ * expert axis.  "from" may be a list (composite: several arrays feed one
+ * hook).  Expressions (shapes, hook arguments, counts) are evaluated over
+ * the HF config fields and the "let" names (expr.h).
+ *
+ * A struct mapping is immutable once loaded.
+ */
+#ifndef MAPPING_H
+#define MAPPING_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "tensor/hook.h"
+
+#define MAP_MAX_HOOKS 8
+
+struct map_hook {
+	const struct hook *hook;	/* from hook_find() */
+	unsigned nargs;
+	char *args[HOOK_MAX_ARGS];	/* expressions (owned) */
+};
+
+struct map_rule {
+	char *hf;			/* HF name template (owned) */
+	unsigned nsrc;
+	char *src[HOOK_MAX_INPUTS];	/* source templates (owned) */
+	int per_layer;			/* hf or a source uses {i}/{layers} */
+	char *experts;			/* expert count expression, or NULL */
+	unsigned expert_axis;		/* axis of the expert index */
+	unsigned rank;
+	char *shape[ZARR_MAX_RANK];	/* HF shape expressions (owned) */
+	unsigned nhooks;
+	struct map_hook hooks[MAP_MAX_HOOKS];
+	int optional;			/* skip when the source is absent */
+};
+
+struct map_let {
+	char *name;
+	size_t nalts;
+	char **alts;			/* first alternative that evaluates */
+};
+
+struct map_infer {
+	char *field;			/* HF config field */
+	char *array;			/* array template (may use {layers}) */
+	int absent;			/* boolean field: true when array is
+					   absent (e.g. tie_word_embeddings) */
+	unsigned axis;			/* axis in the unscanned array */
+	char *divide_by;		/* optional expression to divide by */
+};
+
+struct mapping {
+	char *path;			/* file it came from */
+	char *family;
+	size_t nmodel_types;
+	char **model_types;
+	size_t narchs;
+	char **architectures;
+	char *prefix;
+	size_t nlets;
+	struct map_let *lets;
+	char *layer_count;		/* expression, or NULL: no layers */
+	char *scanned;			/* scanned container, or NULL */
+	char *unscanned;		/* unscanned container template */
+	unsigned scan_axis;
+	size_t nrequire, nforbid;
+	char **require, **forbid;	/* detection templates */
+	size_t ninfer;
+	struct map_infer *infer;
+	size_t nrules;
+	struct map_rule *rules;
+};
+
+/*
+ * Parse one mapping file's text.  -EINVAL (bad structure, with the member),
+ * -ENOTSUP (unknown hook name), -ENOMEM.  Caller frees with mapping_free().
+ */
+int mapping_parse(const char *text, size_t n, const char *path,
+		  struct mapping **out);
+
+/* Read and parse a mapping file. */
+int mapping_load(const char *path, struct mapping **out);
+
+/*
+ * Load every *.json file directly in dir (presets live in a subdirectory and
+ * are not mappings), sorted by file name.  Caller frees each with
+ * mapping_free() and the array with free().
+ */
+int mapping_load_dir(const char *dir, struct mapping ***out, size_t *n);
+
+/* The mapping whose model_types list has model_type, or NULL. */
+const struct mapping *mapping_for_model_type(struct mapping *const *maps,
+					     size_t n, const char *model_type);
+
+void mapping_free(struct mapping *m);
+
+#endif

@@ -1,0 +1,650 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * This file implements plan_build(), which resolves a mapping against a
+ * checkpoint and an HF config, and plan_tensor_read(), which computes one
+ * HF tensor from its source slices.
+ *
+ * Slicing: in the scanned layout an array under the layer container holds
+ * every layer, stacked on the mapping's layer axis; a per-layer rule fixes
+ * that axis to the layer.  A rule with experts fixes the expert axis too
+ * (given in unscanned coordinates; in the scanned layout an expert axis at or
+ * after the layer axis moves one to the right).  What is left is the slice
+ * the hooks see.
+ */
+#include "mapping/plan.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mapping/expr.h"
+#include "util/ck_buf.h"
+#include "util/ck_err.h"
+#include "util/ck_json.h"
+
+#define PLAN_MAX_TENSORS (1u << 22)
+#define PLAN_MAX_LIST 8		/* names listed in an error message */
+
+struct ctx {
+	const struct mapping *map;
+	const struct orbax_ckpt *c;
+	cJSON *config;
+	unsigned let_depth;
+	int scanned;
+	uint8_t *used;			/* per checkpoint array */
+	struct ck_buf missing;		/* names for the error message */
+	size_t nmissing;
+};
+
+/* --- values: let names first, then config fields (dotted paths) --- */
+
+static int lookup(void *vctx, const char *name, size_t len, double *v)
+{
+	struct ctx *x = vctx;
+	const cJSON *node = x->config;
+	char key[128];
+	const char *p, *dot;
+
+	for (size_t i = 0; i < x->map->nlets; i++) {
+		const struct map_let *l = &x->map->lets[i];
+
+		if (strlen(l->name) != len || strncmp(l->name, name, len))
+			continue;
+		if (x->let_depth > 8)
+			return ck_err(-EINVAL, "let '%s' refers to itself", l->name);
+		x->let_depth++;
+		for (size_t k = 0; k < l->nalts; k++) {
+			int err = expr_eval(l->alts[k], lookup, x, v);
+
+			if (err != -ENOENT) {
+				x->let_depth--;
+				return err;
+			}
+		}
+		x->let_depth--;
+		return -ENOENT;
+	}
+	if (len >= sizeof(key))
+		return -ENOENT;
+	memcpy(key, name, len);
+	key[len] = '\0';
+	for (p = key; node && p; p = dot ? dot + 1 : NULL) {
+		dot = strchr(p, '.');
+		if (dot)
+			*(char *)dot = '\0';
+		node = ck_json_get(node, p);
+	}
+	if (cJSON_IsBool(node)) {
+		*v = cJSON_IsTrue(node);
+		return 0;
+	}
+	if (!cJSON_IsNumber(node))
+		return -ENOENT;
+	*v = node->valuedouble;
+	return 0;
+}
+
+static int eval_u64(struct ctx *x, const char *e, uint64_t *v)
+{
+	return expr_eval_u64(e, lookup, x, v);
+}
+
+/* --- names --- */
+
+/* Expand {layers}, {i}, {e} in t; the container itself may hold {i}. */
+static int expand(struct ctx *x, const char *t, int64_t i, int64_t e,
+		  struct ck_buf *out)
+{
+	const struct mapping *m = x->map;
+	int err = 0;
+
+	out->len = 0;
+	while (*t && !err) {
+		if (!strncmp(t, "{layers}", 8)) {
+			const char *cont = x->scanned == 1 ? m->scanned : m->unscanned;
+
+			for (const char *s = cont; !err && *s;) {
+				if (!strncmp(s, "{i}", 3)) {
+					err = ck_buf_printf(out, "%lld", (long long)i);
+					s += 3;
+				} else {
+					err = ck_buf_append(out, s++, 1);
+				}
+			}
+			t += 8;
+		} else if (!strncmp(t, "{i}", 3)) {
+			err = ck_buf_printf(out, "%lld", (long long)i);
+			t += 3;
+		} else if (!strncmp(t, "{e}", 3)) {
+			err = ck_buf_printf(out, "%lld", (long long)e);
+			t += 3;
+		} else {
+			err = ck_buf_append(out, t++, 1);
+		}
+	}
+	if (!err)
+		err = ck_buf_append(out, "", 1);
+	if (!err)
+		out->len--;
+	return err;
+}
+
+static const struct orbax_array *find_array(struct ctx *x, const char *rel,
+					    size_t *idx)
+{
+	char full[1024];
+	const struct orbax_array *a;
+
+	if ((size_t)snprintf(full, sizeof(full), "%s%s", x->map->prefix, rel) >=
+	    sizeof(full))
+		return NULL;
+	a = orbax_find(x->c, full);
+	if (a)
+		*idx = (size_t)(a - x->c->arrays);
+	return a;
+}
+
+/* Add a missing array's name (relative to the prefix) to the error list,
+ * once. */
+static int note_missing(struct ctx *x, const char *what)
+{
+	const char *list = x->missing.data ? (const char *)x->missing.data : "";
+	char full[1024];
+	size_t n;
+
+	n = (size_t)snprintf(full, sizeof(full), "%s%s", x->map->prefix, what);
+	for (const char *p = strstr(list, full); p; p = strstr(p + 1, full))
+		if ((p == list || p[-1] == ' ') && (p[n] == ',' || p[n] == '\0'))
+			return 0;
+	if (x->nmissing++ < PLAN_MAX_LIST)
+		return ck_buf_printf(&x->missing, "%s%s", x->nmissing > 1 ? ", " : "",
+				     full);
+	return 0;
+}
+
+/* 1 if some checkpoint array starts with prefix + rel + ".". */
+static int have_container(struct ctx *x, const char *rel)
+{
+	char p[1024];
+	int n = snprintf(p, sizeof(p), "%s%s.", x->map->prefix, rel);
+
+	for (size_t i = 0; n > 0 && (size_t)n < sizeof(p) && i < x->c->narrays; i++)
+		if (!strncmp(x->c->arrays[i].name, p, (size_t)n))
+			return 1;
+	return 0;
+}
+
+/* --- layout and layers --- */
+
+static int pick_layout(struct ctx *x, uint64_t *layers)
+{
+	const struct mapping *m = x->map;
+	struct ck_buf b = CK_BUF_INIT;
+	int scan, unscan, err;
+
+	err = eval_u64(x, m->layer_count, layers);
+	if (err)
+		return ck_err_ctx(err, "layer count");
+	scan = m->scanned && have_container(x, m->scanned);
+	x->scanned = 0;
+	err = expand(x, m->unscanned, 0, 0, &b);
+	unscan = !err && have_container(x, (const char *)b.data);
+	if (!err && scan && unscan)
+		err = ck_err(-EINVAL, "the checkpoint has both scanned '%s.*' and "
+			     "unscanned '%s.*' layers", m->scanned, (char *)b.data);
+	if (!err && !scan && !unscan)
+		err = ck_err(-EINVAL, "the checkpoint has no '%s%s.*' or '%s%s.*' "
+			     "layer arrays", m->prefix, m->scanned ? m->scanned : "-",
+			     m->prefix, (char *)b.data);
+	if (!err && unscan) {
+		/* layers_{L-1} must exist and layers_{L} must not. */
+		err = expand(x, m->unscanned, (int64_t)*layers, 0, &b);
+		if (!err && have_container(x, (const char *)b.data))
+			err = ck_err(-EINVAL, "the checkpoint has more than the %llu "
+				     "layers the config says ('%s' exists)",
+				     (unsigned long long)*layers, (char *)b.data);
+	}
+	x->scanned = scan;
+	ck_buf_release(&b);
+	return err;
+}
+
+/* --- one tensor --- */
+
+static int set_src(struct ctx *x, const struct map_rule *r, unsigned k,
+		   int64_t layer, int64_t expert, struct plan_src *s,
+		   const char *hfname)
+{
+	struct ck_buf name = CK_BUF_INIT;
+	const struct orbax_array *a;
+	struct zarr_info info;
+	unsigned j = 0;
+	size_t idx = 0;
+	int err;
+
+	err = expand(x, r->src[k], layer, expert, &name);
+	if (err)
+		goto out;
+	a = find_array(x, (const char *)name.data, &idx);
+	if (!a) {
+		err = -ENOENT;
+		goto out;
+	}
+	err = orbax_array_info(a, &info);
+	if (err)
+		goto out;
+	if (!ck_dtype_is_float(info.dtype)) {
+		err = ck_err(-EINVAL, "'%s' is %s, not a float array", a->name,
+			     ck_dtype_name(info.dtype));
+		goto out;
+	}
+	x->used[idx] = 1;
+	s->array = a;
+	s->dtype = info.dtype;
+	s->rank = info.rank;
+	memcpy(s->shape, info.shape, sizeof(s->shape));
+	s->nfixed = 0;
+	if (r->experts) {
+		unsigned ax = r->expert_axis;
+
+		if (x->scanned && strstr(r->src[k], "{layers}") && ax >= x->map->scan_axis)
+			ax++;
+		s->fixed_axis[s->nfixed] = ax;
+		s->fixed_idx[s->nfixed++] = (uint64_t)expert;
+	}
+	if (x->scanned && strstr(r->src[k], "{layers}")) {
+		s->fixed_axis[s->nfixed] = x->map->scan_axis;
+		s->fixed_idx[s->nfixed++] = (uint64_t)layer;
+	}
+	if (s->nfixed == 2 && s->fixed_axis[0] > s->fixed_axis[1]) {
+		unsigned ta = s->fixed_axis[0];
+		uint64_t ti = s->fixed_idx[0];
+
+		s->fixed_axis[0] = s->fixed_axis[1];
+		s->fixed_idx[0] = s->fixed_idx[1];
+		s->fixed_axis[1] = ta;
+		s->fixed_idx[1] = ti;
+	}
+	s->slice.rank = 0;
+	for (unsigned ax = 0; ax < info.rank; ax++) {
+		if (j < s->nfixed && s->fixed_axis[j] == ax) {
+			if (s->fixed_idx[j] >= info.shape[ax]) {
+				err = ck_err(-EINVAL, "'%s' has %llu entries on axis %u, "
+					     "%s needs index %llu", a->name,
+					     (unsigned long long)info.shape[ax], ax, hfname,
+					     (unsigned long long)s->fixed_idx[j]);
+				goto out;
+			}
+			j++;
+			continue;
+		}
+		s->slice.d[s->slice.rank++] = info.shape[ax];
+	}
+	if (j != s->nfixed)
+		err = ck_err(-EINVAL, "'%s' has rank %u, too small to slice for %s",
+			     a->name, info.rank, hfname);
+out:
+	if (err == -ENOENT && !r->optional)
+		err = note_missing(x, (const char *)name.data) ? -ENOMEM : -ENOENT;
+	ck_buf_release(&name);
+	return err;
+}
+
+static void format_shape(char *buf, size_t cap, const struct hook_shape *s)
+{
+	size_t n = (size_t)snprintf(buf, cap, "[");
+
+	for (unsigned i = 0; i < s->rank && n < cap; i++)
+		n += (size_t)snprintf(buf + n, cap - n, "%s%llu", i ? "," : "",
+				      (unsigned long long)s->d[i]);
+	if (n < cap)
+		snprintf(buf + n, cap - n, "]");
+}
+
+/* Run the hook chain's shape functions; the result must hold the HF shape. */
+static int chain_shapes(struct ctx *x, struct plan_tensor *t)
+{
+	const struct map_rule *r = t->rule;
+	struct hook_shape in[HOOK_MAX_INPUTS];
+	unsigned nin = t->nsrc;
+	char a[256], b[256];
+	int err;
+
+	for (unsigned k = 0; k < nin; k++)
+		in[k] = t->src[k].slice;
+	for (unsigned h = 0; h < r->nhooks; h++) {
+		const struct map_hook *mh = &r->hooks[h];
+
+		t->args[h].n = mh->nargs;
+		for (unsigned k = 0; k < mh->nargs; k++) {
+			err = expr_eval(mh->args[k], lookup, x, &t->args[h].v[k]);
+			if (err)
+				return ck_err_ctx(err, "hook '%s'", mh->hook->name);
+		}
+		err = mh->hook->shape(&t->args[h], in, nin, &t->shape, &t->out[h]);
+		if (err)
+			return ck_err_ctx(err, "hook '%s'", mh->hook->name);
+		in[0] = t->out[h];
+		nin = 1;
+	}
+	if (hook_shape_numel(&in[0]) != hook_shape_numel(&t->shape)) {
+		format_shape(a, sizeof(a), &in[0]);
+		format_shape(b, sizeof(b), &t->shape);
+		return ck_err(-EINVAL, "'%s' gives %s but the config says %s",
+			      t->src[0].array->name, a, b);
+	}
+	return 0;
+}
+
+static int add_tensor(struct ctx *x, struct plan *p, const struct map_rule *r,
+		      int64_t layer, int64_t expert, const struct plan_opts *o)
+{
+	struct plan_tensor t = { 0 };
+	struct ck_buf name = CK_BUF_INIT;
+	struct plan_tensor *nt;
+	uint64_t nbytes;
+	int err;
+
+	t.rule = r;
+	t.layer = layer;
+	t.expert = expert;
+	err = expand(x, r->hf, layer, expert, &name);
+	if (err)
+		return err;
+	t.name = (char *)ck_buf_detach(&name, NULL);
+	t.shape.rank = r->rank;
+	for (unsigned i = 0; !err && i < r->rank; i++)
+		err = eval_u64(x, r->shape[i], &t.shape.d[i]);
+	if (err) {
+		err = ck_err_ctx(err, "shape of %s", t.name);
+		goto out;
+	}
+	t.nsrc = r->nsrc;
+	for (unsigned k = 0; k < r->nsrc; k++) {
+		err = set_src(x, r, k, layer, expert, &t.src[k], t.name);
+		if (err)
+			break;
+	}
+	if (err == -ENOENT) {
+		/* Optional and absent (e.g. a tied head), or collected for the
+		 * error reported after every rule ran. */
+		err = 0;	/* collected; reported after every rule ran */
+		goto out;
+	}
+	if (!err)
+		err = chain_shapes(x, &t);
+	if (err) {
+		err = ck_err_ctx(err, "%s", t.name);
+		goto out;
+	}
+	t.dtype = o->dtype != CK_DT_INVALID ? o->dtype : t.src[0].dtype;
+	nbytes = ck_dtype_size(t.dtype);
+	for (unsigned i = 0; i < t.shape.rank; i++)
+		if (__builtin_mul_overflow(nbytes, t.shape.d[i], &nbytes)) {
+			err = ck_err(-EOVERFLOW, "%s: size overflows", t.name);
+			goto out;
+		}
+	t.nbytes = nbytes;
+	if (p->ntensors >= PLAN_MAX_TENSORS) {
+		err = ck_err(-EOVERFLOW, "more than %u tensors", PLAN_MAX_TENSORS);
+		goto out;
+	}
+	nt = realloc(p->tensors, (p->ntensors + 1) * sizeof(*nt));
+	if (!nt) {
+		err = ck_err(-ENOMEM, "out of memory");
+		goto out;
+	}
+	p->tensors = nt;
+	nt[p->ntensors++] = t;
+	return 0;
+out:
+	free(t.name);
+	return err;
+}
+
+static int add_rule(struct ctx *x, struct plan *p, const struct map_rule *r,
+		    const struct plan_opts *o)
+{
+	uint64_t nl = r->per_layer ? p->layers : 1, ne = 1;
+	int err = 0;
+
+	if (r->experts) {
+		err = eval_u64(x, r->experts, &ne);
+		if (err)
+			return ck_err_ctx(err, "expert count of '%s'", r->hf);
+	}
+	for (uint64_t l = 0; l < nl && !err; l++)
+		for (uint64_t e = 0; e < ne && !err; e++)
+			err = add_tensor(x, p, r, r->per_layer ? (int64_t)l : -1,
+					 r->experts ? (int64_t)e : -1, o);
+	return err;
+}
+
+/* Arrays under the prefix that no rule consumed. */
+static int check_consumed(struct ctx *x, struct plan *p)
+{
+	struct ck_buf list = CK_BUF_INIT;
+	size_t plen = strlen(x->map->prefix), left = 0;
+	int err = 0;
+
+	for (size_t i = 0; i < x->c->narrays; i++) {
+		const char *n = x->c->arrays[i].name;
+
+		if (strncmp(n, x->map->prefix, plen)) {
+			p->nignored++;
+			continue;
+		}
+		if (x->used[i])
+			continue;
+		if (left++ < PLAN_MAX_LIST)
+			err = ck_buf_printf(&list, "%s%s", left > 1 ? ", " : "", n);
+		if (err)
+			break;
+	}
+	if (!err && left)
+		err = ck_err(-EINVAL, "mapping '%s' does not use %zu checkpoint "
+			     "array%s: %s%s", x->map->family, left, left == 1 ? "" : "s",
+			     (char *)list.data, left > PLAN_MAX_LIST ? ", ..." : "");
+	ck_buf_release(&list);
+	return err;
+}
+
+static void pick_torch_dtype(struct plan *p)
+{
+	uint64_t bytes[CK_DT_COUNT] = { 0 };
+	unsigned best = CK_DT_BF16;
+
+	for (size_t i = 0; i < p->ntensors; i++)
+		bytes[p->tensors[i].dtype] += p->tensors[i].nbytes;
+	for (unsigned d = 0; d < CK_DT_COUNT; d++)
+		if (bytes[d] > bytes[best])
+			best = d;
+	p->torch_dtype = (enum ck_dtype)best;
+}
+
+int plan_build(const struct mapping *map, const struct orbax_ckpt *c,
+	       const char *config, size_t config_len, const struct plan_opts *o,
+	       struct plan **out)
+{
+	struct plan_opts def = { CK_DT_INVALID };
+	struct ctx x = { map, c, NULL, 0, -1, NULL, CK_BUF_INIT, 0 };
+	struct plan *p = calloc(1, sizeof(*p));
+	int err;
+
+	if (!o)
+		o = &def;
+	x.used = calloc(c->narrays + 1, 1);
+	if (!p || !x.used) {
+		err = ck_err(-ENOMEM, "out of memory");
+		goto out;
+	}
+	p->map = map;
+	p->scanned = -1;
+	err = ck_json_parse(config, config_len, &x.config);
+	if (err) {
+		err = ck_err_ctx(err, "HF config");
+		goto out;
+	}
+	if (map->layer_count) {
+		err = pick_layout(&x, &p->layers);
+		if (err)
+			goto out;
+		p->scanned = x.scanned;
+	}
+	for (size_t i = 0; i < map->nrules && !err; i++)
+		err = add_rule(&x, p, &map->rules[i], o);
+	if (!err && x.nmissing)
+		err = ck_err(-EINVAL, "mapping '%s' needs %zu array%s the checkpoint "
+			     "lacks: %s%s", map->family, x.nmissing,
+			     x.nmissing == 1 ? "" : "s", (char *)x.missing.data,
+			     x.nmissing > PLAN_MAX_LIST ? ", ..." : "");
+	if (!err)
+		err = check_consumed(&x, p);
+	if (err)
+		goto out;
+	pick_torch_dtype(p);
+	*out = p;
+	p = NULL;
+out:
+	cJSON_Delete(x.config);
+	free(x.used);
+	ck_buf_release(&x.missing);
+	plan_free(p);
+	return err;
+}
+
+void plan_free(struct plan *p)
+{
+	if (!p)
+		return;
+	for (size_t i = 0; i < p->ntensors; i++)
+		free(p->tensors[i].name);
+	free(p->tensors);
+	free(p);
+}
+
+/* --- reading --- */
+
+static float *read_src(const struct plan_src *s, int *err)
+{
+	uint64_t start[ZARR_MAX_RANK], count[ZARR_MAX_RANK];
+	uint64_t n = hook_shape_numel(&s->slice);
+	size_t isz = ck_dtype_size(s->dtype);
+	unsigned j = 0;
+	uint8_t *raw;
+	float *f;
+
+	for (unsigned ax = 0; ax < s->rank; ax++) {
+		if (j < s->nfixed && s->fixed_axis[j] == ax) {
+			start[ax] = s->fixed_idx[j++];
+			count[ax] = 1;
+		} else {
+			start[ax] = 0;
+			count[ax] = s->shape[ax];
+		}
+	}
+	f = malloc((size_t)n * sizeof(float) + 1);
+	raw = s->dtype == CK_DT_F32 ? (uint8_t *)f : malloc((size_t)n * isz + 1);
+	if (!f || !raw) {
+		*err = ck_err(-ENOMEM, "out of memory");
+		goto fail;
+	}
+	*err = orbax_array_read(s->array, start, count, raw);
+	if (*err) {
+		*err = ck_err_ctx(*err, "array '%s'", s->array->name);
+		goto fail;
+	}
+	for (uint64_t i = 0; i < n && s->dtype != CK_DT_F32; i++) {
+		uint16_t h;
+		double d;
+
+		switch (s->dtype) {
+		case CK_DT_BF16:
+			memcpy(&h, raw + 2 * i, 2);
+			f[i] = ck_bf16_to_f32(h);
+			break;
+		case CK_DT_F16:
+			memcpy(&h, raw + 2 * i, 2);
+			f[i] = ck_f16_to_f32(h);
+			break;
+		default:	/* CK_DT_F64 */
+			memcpy(&d, raw + 8 * i, 8);
+			f[i] = (float)d;
+			break;
+		}
+	}
+	if (raw != (uint8_t *)f)
+		free(raw);
+	return f;
+fail:
+	if (raw != (uint8_t *)f)
+		free(raw);
+	free(f);
+	return NULL;
+}
+
+static void narrow(const float *f, uint64_t n, enum ck_dtype t, uint8_t *out)
+{
+	for (uint64_t i = 0; i < n; i++) {
+		uint16_t h;
+		double d;
+
+		switch (t) {
+		case CK_DT_BF16:
+			h = ck_f32_to_bf16(f[i]);
+			memcpy(out + 2 * i, &h, 2);
+			break;
+		case CK_DT_F16:
+			h = ck_f32_to_f16(f[i]);
+			memcpy(out + 2 * i, &h, 2);
+			break;
+		case CK_DT_F64:
+			d = f[i];
+			memcpy(out + 8 * i, &d, 8);
+			break;
+		default:	/* CK_DT_F32 */
+			memcpy(out + 4 * i, &f[i], 4);
+			break;
+		}
+	}
+}
+
+int plan_tensor_read(const struct plan_tensor *t, void *out)
+{
+	const struct map_rule *r = t->rule;
+	struct hook_shape ins[HOOK_MAX_INPUTS];
+	float *in[HOOK_MAX_INPUTS] = { NULL };
+	float *cur = NULL;
+	unsigned nin = t->nsrc;
+	int err = 0;
+
+	for (unsigned k = 0; k < t->nsrc && !err; k++) {
+		in[k] = read_src(&t->src[k], &err);
+		ins[k] = t->src[k].slice;
+	}
+	for (unsigned h = 0; h < r->nhooks && !err; h++) {
+		float *o = malloc((size_t)hook_shape_numel(&t->out[h]) * sizeof(float) + 1);
+
+		if (!o) {
+			err = ck_err(-ENOMEM, "out of memory");
+			break;
+		}
+		err = r->hooks[h].hook->forward(&t->args[h], ins,
+						(const float *const *)in, nin,
+						&t->out[h], o);
+		for (unsigned k = 0; k < nin; k++) {
+			free(in[k]);
+			in[k] = NULL;
+		}
+		in[0] = o;
+		ins[0] = t->out[h];
+		nin = 1;
+	}
+	cur = in[0];
+	if (!err)
+		narrow(cur, hook_shape_numel(&t->shape), t->dtype, out);
+	for (unsigned k = 0; k < nin; k++)
+		free(in[k]);
+	return err ? ck_err_ctx(err, "tensor '%s'", t->name) : 0;
+}

@@ -1,0 +1,513 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Unit tests for the mapping engine: tiny MaxText-layout checkpoints of each
+ * family, written in the real OCDBT+zarr3 format by the project's writer (and
+ * as legacy zarr2 directories), resolved against the mapping files and read
+ * tensor by tensor.  Every expected HF element is an index formula over the
+ * MaxText value function g(), written here independently of the hooks.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ck_test.h"
+#include "mapping/mapping.h"
+#include "mapping/plan.h"
+#include "orbax/orbax.h"
+#include "orbax/orbax_writer.h"
+#include "util/ck_err.h"
+#include "util/ck_file.h"
+#include "zarr/zarr_writer.h"
+
+/* Tiny dims shared by every family. */
+enum { L = 2, D = 8, HQ = 4, HKV = 2, HD = 8, F = 12, V = 16, E = 3, FE = 6 };
+
+/* The MaxText value of logical element `flat` of weight `w` in layer `l`:
+ * multiples of 1/8 in [-3.75, 3.75], exact in bf16. */
+static float g(unsigned w, unsigned l, uint64_t flat)
+{
+	return (float)((int)((w * 131u + l * 1009u + flat * 7u) % 61u) - 30) / 8.0f;
+}
+
+/* Round-to-nearest-even float -> bfloat16 -> float, written out here. */
+static float bf16_round(float f)
+{
+	uint32_t u;
+
+	memcpy(&u, &f, 4);
+	u = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
+	memcpy(&f, &u, 4);
+	return f;
+}
+
+/* One MaxText weight of a tiny model. */
+struct weight {
+	const char *name;	/* below params.params.; "{L}" = layer container */
+	unsigned rank;
+	uint64_t shape[4];	/* per-layer (logical) shape */
+	int expert_first;	/* axis 0 is the expert axis (scanned: [E, L, ...]) */
+};
+
+static uint64_t numel(const struct weight *w)
+{
+	uint64_t n = 1;
+
+	for (unsigned i = 0; i < w->rank; i++)
+		n *= w->shape[i];
+	return n;
+}
+
+/* Write weight w (index wi) for every layer in the given layout. */
+static void write_weight(struct orbax_writer *ow, const struct weight *w, unsigned wi,
+			 int scanned, enum ck_dtype dt, int zarr_format)
+{
+	int per_layer = strstr(w->name, "{L}") != NULL;
+	uint64_t n = numel(w), isz = ck_dtype_size(dt);
+	char name[256], cont[64];
+	unsigned nl = per_layer ? L : 1;
+
+	for (unsigned l = 0; l < (per_layer && !scanned ? nl : 1); l++) {
+		struct zarr_write_spec s = { 0 };
+		uint8_t *buf;
+		const char *p = strstr(w->name, "{L}");
+
+		snprintf(cont, sizeof(cont), scanned ? "layers" : "layers_%u", l);
+		if (p)
+			snprintf(name, sizeof(name), "params.params.%.*s%s%s",
+				 (int)(p - w->name), w->name, cont, p + 3);
+		else
+			snprintf(name, sizeof(name), "params.params.%s", w->name);
+		s.zarr_format = zarr_format;
+		s.dtype = dt;
+		s.zstd_level = 3;
+		/* Physical shape: insert L at axis 1 when scanned (axis 0 of a
+		 * rank-1 weight is followed by L as well). */
+		s.rank = w->rank + (scanned && per_layer);
+		for (unsigned i = 0, j = 0; i < s.rank; i++) {
+			if (scanned && per_layer && i == 1)
+				s.shape[i] = L;
+			else
+				s.shape[i] = w->shape[j++];
+			/* Several chunks along the first axis when it allows. */
+			s.chunk[i] = (i == 0 && s.shape[i] % 2 == 0) ? s.shape[i] / 2 : s.shape[i];
+		}
+		buf = malloc(n * nl * isz);
+		for (uint64_t pi = 0; pi < n * (scanned && per_layer ? nl : 1); pi++) {
+			/* Decompose the physical index; drop the layer axis. */
+			uint64_t rem = pi, idx[5], flat = 0;
+			unsigned layer = l;
+			float v;
+
+			for (int i = (int)s.rank - 1; i >= 0; i--) {
+				idx[i] = rem % s.shape[i];
+				rem /= s.shape[i];
+			}
+			for (unsigned i = 0; i < s.rank; i++) {
+				if (scanned && per_layer && i == 1) {
+					layer = (unsigned)idx[i];
+					continue;
+				}
+				flat = flat * s.shape[i] + idx[i];
+			}
+			v = g(wi, layer, flat);
+			if (dt == CK_DT_BF16) {
+				uint32_t u;
+
+				memcpy(&u, &v, 4);
+				u >>= 16;
+				memcpy(buf + 2 * pi, &u, 2);
+			} else {
+				memcpy(buf + 4 * pi, &v, 4);
+			}
+		}
+		ck_assert_int_eq(orbax_writer_add(ow, name, &s, buf), 0);
+		free(buf);
+	}
+}
+
+/* --- the families --- */
+
+#define ATTN(qb) \
+	{ "token_embedder.embedding", 2, { V, D }, 0 }, \
+	{ "decoder.decoder_norm.scale", 1, { D }, 0 }, \
+	{ "decoder.logits_dense.kernel", 2, { D, V }, 0 }, \
+	{ "decoder.{L}.pre_self_attention_layer_norm.scale", 1, { D }, 0 }, \
+	{ "decoder.{L}.post_self_attention_layer_norm.scale", 1, { D }, 0 }, \
+	{ "decoder.{L}.self_attention.query.kernel", 3, { D, HQ, HD }, 0 }, \
+	{ "decoder.{L}.self_attention.key.kernel", 3, { D, HKV, HD }, 0 }, \
+	{ "decoder.{L}.self_attention.value.kernel", 3, { D, HKV, HD }, 0 }, \
+	{ "decoder.{L}.self_attention.out.kernel", 3, { HQ, HD, D }, 0 }
+
+#define DENSE \
+	{ "decoder.{L}.mlp.wi_0.kernel", 2, { D, F }, 0 }, \
+	{ "decoder.{L}.mlp.wi_1.kernel", 2, { D, F }, 0 }, \
+	{ "decoder.{L}.mlp.wo.kernel", 2, { F, D }, 0 }
+
+static const struct weight llama_w[] = { ATTN(0), DENSE };
+static const struct weight qwen2_w[] = {
+	ATTN(0), DENSE,
+	{ "decoder.{L}.self_attention.query.bias", 2, { HQ, HD }, 0 },
+	{ "decoder.{L}.self_attention.key.bias", 2, { HKV, HD }, 0 },
+	{ "decoder.{L}.self_attention.value.bias", 2, { HKV, HD }, 0 },
+};
+#define QKNORM \
+	{ "decoder.{L}.self_attention.query_norm.scale", 1, { HD }, 0 }, \
+	{ "decoder.{L}.self_attention.key_norm.scale", 1, { HD }, 0 }
+static const struct weight qwen3_w[] = { ATTN(0), DENSE, QKNORM };
+static const struct weight qwen3_moe_w[] = {
+	ATTN(0), QKNORM,
+	{ "decoder.{L}.moe_block.gate.kernel", 2, { D, E }, 0 },
+	{ "decoder.{L}.moe_block.wi_0", 3, { E, D, FE }, 1 },
+	{ "decoder.{L}.moe_block.wi_1", 3, { E, D, FE }, 1 },
+	{ "decoder.{L}.moe_block.wo", 3, { E, FE, D }, 1 },
+};
+static const struct weight mixtral_w[] = {
+	ATTN(0),
+	{ "decoder.{L}.MoeBlock_0.gate.kernel", 2, { D, E }, 0 },
+	{ "decoder.{L}.MoeBlock_0.wi_0", 3, { E, D, FE }, 1 },
+	{ "decoder.{L}.MoeBlock_0.wi_1", 3, { E, D, FE }, 1 },
+	{ "decoder.{L}.MoeBlock_0.wo", 3, { E, FE, D }, 1 },
+};
+
+struct family {
+	const char *name;		/* mapping family */
+	const char *model_type;
+	const struct weight *w;
+	size_t nw;
+	int scale_q, rope;		/* query hooks of this family */
+};
+
+static const struct family families[] = {
+	{ "llama", "llama", llama_w, sizeof(llama_w) / sizeof(llama_w[0]), 1, 1 },
+	{ "mistral", "mistral", llama_w, sizeof(llama_w) / sizeof(llama_w[0]), 1, 0 },
+	{ "qwen2", "qwen2", qwen2_w, sizeof(qwen2_w) / sizeof(qwen2_w[0]), 0, 0 },
+	{ "qwen3", "qwen3", qwen3_w, sizeof(qwen3_w) / sizeof(qwen3_w[0]), 0, 0 },
+	{ "qwen3_moe", "qwen3_moe", qwen3_moe_w,
+	  sizeof(qwen3_moe_w) / sizeof(qwen3_moe_w[0]), 0, 0 },
+	{ "mixtral", "mixtral", mixtral_w, sizeof(mixtral_w) / sizeof(mixtral_w[0]), 1, 0 },
+};
+
+static char *config_for(const struct family *f)
+{
+	char *c = malloc(1024);
+
+	snprintf(c, 1024,
+		 "{\"model_type\": \"%s\", \"num_hidden_layers\": %d, \"hidden_size\": %d,"
+		 " \"num_attention_heads\": %d, \"num_key_value_heads\": %d,"
+		 " \"head_dim\": %d, \"intermediate_size\": %d, \"vocab_size\": %d,"
+		 " \"num_experts\": %d, \"num_local_experts\": %d,"
+		 " \"moe_intermediate_size\": %d, \"tie_word_embeddings\": false}",
+		 f->model_type, L, D, HQ, HKV, HD, !strcmp(f->name, "mixtral") ? FE : F, V,
+		 E, E, FE);
+	return c;
+}
+
+static int weight_index(const struct family *f, const char *suffix)
+{
+	for (size_t i = 0; i < f->nw; i++)
+		if (!strcmp(f->w[i].name + (strstr(f->w[i].name, "{L}.") ?
+					    strstr(f->w[i].name, "{L}.") - f->w[i].name + 4 : 0),
+			    suffix))
+			return (int)i;
+	return -1;
+}
+
+/* Expected value of element (r, c) (or k for rank 1) of an HF tensor. */
+static float expect(const struct family *f, const struct plan_tensor *t, uint64_t r,
+		    uint64_t c)
+{
+	const char *n = t->name;
+	unsigned l = t->layer < 0 ? 0 : (unsigned)t->layer;
+	uint64_t e = t->expert < 0 ? 0 : (uint64_t)t->expert;
+	int w;
+
+#define IS(s) (strstr(n, s) != NULL)
+	if (IS("embed_tokens"))
+		return g((unsigned)weight_index(f, "token_embedder.embedding"), 0, r * D + c);
+	if (!strcmp(n, "model.norm.weight"))
+		return g((unsigned)weight_index(f, "decoder.decoder_norm.scale"), 0, r);
+	if (IS("lm_head"))	/* [V, D] from [D, V] */
+		return g((unsigned)weight_index(f, "decoder.logits_dense.kernel"), 0, c * V + r);
+	if (IS("input_layernorm"))
+		return g((unsigned)weight_index(f, "pre_self_attention_layer_norm.scale"), l, r);
+	if (IS("post_attention_layernorm"))
+		return g((unsigned)weight_index(f, "post_self_attention_layer_norm.scale"), l, r);
+	if (IS("q_norm"))
+		return g((unsigned)weight_index(f, "self_attention.query_norm.scale"), l, r);
+	if (IS("k_norm"))
+		return g((unsigned)weight_index(f, "self_attention.key_norm.scale"), l, r);
+	if (IS("q_proj.bias"))
+		return g((unsigned)weight_index(f, "self_attention.query.bias"), l, r);
+	if (IS("k_proj.bias"))
+		return g((unsigned)weight_index(f, "self_attention.key.bias"), l, r);
+	if (IS("v_proj.bias"))
+		return g((unsigned)weight_index(f, "self_attention.value.bias"), l, r);
+	if (IS("q_proj") || IS("k_proj")) {
+		/* [H*hd, D] from [D, H, hd]: row h*hd + j takes column j of head
+		 * h, or with the RoPE regrouping j' -> 2j' / 2(j'-hd/2)+1. */
+		int q = IS("q_proj");
+		uint64_t h = r / HD, j = r % HD, H = q ? HQ : HKV;
+		float v;
+
+		if (f->rope)
+			j = j < HD / 2 ? 2 * j : 2 * (j - HD / 2) + 1;
+		w = weight_index(f, q ? "self_attention.query.kernel" : "self_attention.key.kernel");
+		v = g((unsigned)w, l, c * H * HD + h * HD + j);
+		if (q && f->scale_q)
+			v = v * (float)sqrt((double)HD);
+		return v;
+	}
+	if (IS("v_proj"))
+		return g((unsigned)weight_index(f, "self_attention.value.kernel"), l, c * HKV * HD + r);
+	if (IS("o_proj"))	/* [D, Hq*hd] from [Hq, hd, D] */
+		return g((unsigned)weight_index(f, "self_attention.out.kernel"), l, c * D + r);
+	if (IS("gate_proj") && !IS("experts"))
+		return g((unsigned)weight_index(f, "mlp.wi_0.kernel"), l, c * F + r);
+	if (IS("up_proj") && !IS("experts"))
+		return g((unsigned)weight_index(f, "mlp.wi_1.kernel"), l, c * F + r);
+	if (IS("down_proj") && !IS("experts"))
+		return g((unsigned)weight_index(f, "mlp.wo.kernel"), l, c * D + r);
+	if (IS("mlp.gate.weight"))	/* [E, D] from [D, E] */
+		return g((unsigned)weight_index(f, "moe_block.gate.kernel"), l, c * E + r);
+	if (IS("block_sparse_moe.gate.weight"))
+		return g((unsigned)weight_index(f, "MoeBlock_0.gate.kernel"), l, c * E + r);
+	/* Experts: [F, D] from slice e of [E, D, F]; [D, F] from [E, F, D]. */
+	if (IS("gate_proj") || IS(".w1."))
+		return g((unsigned)weight_index(f, IS("w1") ? "MoeBlock_0.wi_0" : "moe_block.wi_0"),
+			 l, e * D * FE + c * FE + r);
+	if (IS("up_proj") || IS(".w3."))
+		return g((unsigned)weight_index(f, IS("w3") ? "MoeBlock_0.wi_1" : "moe_block.wi_1"),
+			 l, e * D * FE + c * FE + r);
+	if (IS("down_proj") || IS(".w2."))
+		return g((unsigned)weight_index(f, IS("w2") ? "MoeBlock_0.wo" : "moe_block.wo"),
+			 l, e * FE * D + c * D + r);
+#undef IS
+	ck_abort_msg("no expectation for %s", n);
+	return 0;
+}
+
+static char *mappings_dir(void)
+{
+	const char *m = getenv("CKPTFS_MAPPINGS");
+
+	return strdup(m && *m ? m : "../mappings");
+}
+
+static size_t expected_count(const struct family *f)
+{
+	size_t per_layer = 0, global = 0;
+
+	for (size_t i = 0; i < f->nw; i++) {
+		size_t k = f->w[i].expert_first ? E : 1;
+
+		if (strstr(f->w[i].name, "{L}"))
+			per_layer += k;
+		else
+			global += k;
+	}
+	return global + per_layer * L;
+}
+
+/* Write a checkpoint of family f, resolve it, compare every element. */
+static void check_family(const struct family *f, int scanned, enum ck_dtype dt,
+			 int zarr_format, int layout)
+{
+	struct orbax_writer_opts wo = ORBAX_WRITER_OPTS_INIT;
+	char *t = ck_test_tmpdir(), *dir = mappings_dir(), *path, *cfg = config_for(f);
+	struct orbax_writer *ow = NULL;
+	struct orbax_ckpt *c = NULL;
+	struct mapping *m = NULL;
+	struct plan *p = NULL;
+	char file[512];
+
+	wo.zarr_format = zarr_format;
+	wo.layout = layout;
+	wo.ocdbt.max_leaf_entries = 4;	/* a B+tree with interior nodes */
+	wo.ocdbt.max_interior_entries = 4;
+	wo.scan_layers = scanned;
+	ck_assert_int_eq(orbax_writer_open(t, 100, &wo, &ow), 0);
+	for (size_t i = 0; i < f->nw; i++)
+		write_weight(ow, &f->w[i], (unsigned)i, scanned, dt, zarr_format);
+	ck_assert_int_eq(orbax_writer_commit(ow), 0);
+	orbax_writer_free(ow);
+
+	snprintf(file, sizeof(file), "%s/%s.json", dir, f->name);
+	ck_assert_msg(mapping_load(file, &m) == 0, "%s", ck_err_msg());
+	ck_assert_msg(orbax_open(t, NULL, &c) == 0, "%s", ck_err_msg());
+	ck_assert_int_eq(c->scan_layers, scanned);
+	ck_assert_msg(plan_build(m, c, cfg, strlen(cfg), NULL, &p) == 0, "%s %s: %s",
+		      f->name, scanned ? "scanned" : "unscanned", ck_err_msg());
+	ck_assert_int_eq(p->scanned, scanned);
+	ck_assert_uint_eq(p->layers, L);
+	ck_assert_uint_eq(p->ntensors, expected_count(f));
+	for (size_t i = 0; i < p->ntensors; i++) {
+		const struct plan_tensor *pt = &p->tensors[i];
+		uint64_t rows = pt->shape.d[0], cols = pt->shape.rank > 1 ? pt->shape.d[1] : 1;
+		uint8_t *out = malloc(pt->nbytes);
+
+		ck_assert_int_eq(pt->dtype, dt);
+		ck_assert_msg(plan_tensor_read(pt, out) == 0, "%s", ck_err_msg());
+		for (uint64_t r = 0; r < rows; r++)
+			for (uint64_t k = 0; k < cols; k++) {
+				float want = expect(f, pt, r, k), got;
+				uint64_t at = r * cols + k;
+
+				if (dt == CK_DT_BF16) {
+					uint32_t u = 0;
+
+					memcpy(&u, out + 2 * at, 2);
+					u <<= 16;
+					memcpy(&got, &u, 4);
+					want = bf16_round(want);
+				} else {
+					memcpy(&got, out + 4 * at, 4);
+				}
+				ck_assert_msg(got == want, "%s %s %s[%llu,%llu]: got %g want %g",
+					      f->name, scanned ? "scanned" : "unscanned", pt->name,
+					      (unsigned long long)r, (unsigned long long)k,
+					      (double)got, (double)want);
+			}
+		free(out);
+	}
+	plan_free(p);
+	orbax_close(c);
+	mapping_free(m);
+	free(cfg);
+	free(dir);
+	path = t;
+	ck_test_rmtree(path);
+	free(t);
+}
+
+START_TEST(each_family_should_map_scanned_bf16_ocdbt_zarr3)
+{
+	check_family(&families[_i], 1, CK_DT_BF16, 3, ORBAX_LAYOUT_OCDBT);
+}
+END_TEST
+
+START_TEST(each_family_should_map_unscanned_f32_ocdbt_zarr3)
+{
+	check_family(&families[_i], 0, CK_DT_F32, 3, ORBAX_LAYOUT_OCDBT);
+}
+END_TEST
+
+START_TEST(each_family_should_map_scanned_f32_legacy_zarr2_dirs)
+{
+	check_family(&families[_i], 1, CK_DT_F32, 2, ORBAX_LAYOUT_DIR);
+}
+END_TEST
+
+START_TEST(each_family_should_map_unscanned_bf16_multihost_ocdbt)
+{
+	check_family(&families[_i], 0, CK_DT_BF16, 3, ORBAX_LAYOUT_OCDBT_MULTIHOST);
+}
+END_TEST
+
+/* A mapping that does not fit: the wrong family, a missing array. */
+START_TEST(plan_should_refuse_a_mapping_that_does_not_fit)
+{
+	struct orbax_writer_opts wo = ORBAX_WRITER_OPTS_INIT;
+	const struct family *llama = &families[0], *qwen3 = &families[3];
+	char *t = ck_test_tmpdir(), *dir = mappings_dir(), *cfg = config_for(llama);
+	struct orbax_writer *ow = NULL;
+	struct orbax_ckpt *c = NULL;
+	struct mapping *m = NULL;
+	struct plan *p = NULL;
+	char file[512];
+
+	wo.scan_layers = 1;
+	ck_assert_int_eq(orbax_writer_open(t, 1, &wo, &ow), 0);
+	/* A llama checkpoint without its value kernels. */
+	for (size_t i = 0; i < llama->nw; i++)
+		if (!strstr(llama->w[i].name, "value"))
+			write_weight(ow, &llama->w[i], (unsigned)i, 1, CK_DT_BF16, 3);
+	ck_assert_int_eq(orbax_writer_commit(ow), 0);
+	orbax_writer_free(ow);
+	ck_assert_int_eq(orbax_open(t, NULL, &c), 0);
+
+	snprintf(file, sizeof(file), "%s/llama.json", dir);
+	ck_assert_int_eq(mapping_load(file, &m), 0);
+	ck_assert_int_eq(plan_build(m, c, cfg, strlen(cfg), NULL, &p), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(ck_err_msg(), "decoder.layers.self_attention.value.kernel"));
+	mapping_free(m);
+
+	/* The wrong family: qwen3 wants q/k norms the checkpoint lacks. */
+	snprintf(file, sizeof(file), "%s/%s.json", dir, qwen3->name);
+	ck_assert_int_eq(mapping_load(file, &m), 0);
+	ck_assert_int_eq(plan_build(m, c, cfg, strlen(cfg), NULL, &p), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(ck_err_msg(), "query_norm"));
+	mapping_free(m);
+
+	/* A config whose dims disagree with the arrays. */
+	snprintf(file, sizeof(file), "%s/llama.json", dir);
+	ck_assert_int_eq(mapping_load(file, &m), 0);
+	free(cfg);
+	cfg = strdup("{\"num_hidden_layers\": 2, \"hidden_size\": 8, \"num_attention_heads\": 2,"
+		     " \"num_key_value_heads\": 2, \"head_dim\": 8, \"intermediate_size\": 12,"
+		     " \"vocab_size\": 16}");
+	ck_assert_int_eq(plan_build(m, c, cfg, strlen(cfg), NULL, &p), -EINVAL);
+	mapping_free(m);
+	orbax_close(c);
+	free(cfg);
+	free(dir);
+	ck_test_rmtree(t);
+	free(t);
+}
+END_TEST
+
+START_TEST(every_shipped_mapping_should_load)
+{
+	char *dir = mappings_dir();
+	struct mapping **maps = NULL;
+	size_t n = 0;
+
+	ck_assert_msg(mapping_load_dir(dir, &maps, &n) == 0, "%s", ck_err_msg());
+	ck_assert_uint_ge(n, 6);
+	ck_assert_ptr_nonnull(mapping_for_model_type(maps, n, "qwen3_moe"));
+	ck_assert_ptr_null(mapping_for_model_type(maps, n, "nonesuch"));
+	for (size_t i = 0; i < n; i++)
+		mapping_free(maps[i]);
+	free(maps);
+	free(dir);
+}
+END_TEST
+
+START_TEST(mapping_parse_should_reject_bad_files)
+{
+	static const char *const bad[] = {
+		"{}",
+		"{\"family\": \"x\", \"prefix\": \"p.\", \"tensors\": []}",
+		"{\"family\": \"x\", \"prefix\": \"p.\", \"tensors\": [{\"hf\": \"a\", "
+		"\"from\": \"b\", \"shape\": [1], \"hooks\": [\"no_such_hook\"]}]}",
+		"{\"family\": \"x\", \"prefix\": \"p.\", \"tensors\": [{\"hf\": \"a.{i}\", "
+		"\"from\": \"{layers}.b\", \"shape\": [1]}]}",
+		"{\"family\": \"x\", \"prefix\": \"p.\", \"tensors\": [{\"hf\": \"a\", "
+		"\"from\": \"b\", \"shape\": [1], \"hooks\": [[\"scale_query\"]]}]}",
+	};
+	static const int want[] = { -EINVAL, -EINVAL, -ENOTSUP, -EINVAL, -EINVAL };
+	struct mapping *m;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_int_eq(mapping_parse(bad[i], strlen(bad[i]), "t.json", &m), want[i]);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("plan");
+	TCase *tc = tcase_create("plan");
+	int nf = (int)(sizeof(families) / sizeof(families[0]));
+
+	tcase_set_timeout(tc, 120);
+	tcase_add_loop_test(tc, each_family_should_map_scanned_bf16_ocdbt_zarr3, 0, nf);
+	tcase_add_loop_test(tc, each_family_should_map_unscanned_f32_ocdbt_zarr3, 0, nf);
+	tcase_add_loop_test(tc, each_family_should_map_scanned_f32_legacy_zarr2_dirs, 0, nf);
+	tcase_add_loop_test(tc, each_family_should_map_unscanned_bf16_multihost_ocdbt, 0, nf);
+	tcase_add_test(tc, plan_should_refuse_a_mapping_that_does_not_fit);
+	tcase_add_test(tc, every_shipped_mapping_should_load);
+	tcase_add_test(tc, mapping_parse_should_reject_bad_files);
+	suite_add_tcase(s, tc);
+	return ck_test_run(s);
+}
