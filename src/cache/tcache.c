@@ -1,0 +1,247 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * This file implements the refcounted, byte-budgeted LRU tensor cache.
+ *
+ * Design: a slot per tensor id points to its current entry (or NULL).  An
+ * entry is LOADING (one thread computing it, others waiting on the cache's
+ * condition variable), READY, or FAILED.  READY entries are on a doubly
+ * linked LRU list, most recent at the head, while they are listed; eviction
+ * unlinks from the tail until the budget holds, dropping the cache's
+ * reference.  The last reference frees the data.
+ */
+#include "cache/tcache.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "util/ck_err.h"
+
+enum entry_state { LOADING, READY, FAILED };
+
+struct entry {
+	uint32_t id;
+	enum entry_state state;
+	int err;			/* FAILED: the load's error */
+	uint8_t *data;
+	uint64_t size;
+	unsigned refs;			/* protected by tcache.lock */
+	int listed;			/* on the LRU list, counted in bytes */
+	struct entry *prev, *next;	/* LRU links, protected by lock */
+};
+
+struct tcache {
+	pthread_mutex_t lock;
+	pthread_cond_t loaded;		/* broadcast when a load ends */
+	struct entry **slots;		/* per id: current entry or NULL */
+	uint32_t n;
+	uint64_t budget;
+	struct entry *head, *tail;	/* LRU list */
+	tcache_load_fn load;
+	void *ctx;
+	struct tcache_stats st;
+};
+
+int tcache_new(uint32_t ntensors, uint64_t budget, tcache_load_fn load,
+	       void *ctx, struct tcache **out)
+{
+	struct tcache *c = calloc(1, sizeof(*c));
+
+	if (!c)
+		return ck_err(-ENOMEM, "out of memory");
+	c->slots = calloc((size_t)ntensors + 1, sizeof(*c->slots));
+	if (!c->slots) {
+		free(c);
+		return ck_err(-ENOMEM, "out of memory");
+	}
+	pthread_mutex_init(&c->lock, NULL);
+	pthread_cond_init(&c->loaded, NULL);
+	c->n = ntensors;
+	c->budget = budget;
+	c->load = load;
+	c->ctx = ctx;
+	*out = c;
+	return 0;
+}
+
+static void unlink_lru(struct tcache *c, struct entry *e)
+{
+	if (e->prev)
+		e->prev->next = e->next;
+	else
+		c->head = e->next;
+	if (e->next)
+		e->next->prev = e->prev;
+	else
+		c->tail = e->prev;
+	e->prev = e->next = NULL;
+}
+
+static void push_front(struct tcache *c, struct entry *e)
+{
+	e->prev = NULL;
+	e->next = c->head;
+	if (c->head)
+		c->head->prev = e;
+	c->head = e;
+	if (!c->tail)
+		c->tail = e;
+}
+
+/* Drop one reference (lock held); frees the entry at zero. */
+static void unref_locked(struct entry *e)
+{
+	if (--e->refs == 0) {
+		free(e->data);
+		free(e);
+	}
+}
+
+/* Unlist an entry: off the LRU, out of its slot, cache reference dropped. */
+static void evict_locked(struct tcache *c, struct entry *e)
+{
+	unlink_lru(c, e);
+	e->listed = 0;
+	c->st.bytes -= e->size;
+	c->st.evictions++;
+	if (c->slots[e->id] == e)
+		c->slots[e->id] = NULL;
+	unref_locked(e);
+}
+
+static void make_room_locked(struct tcache *c, uint64_t need)
+{
+	while (c->tail && c->st.bytes + need > c->budget)
+		evict_locked(c, c->tail);
+}
+
+static void hand_out(struct entry *e, struct tcache_ref *ref)
+{
+	ref->data = e->data;
+	ref->size = e->size;
+	ref->entry = e;
+}
+
+int tcache_get(struct tcache *c, uint32_t id, struct tcache_ref *ref)
+{
+	struct entry *e;
+	uint8_t *data = NULL;
+	uint64_t size = 0;
+	int err;
+
+	if (id >= c->n)
+		return ck_err(-EINVAL, "tensor id %u out of range", id);
+	pthread_mutex_lock(&c->lock);
+	for (;;) {
+		e = c->slots[id];
+		if (!e)
+			break;
+		if (e->state == READY) {
+			e->refs++;
+			if (e->listed) {
+				unlink_lru(c, e);
+				push_front(c, e);
+			}
+			c->st.hits++;
+			pthread_mutex_unlock(&c->lock);
+			hand_out(e, ref);
+			return 0;
+		}
+		if (e->state == FAILED) {
+			err = e->err;
+			pthread_mutex_unlock(&c->lock);
+			return err;
+		}
+		/* LOADING elsewhere: wait for it, then look again. */
+		e->refs++;
+		while (e->state == LOADING)
+			pthread_cond_wait(&c->loaded, &c->lock);
+		if (e->state == FAILED) {
+			err = e->err;
+			unref_locked(e);
+			pthread_mutex_unlock(&c->lock);
+			return err;
+		}
+		c->st.hits++;
+		pthread_mutex_unlock(&c->lock);
+		hand_out(e, ref);
+		return 0;
+	}
+	/* Miss: publish a LOADING entry, load with no lock held. */
+	e = calloc(1, sizeof(*e));
+	if (!e) {
+		pthread_mutex_unlock(&c->lock);
+		return ck_err(-ENOMEM, "out of memory");
+	}
+	e->id = id;
+	e->state = LOADING;
+	e->refs = 2;		/* the slot's and ours */
+	c->slots[id] = e;
+	c->st.misses++;
+	pthread_mutex_unlock(&c->lock);
+
+	err = c->load(c->ctx, id, &data, &size);
+
+	pthread_mutex_lock(&c->lock);
+	if (err) {
+		e->state = FAILED;
+		e->err = err;
+		c->st.loads_failed++;
+		if (c->slots[id] == e)
+			c->slots[id] = NULL;
+		e->refs--;	/* the slot's reference */
+		pthread_cond_broadcast(&c->loaded);
+		unref_locked(e);
+		pthread_mutex_unlock(&c->lock);
+		return err;
+	}
+	e->data = data;
+	e->size = size;
+	e->state = READY;
+	if (size <= c->budget) {
+		make_room_locked(c, size);
+		e->listed = 1;
+		c->st.bytes += size;
+		if (c->st.bytes > c->st.peak_bytes)
+			c->st.peak_bytes = c->st.bytes;
+		push_front(c, e);
+	} else {
+		/* Too big to keep: served to current readers only. */
+		c->slots[id] = NULL;
+		e->refs--;
+	}
+	pthread_cond_broadcast(&c->loaded);
+	pthread_mutex_unlock(&c->lock);
+	hand_out(e, ref);
+	return 0;
+}
+
+void tcache_put(struct tcache *c, struct tcache_ref *ref)
+{
+	if (!ref->entry)
+		return;
+	pthread_mutex_lock(&c->lock);
+	unref_locked(ref->entry);
+	pthread_mutex_unlock(&c->lock);
+	ref->entry = NULL;
+	ref->data = NULL;
+}
+
+void tcache_stats(struct tcache *c, struct tcache_stats *st)
+{
+	pthread_mutex_lock(&c->lock);
+	*st = c->st;
+	pthread_mutex_unlock(&c->lock);
+}
+
+void tcache_free(struct tcache *c)
+{
+	if (!c)
+		return;
+	while (c->tail)
+		evict_locked(c, c->tail);
+	pthread_mutex_destroy(&c->lock);
+	pthread_cond_destroy(&c->loaded);
+	free(c->slots);
+	free(c);
+}

@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tcache.h - a byte-budgeted LRU cache of transformed tensors, shared by the
+ * reader threads of the mount.
+ *
+ * Entries are keyed by tensor id and hold the tensor's served bytes.  They
+ * are reference-counted: the cache holds one reference while the entry is
+ * listed, each tcache_get() caller holds another until tcache_put().  An
+ * evicted entry stays valid for the readers that still hold it.
+ *
+ * On a miss the first caller computes the tensor through the load callback
+ * with no lock held; concurrent callers for the same tensor wait for that one
+ * load instead of loading twice.  A failed load is not cached: its waiters
+ * get the error, and the next get tries again.
+ *
+ * The budget counts the bytes of listed entries.  An entry larger than the
+ * whole budget is still handed to its readers but never listed.  The cache
+ * lock guards only the index and the LRU list.
+ */
+#ifndef TCACHE_H
+#define TCACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct tcache;
+
+/* Compute tensor id into a new buffer of exactly size bytes (the callback
+ * allocates with malloc; the cache frees it).  0 or -errno. */
+typedef int (*tcache_load_fn)(void *ctx, uint32_t id, uint8_t **data,
+			      uint64_t *size);
+
+/* Counters, readable at any time (tcache_stats). */
+struct tcache_stats {
+	uint64_t hits, misses, evictions, loads_failed;
+	uint64_t bytes;			/* bytes of listed entries now */
+	uint64_t peak_bytes;		/* highest value of bytes */
+};
+
+/* One reference to a loaded tensor. */
+struct tcache_ref {
+	const uint8_t *data;		/* the tensor bytes */
+	uint64_t size;
+	void *entry;			/* private */
+};
+
+/*
+ * A cache for tensor ids [0, ntensors) with a budget of budget bytes.
+ * -ENOMEM.  Free with tcache_free() once no reference is left.
+ */
+int tcache_new(uint32_t ntensors, uint64_t budget, tcache_load_fn load,
+	       void *ctx, struct tcache **out);
+
+/* Get tensor id (loading it if needed).  On success the caller owns *ref
+ * until tcache_put(ref).  Errors from the load callback.  Thread-safe. */
+int tcache_get(struct tcache *c, uint32_t id, struct tcache_ref *ref);
+
+/* Drop a reference from tcache_get(). */
+void tcache_put(struct tcache *c, struct tcache_ref *ref);
+
+void tcache_stats(struct tcache *c, struct tcache_stats *st);
+
+void tcache_free(struct tcache *c);
+
+#endif

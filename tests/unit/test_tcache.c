@@ -1,0 +1,187 @@
+/* SPDX-License-Identifier: MIT */
+/* Unit tests for the tensor cache: LRU by bytes, references, one load per
+ * tensor under concurrency, failed loads not cached. */
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cache/tcache.h"
+#include "ck_test.h"
+
+struct loader {
+	atomic_uint loads[64];
+	atomic_int fail_id;		/* this id fails once */
+	unsigned delay_us;
+};
+
+/* Tensor id is id+1 bytes of value id. */
+static int load(void *ctx, uint32_t id, uint8_t **data, uint64_t *size)
+{
+	struct loader *l = ctx;
+
+	atomic_fetch_add(&l->loads[id], 1);
+	if (l->delay_us)
+		usleep(l->delay_us);
+	if ((int)id == atomic_load(&l->fail_id)) {
+		atomic_store(&l->fail_id, -1);
+		return -EIO;
+	}
+	*data = malloc(id + 1);
+	memset(*data, (int)id, id + 1);
+	*size = id + 1;
+	return 0;
+}
+
+START_TEST(get_should_load_once_and_then_hit)
+{
+	struct loader l = { .fail_id = -1 };
+	struct tcache *c;
+	struct tcache_ref r;
+	struct tcache_stats st;
+
+	ck_assert_int_eq(tcache_new(64, 1000, load, &l, &c), 0);
+	for (int i = 0; i < 3; i++) {
+		ck_assert_int_eq(tcache_get(c, 9, &r), 0);
+		ck_assert_uint_eq(r.size, 10);
+		ck_assert_uint_eq(r.data[9], 9);
+		tcache_put(c, &r);
+	}
+	tcache_stats(c, &st);
+	ck_assert_uint_eq(atomic_load(&l.loads[9]), 1);
+	ck_assert_uint_eq(st.misses, 1);
+	ck_assert_uint_eq(st.hits, 2);
+	ck_assert_uint_eq(st.bytes, 10);
+	ck_assert_int_eq(tcache_get(c, 64, &r), -EINVAL);
+	tcache_free(c);
+}
+END_TEST
+
+START_TEST(budget_should_evict_least_recently_used_and_keep_held_refs_valid)
+{
+	struct loader l = { .fail_id = -1 };
+	struct tcache *c;
+	struct tcache_ref held, r;
+	struct tcache_stats st;
+
+	/* Budget 30: ids 9 (10 B), 19 (20 B) fit; 14 (15 B) evicts the LRU. */
+	ck_assert_int_eq(tcache_new(64, 30, load, &l, &c), 0);
+	ck_assert_int_eq(tcache_get(c, 9, &held), 0);
+	ck_assert_int_eq(tcache_get(c, 19, &r), 0);
+	tcache_put(c, &r);
+	ck_assert_int_eq(tcache_get(c, 14, &r), 0);	/* evicts 9 (LRU) */
+	tcache_put(c, &r);
+	tcache_stats(c, &st);
+	ck_assert_uint_le(st.bytes, 30);
+	ck_assert_uint_ge(st.evictions, 1);
+	ck_assert_uint_le(st.peak_bytes, 30);
+	/* The evicted tensor is still readable through the held reference. */
+	for (int i = 0; i < 10; i++)
+		ck_assert_uint_eq(held.data[i], 9);
+	tcache_put(c, &held);
+	ck_assert_int_eq(tcache_get(c, 9, &r), 0);
+	tcache_put(c, &r);
+	ck_assert_uint_eq(atomic_load(&l.loads[9]), 2);
+	/* Larger than the whole budget: served, never listed. */
+	ck_assert_int_eq(tcache_get(c, 40, &r), 0);
+	ck_assert_uint_eq(r.size, 41);
+	tcache_put(c, &r);
+	tcache_stats(c, &st);
+	ck_assert_uint_le(st.bytes, 30);
+	tcache_free(c);
+}
+END_TEST
+
+START_TEST(failed_load_should_report_and_not_be_cached)
+{
+	struct loader l = { .fail_id = 5 };
+	struct tcache *c;
+	struct tcache_ref r;
+
+	ck_assert_int_eq(tcache_new(64, 100, load, &l, &c), 0);
+	ck_assert_int_eq(tcache_get(c, 5, &r), -EIO);
+	ck_assert_int_eq(tcache_get(c, 5, &r), 0);
+	ck_assert_uint_eq(r.size, 6);
+	tcache_put(c, &r);
+	ck_assert_uint_eq(atomic_load(&l.loads[5]), 2);
+	tcache_free(c);
+}
+END_TEST
+
+struct worker {
+	struct tcache *c;
+	int ok;
+};
+
+static void *hammer(void *arg)
+{
+	struct worker *w = arg;
+
+	w->ok = 1;
+	for (int round = 0; round < 200; round++) {
+		uint32_t id = (uint32_t)(round % 7) + 20;
+		struct tcache_ref r;
+
+		if (tcache_get(w->c, id, &r)) {
+			w->ok = 0;
+			continue;
+		}
+		for (uint64_t i = 0; i < r.size; i++)
+			if (r.data[i] != id)
+				w->ok = 0;
+		tcache_put(w->c, &r);
+	}
+	return NULL;
+}
+
+START_TEST(concurrent_readers_should_share_one_load)
+{
+	struct loader l = { .fail_id = -1, .delay_us = 2000 };
+	struct worker w[8];
+	pthread_t th[8];
+	struct tcache *c;
+
+	/* Budget holds all 7 tensors: each must be loaded exactly once. */
+	ck_assert_int_eq(tcache_new(64, 1000, load, &l, &c), 0);
+	for (int i = 0; i < 8; i++) {
+		w[i].c = c;
+		pthread_create(&th[i], NULL, hammer, &w[i]);
+	}
+	for (int i = 0; i < 8; i++) {
+		pthread_join(th[i], NULL);
+		ck_assert(w[i].ok);
+	}
+	for (uint32_t id = 20; id < 27; id++)
+		ck_assert_uint_eq(atomic_load(&l.loads[id]), 1);
+	tcache_free(c);
+
+	/* A tiny budget forces constant eviction; data stays right. */
+	memset(&l, 0, sizeof(l));
+	atomic_store(&l.fail_id, -1);
+	ck_assert_int_eq(tcache_new(64, 50, load, &l, &c), 0);
+	for (int i = 0; i < 8; i++) {
+		w[i].c = c;
+		pthread_create(&th[i], NULL, hammer, &w[i]);
+	}
+	for (int i = 0; i < 8; i++) {
+		pthread_join(th[i], NULL);
+		ck_assert(w[i].ok);
+	}
+	tcache_free(c);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("tcache");
+	TCase *tc = tcase_create("tcache");
+
+	tcase_add_test(tc, get_should_load_once_and_then_hit);
+	tcase_add_test(tc, budget_should_evict_least_recently_used_and_keep_held_refs_valid);
+	tcase_add_test(tc, failed_load_should_report_and_not_be_cached);
+	tcase_add_test(tc, concurrent_readers_should_share_one_load);
+	suite_add_tcase(s, tc);
+	return ck_test_run(s);
+}
