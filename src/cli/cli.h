@@ -16,6 +16,10 @@
 
 int cmd_inspect(int argc, char **argv);
 int cmd_dump(int argc, char **argv);
+int cmd_mount(int argc, char **argv);
+int cmd_convert(int argc, char **argv);
+int cmd_plan(int argc, char **argv);
+int cmd_example(int argc, char **argv);
 
 /* Print "ckptfs: error: <ck_err_msg()>" (or the errno text) to stderr and
  * return CLI_EXIT_FAIL. */

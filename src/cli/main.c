@@ -11,8 +11,12 @@
 #include "util/ck_err.h"
 
 static const char usage[] =
-	"usage: ckptfs inspect SRC [--json] [--step N]\n"
+	"usage: ckptfs SRC MOUNTPOINT [-f] [-d] [-s] [-o OPTIONS]\n"
+	"       ckptfs convert SRC OUT [-o OPTIONS]\n"
+	"       ckptfs plan SRC [-o OPTIONS]\n"
+	"       ckptfs inspect SRC [--json] [--step N]\n"
 	"       ckptfs dump SRC ARRAY [--raw] [--step N]\n"
+	"       ckptfs example DIR [--unscanned] [--float32]\n"
 	"       ckptfs --help | --version\n"
 	"\n"
 	"SRC is a MaxText/Orbax checkpoint: a run directory, its checkpoints/\n"
@@ -24,6 +28,20 @@ static const char usage[] =
 	"  dump      write one array to stdout as a .npy file (bfloat16 is\n"
 	"            widened to float32; --raw keeps the bits, as uint16)\n"
 	"  --step N  open step N instead of the latest committed step\n"
+	"\n"
+	"The mount (and convert, plan) shows the checkpoint as a Hugging Face model\n"
+	"directory: config.json, model-0000k-of-0000n.safetensors,\n"
+	"model.safetensors.index.json and tokenizer files.  OPTIONS (comma-separated):\n"
+	"  hf_config=FILE   the target's HF config.json (gives family and dims)\n"
+	"  model=NAME       a built-in preset (mappings/presets/NAME.json)\n"
+	"  dtype=auto|bfloat16|float32|float16   served dtype (auto: as stored)\n"
+	"  step=N           checkpoint step (default: latest committed)\n"
+	"  shard_size=SIZE  tensor bytes per safetensors file (default 5GB)\n"
+	"  cache_size=SIZE  budget of the converted-tensor cache (default 1GiB)\n"
+	"  tokenizer=DIR    pass the tokenizer files of DIR through\n"
+	"  mappings=DIR     use the mapping files of DIR\n"
+	"  allow_other, debug and other FUSE options; _netdev, nofail, auto,\n"
+	"  noauto, user, users are ignored.  Unmount with fusermount3 -u.\n"
 	"\n"
 	"Exit status: 0 ok, 1 the checkpoint could not be read, 2 bad usage.\n";
 
@@ -65,6 +83,11 @@ int cli_parse_step(const char *s, int64_t *step)
 int main(int argc, char **argv)
 {
 	const char *cmd = argc > 1 ? argv[1] : NULL;
+	const char *base = strrchr(argv[0], '/');
+
+	/* Installed as the mount(8) helper mount.ckptfs. */
+	if (!strcmp(base ? base + 1 : argv[0], "mount.ckptfs"))
+		return cmd_mount(argc, argv);
 
 	if (!cmd)
 		return cli_usage_error("missing command");
@@ -80,5 +103,16 @@ int main(int argc, char **argv)
 		return cmd_inspect(argc - 1, argv + 1);
 	if (!strcmp(cmd, "dump"))
 		return cmd_dump(argc - 1, argv + 1);
+	if (!strcmp(cmd, "convert"))
+		return cmd_convert(argc - 1, argv + 1);
+	if (!strcmp(cmd, "plan"))
+		return cmd_plan(argc - 1, argv + 1);
+	if (!strcmp(cmd, "example"))
+		return cmd_example(argc - 1, argv + 1);
+	if (!strcmp(cmd, "mount"))
+		return cmd_mount(argc - 1, argv + 1);
+	/* `ckptfs SRC MNT ...`, as mount.fuse3 and mount(8) helpers run it. */
+	if (cmd[0] != '-' && argc >= 3)
+		return cmd_mount(argc, argv);
 	return cli_usage_error("unknown command '%s'", cmd);
 }

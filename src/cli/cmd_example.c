@@ -1,0 +1,208 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * This file implements `ckptfs example DIR`: a tiny Llama 3.1 checkpoint in
+ * MaxText's layout, written in the real Orbax format (OCDBT + zarr3, zstd),
+ * plus the HF config.json of that tiny model, to try ckptfs on.
+ *
+ * Weight values are a fixed formula of (weight, layer, element), multiples of
+ * 1/8 that bfloat16 holds exactly:
+ *   g(w, l, k) = (((131*w + 1009*l + 7*k) mod 61) - 30) / 8
+ * where w is the weight's position in the list below, l the layer and k the
+ * row-major index within one layer's (unstacked) array, so that tests can
+ * recompute every served element independently.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli/cli.h"
+#include "orbax/orbax_writer.h"
+#include "util/ck_err.h"
+#include "util/ck_file.h"
+
+enum { EX_L = 2, EX_D = 64, EX_HQ = 4, EX_HKV = 2, EX_HD = 16, EX_F = 128,
+       EX_V = 256 };
+
+struct ex_weight {
+	const char *name;	/* below params.params.; {L} = layer container */
+	unsigned rank;
+	uint64_t shape[3];
+};
+
+static const struct ex_weight ex_weights[] = {
+	{ "token_embedder.embedding", 2, { EX_V, EX_D } },
+	{ "decoder.decoder_norm.scale", 1, { EX_D } },
+	{ "decoder.logits_dense.kernel", 2, { EX_D, EX_V } },
+	{ "decoder.{L}.pre_self_attention_layer_norm.scale", 1, { EX_D } },
+	{ "decoder.{L}.post_self_attention_layer_norm.scale", 1, { EX_D } },
+	{ "decoder.{L}.self_attention.query.kernel", 3, { EX_D, EX_HQ, EX_HD } },
+	{ "decoder.{L}.self_attention.key.kernel", 3, { EX_D, EX_HKV, EX_HD } },
+	{ "decoder.{L}.self_attention.value.kernel", 3, { EX_D, EX_HKV, EX_HD } },
+	{ "decoder.{L}.self_attention.out.kernel", 3, { EX_HQ, EX_HD, EX_D } },
+	{ "decoder.{L}.mlp.wi_0.kernel", 2, { EX_D, EX_F } },
+	{ "decoder.{L}.mlp.wi_1.kernel", 2, { EX_D, EX_F } },
+	{ "decoder.{L}.mlp.wo.kernel", 2, { EX_F, EX_D } },
+};
+
+static const char ex_config[] =
+	"{\n"
+	"  \"architectures\": [\"LlamaForCausalLM\"],\n"
+	"  \"attention_bias\": false,\n"
+	"  \"attention_dropout\": 0.0,\n"
+	"  \"bos_token_id\": 1,\n"
+	"  \"eos_token_id\": 2,\n"
+	"  \"head_dim\": 16,\n"
+	"  \"hidden_act\": \"silu\",\n"
+	"  \"hidden_size\": 64,\n"
+	"  \"initializer_range\": 0.02,\n"
+	"  \"intermediate_size\": 128,\n"
+	"  \"max_position_embeddings\": 2048,\n"
+	"  \"mlp_bias\": false,\n"
+	"  \"model_type\": \"llama\",\n"
+	"  \"num_attention_heads\": 4,\n"
+	"  \"num_hidden_layers\": 2,\n"
+	"  \"num_key_value_heads\": 2,\n"
+	"  \"pretraining_tp\": 1,\n"
+	"  \"rms_norm_eps\": 1e-05,\n"
+	"  \"rope_scaling\": {\"factor\": 8.0, \"high_freq_factor\": 4.0, "
+	"\"low_freq_factor\": 1.0, \"original_max_position_embeddings\": 8192, "
+	"\"rope_type\": \"llama3\"},\n"
+	"  \"rope_theta\": 500000.0,\n"
+	"  \"tie_word_embeddings\": false,\n"
+	"  \"torch_dtype\": \"bfloat16\",\n"
+	"  \"use_cache\": true,\n"
+	"  \"vocab_size\": 256\n"
+	"}\n";
+
+static float ex_value(unsigned w, unsigned l, uint64_t k)
+{
+	return (float)((int)((131u * w + 1009u * l + 7u * k) % 61u) - 30) / 8.0f;
+}
+
+/* Write weight w of the example for layer l (or all layers when scanned). */
+static int write_weight(struct orbax_writer *ow, unsigned wi, int scanned, int f32,
+			unsigned l)
+{
+	const struct ex_weight *w = &ex_weights[wi];
+	const char *hole = strstr(w->name, "{L}");
+	int stacked = hole && scanned;
+	struct zarr_write_spec s = { 0 };
+	uint64_t n = 1, total;
+	char name[256];
+	uint8_t *buf;
+	int err;
+
+	if (hole)
+		snprintf(name, sizeof(name), "params.params.%.*s%s%s", (int)(hole - w->name),
+			 w->name, scanned ? "layers" : "", hole + 3);
+	else
+		snprintf(name, sizeof(name), "params.params.%s", w->name);
+	if (hole && !scanned) {
+		char *p = strstr(name, "decoder.") + 8;
+
+		memmove(p + 16, p, strlen(p) + 1);
+		memcpy(p, "layers_", 7);
+		snprintf(p + 7, 9, "%u", l);
+		memmove(p + strlen(p), p + 16, strlen(p + 16) + 1);
+	}
+	s.zarr_format = 3;
+	s.dtype = f32 ? CK_DT_F32 : CK_DT_BF16;
+	s.zstd_level = 3;
+	s.rank = w->rank + (unsigned)stacked;
+	for (unsigned i = 0, j = 0; i < s.rank; i++) {
+		s.shape[i] = stacked && i == 1 ? EX_L : w->shape[j++];
+		/* Two chunks along axis 0, as a 2-way FSDP save makes them. */
+		s.chunk[i] = i == 0 && s.shape[0] % 2 == 0 ? s.shape[0] / 2 : s.shape[i];
+	}
+	for (unsigned i = 0; i < w->rank; i++)
+		n *= w->shape[i];
+	total = n * (stacked ? EX_L : 1);
+	buf = malloc((size_t)total * 4);
+	if (!buf)
+		return ck_err(-ENOMEM, "out of memory");
+	for (uint64_t p = 0; p < total; p++) {
+		uint64_t idx[4], rem = p, k = 0;
+		unsigned layer = l;
+		float v;
+
+		for (int i = (int)s.rank - 1; i >= 0; i--) {
+			idx[i] = rem % s.shape[i];
+			rem /= s.shape[i];
+		}
+		for (unsigned i = 0; i < s.rank; i++) {
+			if (stacked && i == 1)
+				layer = (unsigned)idx[i];
+			else
+				k = k * s.shape[i] + idx[i];
+		}
+		v = ex_value(wi, layer, k);
+		if (f32) {
+			memcpy(buf + 4 * p, &v, 4);
+		} else {
+			uint32_t u;
+
+			memcpy(&u, &v, 4);
+			u >>= 16;
+			memcpy(buf + 2 * p, &u, 2);
+		}
+	}
+	err = orbax_writer_add(ow, name, &s, buf);
+	free(buf);
+	return err;
+}
+
+int cmd_example(int argc, char **argv)
+{
+	struct orbax_writer_opts wo = ORBAX_WRITER_OPTS_INIT;
+	struct orbax_writer *ow = NULL;
+	const char *dir = NULL;
+	int scanned = 1, f32 = 0, err;
+	char *root = NULL, *cfg = NULL;
+	FILE *f;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--unscanned"))
+			scanned = 0;
+		else if (!strcmp(argv[i], "--float32"))
+			f32 = 1;
+		else if (argv[i][0] == '-')
+			return cli_usage_error("example: unknown option '%s'", argv[i]);
+		else if (!dir)
+			dir = argv[i];
+		else
+			return cli_usage_error("example: unexpected argument '%s'", argv[i]);
+	}
+	if (!dir)
+		return cli_usage_error("example needs DIR");
+	if (mkdir(dir, 0755) && errno != EEXIST)
+		return cli_fail(ck_err(-errno, "%s: %s", dir, strerror(errno)));
+	root = ck_path_join(dir, "checkpoints");
+	cfg = ck_path_join(dir, "config.json");
+	wo.scan_layers = scanned;
+	err = root && cfg ? orbax_writer_open(root, 1, &wo, &ow) : ck_err(-ENOMEM, "out of memory");
+	for (unsigned w = 0; !err && w < sizeof(ex_weights) / sizeof(ex_weights[0]); w++) {
+		unsigned nl = strstr(ex_weights[w].name, "{L}") && !scanned ? EX_L : 1;
+
+		for (unsigned l = 0; !err && l < nl; l++)
+			err = write_weight(ow, w, scanned, f32, l);
+	}
+	if (!err)
+		err = orbax_writer_commit(ow);
+	orbax_writer_free(ow);
+	if (!err) {
+		f = fopen(cfg, "wx");
+		if (!f || fputs(ex_config, f) < 0)
+			err = ck_err(-EIO, "%s: %s", cfg, strerror(errno));
+		if (f && fclose(f) && !err)
+			err = ck_err(-EIO, "%s: %s", cfg, strerror(errno));
+	}
+	if (!err)
+		printf("wrote a tiny %s %s Llama 3.1 checkpoint to %s and its HF config "
+		       "to %s\n", scanned ? "scanned" : "unscanned", f32 ? "float32" : "bfloat16",
+		       root, cfg);
+	free(root);
+	free(cfg);
+	return err ? cli_fail(err) : CLI_EXIT_OK;
+}

@@ -1,0 +1,481 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * This file implements the Hugging Face view of a checkpoint (ckfs.h):
+ * building it at mount time, and the read path shared by FUSE and convert.
+ */
+#include "fs/ckfs.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "layout/config_json.h"
+#include "mapping/detect.h"
+#include "util/ck_buf.h"
+#include "util/ck_err.h"
+#include "util/ck_file.h"
+#include "util/ck_json.h"
+#include "util/ck_log.h"
+
+#ifndef CKPT_MAPPINGS_DIR
+#define CKPT_MAPPINGS_DIR "/usr/share/ckptfs/mappings"
+#endif
+
+#define CKFS_MAX_CONFIG_BYTES ((size_t)16 << 20)
+#define CKFS_MAX_TOKENIZER_FILES 64
+
+static const char *mappings_dir(const struct ckfs_opts *o)
+{
+	if (o->mappings)
+		return o->mappings;
+#ifdef CKPT_SOURCE_MAPPINGS_DIR
+	if (!ck_is_dir(CKPT_MAPPINGS_DIR))
+		return CKPT_SOURCE_MAPPINGS_DIR;
+#endif
+	return CKPT_MAPPINGS_DIR;
+}
+
+static const char *torch_dtype_name(enum ck_dtype t)
+{
+	switch (t) {
+	case CK_DT_F32: return "float32";
+	case CK_DT_F16: return "float16";
+	case CK_DT_F64: return "float64";
+	default: return "bfloat16";
+	}
+}
+
+static int load_tensor(void *ctx, uint32_t id, uint8_t **data, uint64_t *size)
+{
+	struct ckfs *fs = ctx;
+	const struct plan_tensor *t = &fs->plan->tensors[id];
+	uint8_t *buf = malloc(t->nbytes ? (size_t)t->nbytes : 1);
+	int err;
+
+	if (!buf)
+		return ck_err(-ENOMEM, "out of memory for tensor '%s' (%llu bytes)",
+			      t->name, (unsigned long long)t->nbytes);
+	err = plan_tensor_read(t, buf);
+	if (err) {
+		free(buf);
+		return err;
+	}
+	*data = buf;
+	*size = t->nbytes;
+	return 0;
+}
+
+/* The HF config text: from hf_config=, a preset, or inferred. */
+static int get_config(struct ckfs *fs, const struct ckfs_opts *o, char **text,
+		      size_t *len)
+{
+	const char *dir = mappings_dir(o);
+	char *note = NULL, path[4096];
+	uint8_t *data = NULL;
+	int err;
+
+	if (o->hf_config || o->model) {
+		if (o->model)
+			snprintf(path, sizeof(path), "%s/presets/%s.json", dir, o->model);
+		err = ck_read_file(o->hf_config ? o->hf_config : path,
+				   CKFS_MAX_CONFIG_BYTES, &data, len);
+		if (err == -ENOENT && o->model)
+			return ck_err(-EINVAL, "model=%s: no such preset (the presets "
+				      "are %s/presets/*.json)", o->model, dir);
+		if (err)
+			return err;
+		*text = (char *)data;
+		return 0;
+	}
+	err = detect_family(fs->maps, fs->nmaps, fs->ckpt, &fs->map);
+	if (!err)
+		err = detect_infer_config(fs->map, fs->ckpt, text, len, &note);
+	if (!err)
+		ck_log(CK_LOG_WARN, "no hf_config= or model=: detected family '%s' and "
+		       "inferred %s; other config.json fields (rope, eps) are unknown",
+		       fs->map->family, note);
+	free(note);
+	return err;
+}
+
+/* Pick the mapping for the config's model_type (unless detected). */
+static int pick_mapping(struct ckfs *fs, const char *config, size_t len)
+{
+	const char *mt;
+	cJSON *doc = NULL;
+	int err;
+
+	if (fs->map)
+		return 0;
+	err = ck_json_parse(config, len, &doc);
+	if (!err)
+		err = ck_json_get_str(doc, "model_type", &mt);
+	if (!err) {
+		fs->map = mapping_for_model_type(fs->maps, fs->nmaps, mt);
+		if (!fs->map)
+			err = ck_err(-ENOTSUP, "no mapping for model_type '%s'", mt);
+	}
+	cJSON_Delete(doc);
+	return err ? ck_err_ctx(err, "HF config") : 0;
+}
+
+static struct ckfs_file *add_file(struct ckfs *fs, const char *name, int *err)
+{
+	struct ckfs_file *f = realloc(fs->files, (fs->nfiles + 1) * sizeof(*f));
+
+	if (!f) {
+		*err = ck_err(-ENOMEM, "out of memory");
+		return NULL;
+	}
+	fs->files = f;
+	f = &fs->files[fs->nfiles];
+	memset(f, 0, sizeof(*f));
+	f->fd = -1;
+	f->name = strdup(name);
+	if (!f->name) {
+		*err = ck_err(-ENOMEM, "out of memory");
+		return NULL;
+	}
+	fs->nfiles++;
+	return f;
+}
+
+static int add_bytes(struct ckfs *fs, const char *name, char *bytes, size_t len)
+{
+	int err = 0;
+	struct ckfs_file *f = add_file(fs, name, &err);
+
+	if (!f) {
+		free(bytes);
+		return err;
+	}
+	f->kind = CKFS_BYTES;
+	f->bytes = (uint8_t *)bytes;
+	f->size = len;
+	return 0;
+}
+
+/* Tokenizer files: every regular file of the directory that does not
+ * collide with a generated name. */
+static int add_tokenizer(struct ckfs *fs, const char *dir)
+{
+	struct dirent *e;
+	DIR *d = opendir(dir);
+	unsigned n = 0;
+	int err = 0;
+
+	if (!d)
+		return ck_err(-errno, "tokenizer=%s: %s", dir, strerror(errno));
+	while (!err && (e = readdir(d))) {
+		struct ckfs_file *f;
+		struct stat st;
+		char *p;
+		int fd;
+
+		if (e->d_name[0] == '.' || ckfs_find(fs, e->d_name) ||
+		    strstr(e->d_name, ".safetensors"))
+			continue;
+		p = ck_path_join(dir, e->d_name);
+		fd = p ? open(p, O_RDONLY | O_CLOEXEC) : -1;
+		free(p);
+		if (fd < 0 || fstat(fd, &st) || !S_ISREG(st.st_mode)) {
+			if (fd >= 0)
+				close(fd);
+			continue;
+		}
+		if (++n > CKFS_MAX_TOKENIZER_FILES) {
+			close(fd);
+			err = ck_err(-EOVERFLOW, "tokenizer=%s: more than %d files", dir,
+				     CKFS_MAX_TOKENIZER_FILES);
+			break;
+		}
+		f = add_file(fs, e->d_name, &err);
+		if (!f) {
+			close(fd);
+			break;
+		}
+		f->kind = CKFS_PASSTHROUGH;
+		f->fd = fd;
+		f->size = (uint64_t)st.st_size;
+	}
+	closedir(d);
+	return err;
+}
+
+static int cmp_file(const void *a, const void *b)
+{
+	return strcmp(((const struct ckfs_file *)a)->name,
+		      ((const struct ckfs_file *)b)->name);
+}
+
+static int build_layout(struct ckfs *fs, uint64_t shard_size)
+{
+	struct st_tensor_desc *d = calloc(fs->plan->ntensors + 1, sizeof(*d));
+	int err;
+
+	if (!d)
+		return ck_err(-ENOMEM, "out of memory");
+	for (size_t i = 0; i < fs->plan->ntensors; i++) {
+		const struct plan_tensor *t = &fs->plan->tensors[i];
+
+		d[i].name = t->name;
+		d[i].dtype = t->dtype;
+		d[i].rank = t->shape.rank;
+		memcpy(d[i].shape, t->shape.d, sizeof(d[i].shape));
+	}
+	err = st_layout_build(d, fs->plan->ntensors, shard_size, &fs->layout);
+	free(d);
+	return err;
+}
+
+static int build_files(struct ckfs *fs, const struct ckfs_opts *o,
+		       const char *config, size_t config_len)
+{
+	char *cfg = NULL, *idx;
+	size_t cfg_len = 0;
+	int err;
+
+	err = config_json_render(config, config_len, torch_dtype_name(fs->plan->torch_dtype),
+				 &cfg, &cfg_len);
+	if (!err)
+		err = add_bytes(fs, "config.json", cfg, cfg_len);
+	for (size_t i = 0; !err && i < fs->layout->nfiles; i++) {
+		struct ckfs_file *f = add_file(fs, fs->layout->files[i].name, &err);
+
+		if (f) {
+			f->kind = CKFS_SAFETENSORS;
+			f->shard = (uint32_t)i;
+			f->size = fs->layout->files[i].size;
+		}
+	}
+	if (!err) {
+		idx = malloc(fs->layout->index_len + 1);
+		if (!idx)
+			return ck_err(-ENOMEM, "out of memory");
+		memcpy(idx, fs->layout->index_json, fs->layout->index_len);
+		err = add_bytes(fs, "model.safetensors.index.json", idx,
+				fs->layout->index_len);
+	}
+	qsort(fs->files, fs->nfiles, sizeof(*fs->files), cmp_file);
+	if (!err && o->tokenizer)
+		err = add_tokenizer(fs, o->tokenizer);
+	if (fs->nfiles)
+		qsort(fs->files, fs->nfiles, sizeof(*fs->files), cmp_file);
+	return err;
+}
+
+int ckfs_open(const struct ckfs_opts *o, struct ckfs **out)
+{
+	struct orbax_opts oo = ORBAX_OPTS_INIT;
+	struct plan_opts po = { o->dtype };
+	struct ckfs *fs = calloc(1, sizeof(*fs));
+	char *config = NULL;
+	size_t config_len = 0;
+	struct ck_buf sum = CK_BUF_INIT;
+	int err;
+
+	if (!fs)
+		return ck_err(-ENOMEM, "out of memory");
+	if (!o->src)
+		return free(fs), ck_err(-EINVAL, "no checkpoint given");
+	oo.step = o->step;
+	err = orbax_open(o->src, &oo, &fs->ckpt);
+	if (!err)
+		err = mapping_load_dir(mappings_dir(o), &fs->maps, &fs->nmaps);
+	if (!err)
+		err = get_config(fs, o, &config, &config_len);
+	if (!err)
+		err = pick_mapping(fs, config, config_len);
+	if (!err)
+		err = plan_build(fs->map, fs->ckpt, config, config_len, &po, &fs->plan);
+	if (!err)
+		err = build_layout(fs, o->shard_size ? o->shard_size : CKFS_DEFAULT_SHARD_SIZE);
+	if (!err)
+		err = build_files(fs, o, config, config_len);
+	if (!err && fs->plan->ntensors > UINT32_MAX)
+		err = ck_err(-EOVERFLOW, "too many tensors");
+	if (!err)
+		err = tcache_new((uint32_t)fs->plan->ntensors,
+				 o->cache_size ? o->cache_size : CKFS_DEFAULT_CACHE_SIZE,
+				 load_tensor, fs, &fs->cache);
+	if (!err)
+		err = ck_buf_printf(&sum, "%s: family %s, %s layout, %llu layers, %zu "
+				    "tensors in %zu file%s, %s", fs->ckpt->item_dir,
+				    fs->map->family,
+				    fs->plan->scanned == 1 ? "scanned" :
+				    fs->plan->scanned == 0 ? "unscanned" : "flat",
+				    (unsigned long long)fs->plan->layers, fs->plan->ntensors,
+				    fs->layout->nfiles, fs->layout->nfiles == 1 ? "" : "s",
+				    torch_dtype_name(fs->plan->torch_dtype));
+	free(config);
+	if (err) {
+		ck_buf_release(&sum);
+		ckfs_close(fs);
+		return err;
+	}
+	fs->summary = (char *)ck_buf_detach(&sum, NULL);
+	*out = fs;
+	return 0;
+}
+
+const struct ckfs_file *ckfs_find(const struct ckfs *fs, const char *name)
+{
+	for (size_t i = 0; i < fs->nfiles; i++)
+		if (!strcmp(fs->files[i].name, name))
+			return &fs->files[i];
+	return NULL;
+}
+
+/* Copy the safetensors bytes [off, off+size) of shard f. */
+static ssize_t read_shard(struct ckfs *fs, const struct ckfs_file *f, uint8_t *buf,
+			  size_t size, uint64_t off)
+{
+	const struct st_file *sf = &fs->layout->files[f->shard];
+	size_t done = 0;
+
+	while (done < size && off < sf->size) {
+		uint64_t toff, n;
+		size_t t;
+		struct tcache_ref ref;
+		int r = st_layout_locate(fs->layout, f->shard, off, &t, &toff);
+		int err;
+
+		if (r < 0)
+			return r;
+		if (r == 0) {	/* header bytes */
+			n = sf->header_len - off;
+			if (n > size - done)
+				n = size - done;
+			memcpy(buf + done, sf->header + off, (size_t)n);
+		} else {
+			err = tcache_get(fs->cache, (uint32_t)t, &ref);
+			if (err) {
+				ck_log(CK_LOG_ERROR, "%s: %s", f->name, ck_err_msg());
+				return done ? (ssize_t)done : -EIO;
+			}
+			n = ref.size - toff;
+			if (n > size - done)
+				n = size - done;
+			memcpy(buf + done, ref.data + toff, (size_t)n);
+			tcache_put(fs->cache, &ref);
+		}
+		done += (size_t)n;
+		off += n;
+	}
+	return (ssize_t)done;
+}
+
+ssize_t ckfs_read(struct ckfs *fs, const struct ckfs_file *f, void *buf,
+		  size_t size, uint64_t off)
+{
+	ssize_t n;
+
+	if (off >= f->size)
+		return 0;
+	if (size > f->size - off)
+		size = (size_t)(f->size - off);
+	switch (f->kind) {
+	case CKFS_BYTES:
+		memcpy(buf, f->bytes + off, size);
+		return (ssize_t)size;
+	case CKFS_PASSTHROUGH:
+		n = pread(f->fd, buf, size, (off_t)off);
+		if (n < 0) {
+			ck_log(CK_LOG_ERROR, "%s: read failed: %s", f->name, strerror(errno));
+			return -EIO;
+		}
+		return n;
+	case CKFS_SAFETENSORS:
+		return read_shard(fs, f, buf, size, off);
+	}
+	return -EIO;
+}
+
+static int describe_tensor(struct ck_buf *b, const struct plan_tensor *t)
+{
+	int err = ck_buf_printf(b, "%s <- ", t->name);
+
+	for (unsigned k = 0; !err && k < t->nsrc; k++) {
+		const struct plan_src *s = &t->src[k];
+
+		err = ck_buf_printf(b, "%s%s[", k ? " + " : "", s->array->name);
+		for (unsigned ax = 0, j = 0; !err && ax < s->rank; ax++) {
+			if (j < s->nfixed && s->fixed_axis[j] == ax)
+				err = ck_buf_printf(b, "%s%llu", ax ? "," : "",
+						    (unsigned long long)s->fixed_idx[j++]);
+			else
+				err = ck_buf_printf(b, "%s:", ax ? "," : "");
+		}
+		if (!err)
+			err = ck_buf_printf(b, "]");
+	}
+	for (unsigned h = 0; !err && h < t->rule->nhooks; h++) {
+		err = ck_buf_printf(b, " | %s", t->rule->hooks[h].hook->name);
+		for (unsigned a = 0; !err && a < t->args[h].n; a++)
+			err = ck_buf_printf(b, "%s%g", a ? "," : "(", t->args[h].v[a]);
+		if (!err && t->args[h].n)
+			err = ck_buf_printf(b, ")");
+	}
+	if (!err)
+		err = ck_buf_printf(b, " -> %s\n", ck_dtype_safetensors(t->dtype));
+	return err;
+}
+
+int ckfs_describe(const struct ckfs *fs, const struct ckfs_file *f, char **text,
+		  size_t *len)
+{
+	struct ck_buf b = CK_BUF_INIT;
+	int err = 0;
+
+	switch (f->kind) {
+	case CKFS_SAFETENSORS: {
+		const struct st_file *sf = &fs->layout->files[f->shard];
+
+		for (uint32_t i = sf->first; !err && i < sf->first + sf->count; i++)
+			err = describe_tensor(&b, &fs->plan->tensors[i]);
+		break;
+	}
+	case CKFS_PASSTHROUGH:
+		err = ck_buf_printf(&b, "copied from the tokenizer directory\n");
+		break;
+	case CKFS_BYTES:
+		err = ck_buf_printf(&b, "generated by ckptfs: %s\n", fs->summary);
+		break;
+	}
+	if (!err)
+		err = ck_buf_append(&b, "", 1);
+	if (err) {
+		ck_buf_release(&b);
+		return err;
+	}
+	*len = b.len - 1;
+	*text = (char *)ck_buf_detach(&b, NULL);
+	return 0;
+}
+
+void ckfs_close(struct ckfs *fs)
+{
+	if (!fs)
+		return;
+	tcache_free(fs->cache);
+	for (size_t i = 0; i < fs->nfiles; i++) {
+		free(fs->files[i].name);
+		free(fs->files[i].bytes);
+		if (fs->files[i].fd >= 0)
+			close(fs->files[i].fd);
+	}
+	free(fs->files);
+	st_layout_free(fs->layout);
+	plan_free(fs->plan);
+	for (size_t i = 0; i < fs->nmaps; i++)
+		mapping_free(fs->maps[i]);
+	free(fs->maps);
+	orbax_close(fs->ckpt);
+	free(fs->summary);
+	free(fs);
+}

@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ckfs.h - the Hugging Face view of a checkpoint, without FUSE: the files of
+ * the model directory and the one read path that both the mount and
+ * `ckptfs convert` use.
+ *
+ * ckfs_open() does all the work a mount needs before serving: it opens the
+ * checkpoint, picks the mapping (from the HF config's model_type, a preset,
+ * or by detection from the array names), resolves the plan, lays out the
+ * safetensors files, renders config.json and the index, and lists the
+ * tokenizer files to pass through.  Every file's size is known when it
+ * returns.  Afterwards the view is immutable except for the tensor cache, and
+ * ckfs_read() is thread-safe.
+ */
+#ifndef CKFS_H
+#define CKFS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "cache/tcache.h"
+#include "layout/st_layout.h"
+#include "mapping/plan.h"
+#include "orbax/orbax.h"
+
+struct ckfs_opts {
+	const char *src;		/* checkpoint path */
+	const char *mappings;		/* mapping directory, NULL = default */
+	const char *hf_config;		/* config.json to target, or NULL */
+	const char *model;		/* preset name, or NULL */
+	const char *tokenizer;		/* directory of tokenizer files, or NULL */
+	enum ck_dtype dtype;		/* CK_DT_INVALID = auto */
+	int64_t step;			/* -1 = latest */
+	uint64_t shard_size;		/* bytes of tensor data per shard */
+	uint64_t cache_size;		/* tensor cache budget in bytes */
+};
+
+#define CKFS_DEFAULT_SHARD_SIZE ((uint64_t)5000000000)
+#define CKFS_DEFAULT_CACHE_SIZE ((uint64_t)1 << 30)
+
+enum ckfs_kind {
+	CKFS_BYTES,			/* contents held in memory */
+	CKFS_SAFETENSORS,		/* a shard of the layout */
+	CKFS_PASSTHROUGH,		/* a file copied from the tokenizer dir */
+};
+
+struct ckfs_file {
+	char *name;			/* file name in the view (owned) */
+	enum ckfs_kind kind;
+	uint64_t size;
+	uint8_t *bytes;			/* CKFS_BYTES (owned) */
+	uint32_t shard;			/* CKFS_SAFETENSORS: layout file index */
+	int fd;				/* CKFS_PASSTHROUGH (owned) */
+};
+
+struct ckfs {
+	struct orbax_ckpt *ckpt;
+	struct mapping **maps;		/* every mapping loaded */
+	size_t nmaps;
+	const struct mapping *map;	/* the one in use */
+	struct plan *plan;
+	struct st_layout *layout;
+	struct tcache *cache;
+	size_t nfiles;
+	struct ckfs_file *files;	/* sorted by name */
+	char *summary;			/* one line: family, layout, tensors */
+};
+
+/*
+ * Build the view.  Errors: those of orbax_open, mapping and plan resolution
+ * (the message names the arrays), -EINVAL bad options, -ENOMEM.  Caller frees
+ * with ckfs_close().
+ */
+int ckfs_open(const struct ckfs_opts *o, struct ckfs **out);
+
+/* The file called name, or NULL. */
+const struct ckfs_file *ckfs_find(const struct ckfs *fs, const char *name);
+
+/*
+ * Read up to size bytes at off of file f into buf.  Returns the number of
+ * bytes read (0 at or past the end) or -errno (-EIO with one log line naming
+ * the tensor and the cause).
+ */
+ssize_t ckfs_read(struct ckfs *fs, const struct ckfs_file *f, void *buf,
+		  size_t size, uint64_t off);
+
+/*
+ * Describe where the bytes of a file come from, for the user.all xattrs:
+ * for a safetensors file, one line per tensor "name <- source[slice] |
+ * hooks"; for others, what generated them.  Caller frees *text.
+ */
+int ckfs_describe(const struct ckfs *fs, const struct ckfs_file *f, char **text,
+		  size_t *len);
+
+void ckfs_close(struct ckfs *fs);
+
+#endif

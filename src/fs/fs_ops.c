@@ -1,0 +1,309 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * This file implements the FUSE operations of the read-only Hugging Face view
+ * (high-level API).  The tree is flat and immutable: the root directory and
+ * the files of the ckfs view, inode = index + 2.  Contents may be cached by
+ * the kernel for as long as it likes (kernel_cache, long timeouts), and no
+ * direct_io is used, so mmap works.  Every write-side operation is EROFS.
+ */
+#define FUSE_USE_VERSION FUSE_MAKE_VERSION(3, 14)
+#include <fuse.h>
+
+#include "fs/fs_ops.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include "fs/ckfs.h"
+#include "util/ck_log.h"
+
+#define FS_TIMEOUT 86400.0
+#define FS_XATTR "user.ckptfs.source"
+
+static struct ckfs *fs_of(void)
+{
+	return fuse_get_context()->private_data;
+}
+
+static const struct ckfs_file *lookup(const char *path)
+{
+	if (path[0] != '/' || strchr(path + 1, '/'))
+		return NULL;
+	return ckfs_find(fs_of(), path + 1);
+}
+
+static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
+{
+	cfg->kernel_cache = 1;
+	cfg->use_ino = 1;
+	cfg->entry_timeout = FS_TIMEOUT;
+	cfg->attr_timeout = FS_TIMEOUT;
+	cfg->negative_timeout = FS_TIMEOUT;
+	cfg->direct_io = 0;
+	if (conn->max_background < 64)
+		conn->max_background = 64;
+	if (conn->congestion_threshold < 48)
+		conn->congestion_threshold = 48;
+	return fuse_get_context()->private_data;
+}
+
+static int fs_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
+{
+	const struct ckfs_file *f;
+	struct ckfs *fs = fs_of();
+
+	(void)fi;
+	memset(st, 0, sizeof(*st));
+	st->st_uid = getuid();
+	st->st_gid = getgid();
+	if (!strcmp(path, "/")) {
+		st->st_mode = S_IFDIR | 0555;
+		st->st_nlink = 2;
+		st->st_ino = 1;
+		return 0;
+	}
+	f = lookup(path);
+	if (!f)
+		return -ENOENT;
+	st->st_mode = S_IFREG | 0444;
+	st->st_nlink = 1;
+	st->st_size = (off_t)f->size;
+	st->st_blocks = (blkcnt_t)((f->size + 511) / 512);
+	st->st_blksize = 1 << 20;
+	st->st_ino = (ino_t)(f - fs->files) + 2;
+	return 0;
+}
+
+static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t off,
+		      struct fuse_file_info *fi, enum fuse_readdir_flags flags)
+{
+	struct ckfs *fs = fs_of();
+
+	(void)off;
+	(void)fi;
+	(void)flags;
+	if (strcmp(path, "/"))
+		return -ENOTDIR;
+	fill(buf, ".", NULL, 0, 0);
+	fill(buf, "..", NULL, 0, 0);
+	for (size_t i = 0; i < fs->nfiles; i++)
+		if (fill(buf, fs->files[i].name, NULL, 0, 0))
+			break;
+	return 0;
+}
+
+static int fs_open(const char *path, struct fuse_file_info *fi)
+{
+	const struct ckfs_file *f = lookup(path);
+
+	if (!f)
+		return -ENOENT;
+	if ((fi->flags & O_ACCMODE) != O_RDONLY)
+		return -EROFS;
+	fi->fh = (uint64_t)(uintptr_t)f;
+	fi->keep_cache = 1;
+	return 0;
+}
+
+static int fs_read(const char *path, char *buf, size_t size, off_t off,
+		   struct fuse_file_info *fi)
+{
+	const struct ckfs_file *f = (const struct ckfs_file *)(uintptr_t)fi->fh;
+
+	(void)path;
+	if (off < 0)
+		return -EINVAL;
+	return (int)ckfs_read(fs_of(), f, buf, size, (uint64_t)off);
+}
+
+static int fs_statfs(const char *path, struct statvfs *sv)
+{
+	struct ckfs *fs = fs_of();
+	uint64_t total = 0;
+
+	(void)path;
+	for (size_t i = 0; i < fs->nfiles; i++)
+		total += fs->files[i].size;
+	memset(sv, 0, sizeof(*sv));
+	sv->f_bsize = 4096;
+	sv->f_frsize = 4096;
+	sv->f_blocks = (fsblkcnt_t)((total + 4095) / 4096);
+	sv->f_files = (fsfilcnt_t)fs->nfiles + 1;
+	sv->f_namemax = 255;
+	sv->f_flag = ST_RDONLY;
+	return 0;
+}
+
+static int fs_getxattr(const char *path, const char *name, char *value, size_t size)
+{
+	const struct ckfs_file *f = lookup(path);
+	char *text = NULL;
+	size_t len = 0;
+	int err;
+
+	if (!f)
+		return strcmp(path, "/") ? -ENOENT : -ENODATA;
+	if (strcmp(name, FS_XATTR))
+		return -ENODATA;
+	err = ckfs_describe(fs_of(), f, &text, &len);
+	if (err)
+		return err;
+	if (size && len > size)
+		err = -ERANGE;
+	else if (size)
+		memcpy(value, text, len);
+	free(text);
+	return err ? err : (int)len;
+}
+
+static int fs_listxattr(const char *path, char *list, size_t size)
+{
+	static const char names[] = FS_XATTR;
+
+	if (!lookup(path))
+		return strcmp(path, "/") ? -ENOENT : 0;
+	if (size && size < sizeof(names))
+		return -ERANGE;
+	if (size)
+		memcpy(list, names, sizeof(names));
+	return (int)sizeof(names);
+}
+
+static int fs_erofs_path(const char *path, mode_t mode)
+{
+	(void)path;
+	(void)mode;
+	return -EROFS;
+}
+
+static int fs_erofs_1(const char *path)
+{
+	(void)path;
+	return -EROFS;
+}
+
+static int fs_erofs_2(const char *from, const char *to, unsigned int flags)
+{
+	(void)from;
+	(void)to;
+	(void)flags;
+	return -EROFS;
+}
+
+static int fs_write(const char *path, const char *buf, size_t size, off_t off,
+		    struct fuse_file_info *fi)
+{
+	(void)path;
+	(void)buf;
+	(void)size;
+	(void)off;
+	(void)fi;
+	return -EROFS;
+}
+
+static int fs_create(const char *path, mode_t mode, struct fuse_file_info *fi)
+{
+	(void)fi;
+	return fs_erofs_path(path, mode);
+}
+
+static int fs_truncate(const char *path, off_t size, struct fuse_file_info *fi)
+{
+	(void)path;
+	(void)size;
+	(void)fi;
+	return -EROFS;
+}
+
+static int fs_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
+{
+	(void)fi;
+	return fs_erofs_path(path, mode);
+}
+
+static int fs_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_info *fi)
+{
+	(void)path;
+	(void)uid;
+	(void)gid;
+	(void)fi;
+	return -EROFS;
+}
+
+static int fs_utimens(const char *path, const struct timespec tv[2],
+		      struct fuse_file_info *fi)
+{
+	(void)path;
+	(void)tv;
+	(void)fi;
+	return -EROFS;
+}
+
+static int fs_setxattr(const char *path, const char *name, const char *value,
+		       size_t size, int flags)
+{
+	(void)path;
+	(void)name;
+	(void)value;
+	(void)size;
+	(void)flags;
+	return -EROFS;
+}
+
+static int fs_removexattr(const char *path, const char *name)
+{
+	(void)name;
+	return fs_erofs_1(path);
+}
+
+static int fs_mknod(const char *path, mode_t mode, dev_t dev)
+{
+	(void)dev;
+	return fs_erofs_path(path, mode);
+}
+
+static int fs_symlink(const char *from, const char *to)
+{
+	return fs_erofs_2(from, to, 0);
+}
+
+static int fs_link(const char *from, const char *to)
+{
+	return fs_erofs_2(from, to, 0);
+}
+
+static const struct fuse_operations fs_operations = {
+	.init = fs_init,
+	.getattr = fs_getattr,
+	.readdir = fs_readdir,
+	.open = fs_open,
+	.read = fs_read,
+	.statfs = fs_statfs,
+	.getxattr = fs_getxattr,
+	.listxattr = fs_listxattr,
+	.write = fs_write,
+	.create = fs_create,
+	.mknod = fs_mknod,
+	.mkdir = fs_erofs_path,
+	.unlink = fs_erofs_1,
+	.rmdir = fs_erofs_1,
+	.symlink = fs_symlink,
+	.link = fs_link,
+	.rename = fs_erofs_2,
+	.truncate = fs_truncate,
+	.chmod = fs_chmod,
+	.chown = fs_chown,
+	.utimens = fs_utimens,
+	.setxattr = fs_setxattr,
+	.removexattr = fs_removexattr,
+};
+
+int fs_ops_main(struct ckfs *fs, int argc, char **argv)
+{
+	return fuse_main(argc, argv, &fs_operations, fs);
+}

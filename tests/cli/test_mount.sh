@@ -1,0 +1,125 @@
+# SPDX-License-Identifier: MIT
+# Real FUSE mounts of the example checkpoint: the served files pass the
+# strict safetensors check, every tensor equals its numpy expectation,
+# convert writes the same bytes, writes are refused, the mount helpers work,
+# and a mapping that does not fit is refused before anything is mounted.
+. "$(dirname "$0")/lib.sh"
+need_numpy
+if [ ! -e /dev/fuse ] || ! command -v fusermount3 >/dev/null; then
+	echo "skipped: no /dev/fuse or fusermount3"
+	exit 77
+fi
+TOOLS=$(cd "$(dirname "$0")/../tools" && pwd)
+MNT=$TMP/mnt
+mkdir -p "$MNT"
+cleanup() {
+	fusermount3 -u "$MNT" 2>/dev/null
+	[ -n "${HELPER:-}" ] && rm -f "$HELPER"
+	rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+mounted() { grep -q " $MNT fuse.ckptfs " /proc/mounts; }
+
+for variant in scanned unscanned; do
+	EX=$TMP/ex-$variant
+	flags=""
+	[ $variant = unscanned ] && flags="--unscanned --float32"
+	# shellcheck disable=SC2086
+	"$CKPTFS" example "$EX" $flags >/dev/null || not_ok "example $variant"
+	opts="hf_config=$EX/config.json,shard_size=60KB,cache_size=40KB"
+	if "$CKPTFS" "$EX" "$MNT" -o "$opts" 2>"$TMP/err" && mounted; then
+		ok "$variant: mounted"
+	else
+		not_ok "$variant: mount failed: $(cat "$TMP/err")"
+		continue
+	fi
+	n=$(ls "$MNT" | grep -c '^model-[0-9]*-of-[0-9]*\.safetensors$')
+	[ "$n" -ge 3 ] && ok "$variant: $n shards listed" || not_ok "$variant: $n shards"
+	jq -e '.model_type == "llama" and .num_hidden_layers == 2' "$MNT/config.json" \
+		>/dev/null && ok "$variant: config.json parses" || not_ok "$variant: config.json"
+	want_dtype=bfloat16
+	[ $variant = unscanned ] && want_dtype=float32
+	[ "$(jq -r .torch_dtype "$MNT/config.json")" = $want_dtype ] &&
+		ok "$variant: torch_dtype $want_dtype" || not_ok "$variant: torch_dtype"
+	if "$PY" "$TOOLS/st_check.py" "$MNT"/model-*.safetensors >"$TMP/out" 2>&1; then
+		ok "$variant: every shard passes the strict safetensors check"
+	else
+		not_ok "$variant: strict check: $(tail -3 "$TMP/out")"
+	fi
+	if "$PY" "$TOOLS/verify_example.py" "$MNT" >"$TMP/out" 2>&1; then
+		ok "$variant: $(cat "$TMP/out")"
+	else
+		not_ok "$variant: tensors: $(cat "$TMP/out")"
+	fi
+	# A read at an arbitrary offset across a tensor boundary.
+	f=$(ls "$MNT"/model-00002-*.safetensors)
+	dd if="$f" bs=1 skip=1000 count=5000 status=none | cmp - "$TMP/dd" 2>/dev/null
+	dd if="$f" bs=1 skip=1000 count=5000 status=none >"$TMP/dd1"
+	tail -c +1001 "$f" | head -c 5000 >"$TMP/dd2"
+	cmp -s "$TMP/dd1" "$TMP/dd2" && ok "$variant: dd at an odd offset" ||
+		not_ok "$variant: dd at an odd offset differs"
+	# Zero-copy inspection.
+	getfattr -n user.ckptfs.source "$f" 2>/dev/null | grep -q ' <- params.params.' &&
+		ok "$variant: getfattr names the sources" || not_ok "$variant: getfattr"
+	# Read-only.
+	if (echo x >"$MNT/new") 2>/dev/null || (echo x >>"$f") 2>/dev/null; then
+		not_ok "$variant: a write succeeded"
+	else
+		ok "$variant: writes are refused"
+	fi
+	# convert writes exactly what the mount serves.
+	"$CKPTFS" convert "$EX" "$TMP/conv-$variant" -o "$opts" 2>/dev/null
+	same=1
+	for x in "$MNT"/*; do
+		cmp -s "$x" "$TMP/conv-$variant/$(basename "$x")" || same=0
+	done
+	[ $same = 1 ] && ok "$variant: convert output equals the mount" ||
+		not_ok "$variant: convert output differs"
+	fusermount3 -u "$MNT" && ! mounted && ok "$variant: fusermount3 -u" ||
+		not_ok "$variant: unmount"
+done
+
+# mount.fuse3 (fstab type fuse.ckptfs, or the legacy "PROGRAM#SRC" form used
+# here to name the binary under test) runs `ckptfs SRC MNT -o opts`.
+EX=$TMP/ex-scanned
+if command -v mount.fuse3 >/dev/null && [ "$(id -u)" = 0 ]; then
+	if mount -t fuse "$CKPTFS#$EX" "$MNT" \
+		-o "hf_config=$EX/config.json,_netdev,nofail" 2>"$TMP/err" && mounted; then
+		ok "mount through mount.fuse3 (with _netdev,nofail dropped)"
+		fusermount3 -u "$MNT"
+	else
+		not_ok "mount -t fuse.ckptfs: $(cat "$TMP/err")"
+	fi
+	# mount -t ckptfs runs /sbin/mount.ckptfs; install it for the test.
+	if [ ! -e /sbin/mount.ckptfs ] && [ -w /sbin ]; then
+		HELPER=/sbin/mount.ckptfs
+		printf '#!/bin/sh\nexec "%s" "$@"\n' "$CKPTFS" >"$HELPER"
+		chmod +x "$HELPER"
+	fi
+	if [ -e /sbin/mount.ckptfs ]; then
+		if mount -t ckptfs "$EX" "$MNT" -o "hf_config=$EX/config.json,user,auto" \
+			2>"$TMP/err" && mounted; then
+			ok "mount -t ckptfs"
+			umount "$MNT" && ! mounted && ok "umount" || not_ok "umount"
+		else
+			not_ok "mount -t ckptfs: $(cat "$TMP/err")"
+		fi
+	fi
+else
+	echo "skip mount -t: needs root and mount.fuse3"
+fi
+
+# A mapping that does not fit: refused before anything is mounted.
+sed 's/"llama"/"qwen3"/' "$EX/config.json" >"$TMP/qwen3.json"
+if "$CKPTFS" "$EX" "$MNT" -o "hf_config=$TMP/qwen3.json" 2>"$TMP/err"; then
+	not_ok "wrong family: mounted anyway"
+	fusermount3 -u "$MNT"
+elif mounted; then
+	not_ok "wrong family: left a mount"
+elif [ "$(wc -l <"$TMP/err")" -eq 1 ] && grep -q "query_norm" "$TMP/err"; then
+	ok "wrong family refused: $(cat "$TMP/err")"
+else
+	not_ok "wrong family: $(cat "$TMP/err")"
+fi
+finish
