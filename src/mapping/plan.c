@@ -375,7 +375,8 @@ static int add_tensor(struct ctx *x, struct plan *p, const struct map_rule *r,
 	if (!err)
 		err = chain_shapes(x, &t);
 	if (err) {
-		err = ck_err_ctx(err, "%s", t.name);
+		err = ck_err_ctx(err, "%s (from '%s')", t.name, t.src[0].array ?
+				 t.src[0].array->name : r->src[0]);
 		goto out;
 	}
 	t.dtype = o->dtype != CK_DT_INVALID ? o->dtype : t.src[0].dtype;
@@ -470,6 +471,7 @@ int plan_build(const struct mapping *map, const struct orbax_ckpt *c,
 	struct plan_opts def = { CK_DT_INVALID };
 	struct ctx x = { map, c, NULL, 0, -1, NULL, CK_BUF_INIT, 0 };
 	struct plan *p = calloc(1, sizeof(*p));
+	char first[1024] = "";
 	int err;
 
 	if (!o)
@@ -492,9 +494,22 @@ int plan_build(const struct mapping *map, const struct orbax_ckpt *c,
 			goto out;
 		p->scanned = x.scanned;
 	}
-	for (size_t i = 0; i < map->nrules && !err; i++)
-		err = add_rule(&x, p, &map->rules[i], o);
-	if (!err && x.nmissing)
+	/* Run every rule: missing arrays say more about a wrong family than
+	 * the first shape that does not fit, so they are reported first. */
+	for (size_t i = 0; i < map->nrules && err != -ENOMEM; i++) {
+		int e = add_rule(&x, p, &map->rules[i], o);
+
+		if (e && !err) {
+			err = e;
+			snprintf(first, sizeof(first), "%s", ck_err_msg());
+		}
+	}
+	if (err && !x.nmissing) {
+		ck_err(err, "%s", first);
+		goto out;
+	}
+	err = 0;
+	if (x.nmissing)
 		err = ck_err(-EINVAL, "mapping '%s' needs %zu array%s the checkpoint "
 			     "lacks: %s%s", map->family, x.nmissing,
 			     x.nmissing == 1 ? "" : "s", (char *)x.missing.data,

@@ -6,6 +6,8 @@
  * tensor by tensor.  Every expected HF element is an index formula over the
  * MaxText value function g(), written here independently of the hooks.
  */
+#include <cjson/cJSON.h>
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -13,6 +15,7 @@
 #include <string.h>
 
 #include "ck_test.h"
+#include "mapping/detect.h"
 #include "mapping/mapping.h"
 #include "mapping/plan.h"
 #include "orbax/orbax.h"
@@ -59,6 +62,9 @@ static uint64_t numel(const struct weight *w)
 	return n;
 }
 
+/* Chunk the layer axis of scanned arrays one layer per chunk. */
+static int chunk_layers;
+
 /* Write weight w (index wi) for every layer in the given layout. */
 static void write_weight(struct orbax_writer *ow, const struct weight *w, unsigned wi,
 			 int scanned, enum ck_dtype dt, int zarr_format)
@@ -92,6 +98,8 @@ static void write_weight(struct orbax_writer *ow, const struct weight *w, unsign
 				s.shape[i] = w->shape[j++];
 			/* Several chunks along the first axis when it allows. */
 			s.chunk[i] = (i == 0 && s.shape[i] % 2 == 0) ? s.shape[i] / 2 : s.shape[i];
+			if (chunk_layers && scanned && per_layer && i == 1)
+				s.chunk[i] = 1;
 		}
 		buf = malloc(n * nl * isz);
 		for (uint64_t pi = 0; pi < n * (scanned && per_layer ? nl : 1); pi++) {
@@ -457,6 +465,207 @@ START_TEST(plan_should_refuse_a_mapping_that_does_not_fit)
 }
 END_TEST
 
+/* Write family f (scanned, bf16) into a new temporary checkpoint root. */
+static char *write_ckpt(const struct family *f, int scanned, const char *extra)
+{
+	struct orbax_writer_opts wo = ORBAX_WRITER_OPTS_INIT;
+	struct orbax_writer *ow = NULL;
+	char *t = ck_test_tmpdir();
+
+	wo.scan_layers = scanned;
+	ck_assert_int_eq(orbax_writer_open(t, 1, &wo, &ow), 0);
+	for (size_t i = 0; i < f->nw; i++)
+		write_weight(ow, &f->w[i], (unsigned)i, scanned, CK_DT_BF16, 3);
+	if (extra) {
+		static const struct weight x = { "decoder.extra.scale", 1, { D }, 0 };
+		(void)extra;
+		write_weight(ow, &x, 99, scanned, CK_DT_BF16, 3);
+	}
+	ck_assert_int_eq(orbax_writer_commit(ow), 0);
+	orbax_writer_free(ow);
+	return t;
+}
+
+static struct mapping *load_family(const char *name)
+{
+	char *dir = mappings_dir(), file[512];
+	struct mapping *m = NULL;
+
+	snprintf(file, sizeof(file), "%s/%s.json", dir, name);
+	ck_assert_msg(mapping_load(file, &m) == 0, "%s", ck_err_msg());
+	free(dir);
+	return m;
+}
+
+START_TEST(plan_should_refuse_arrays_the_mapping_does_not_use)
+{
+	char *t = write_ckpt(&families[3], 1, "extra"), *cfg = config_for(&families[3]);
+	struct mapping *m = load_family("qwen3");
+	struct orbax_ckpt *c = NULL;
+	struct plan *p = NULL;
+
+	ck_assert_int_eq(orbax_open(t, NULL, &c), 0);
+	ck_assert_int_eq(plan_build(m, c, cfg, strlen(cfg), NULL, &p), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(ck_err_msg(), "does not use 1 checkpoint array: "
+				     "params.params.decoder.extra.scale"));
+	orbax_close(c);
+	mapping_free(m);
+	free(cfg);
+	ck_test_rmtree(t);
+	free(t);
+}
+END_TEST
+
+/* Reading one layer's tensor decodes only the chunks of that layer. */
+START_TEST(reading_a_tensor_should_decode_only_intersecting_chunks)
+{
+	struct orbax_writer_opts wo = ORBAX_WRITER_OPTS_INIT;
+	const struct family *f = &families[3];
+	char *t = ck_test_tmpdir(), *cfg = config_for(f);
+	struct orbax_writer *ow = NULL;
+	struct mapping *m = load_family("qwen3");
+	struct orbax_ckpt *c = NULL;
+	struct plan *p = NULL;
+
+	wo.scan_layers = 1;
+	ck_assert_int_eq(orbax_writer_open(t, 1, &wo, &ow), 0);
+	chunk_layers = 1;
+	for (size_t i = 0; i < f->nw; i++)
+		write_weight(ow, &f->w[i], (unsigned)i, 1, CK_DT_F32, 3);
+	chunk_layers = 0;
+	ck_assert_int_eq(orbax_writer_commit(ow), 0);
+	orbax_writer_free(ow);
+	ck_assert_int_eq(orbax_open(t, NULL, &c), 0);
+	ck_assert_int_eq(plan_build(m, c, cfg, strlen(cfg), NULL, &p), 0);
+	for (size_t i = 0; i < p->ntensors; i++) {
+		const struct plan_tensor *pt = &p->tensors[i];
+		const struct zarr_array *za = pt->src[0].array->za;
+		struct zarr_info info;
+		uint64_t before = zarr_array_decode_count(za), chunks = 1;
+		uint8_t *out = malloc(pt->nbytes);
+
+		/* The chunks of the source slice: the grid cells along every
+		 * axis except the fixed (layer) one. */
+		ck_assert_int_eq(zarr_array_info(za, &info), 0);
+		for (unsigned ax = 0, j = 0; ax < info.rank; ax++) {
+			if (j < pt->src[0].nfixed && pt->src[0].fixed_axis[j] == ax) {
+				j++;
+				continue;
+			}
+			chunks *= (info.shape[ax] + info.chunk[ax] - 1) / info.chunk[ax];
+		}
+		if (pt->layer >= 0)
+			ck_assert_uint_lt(chunks, info.nchunks);
+		ck_assert_int_eq(plan_tensor_read(pt, out), 0);
+		ck_assert_msg(zarr_array_decode_count(za) - before == chunks,
+			      "%s: %llu decodes, %llu chunks intersect", pt->name,
+			      (unsigned long long)(zarr_array_decode_count(za) - before),
+			      (unsigned long long)chunks);
+		free(out);
+	}
+	plan_free(p);
+	orbax_close(c);
+	mapping_free(m);
+	free(cfg);
+	ck_test_rmtree(t);
+	free(t);
+}
+END_TEST
+
+START_TEST(detection_should_find_the_family_and_infer_the_dims)
+{
+	char *dir = mappings_dir(), *json = NULL, *note = NULL;
+	struct mapping **maps = NULL;
+	const struct mapping *m = NULL;
+	struct orbax_ckpt *c = NULL;
+	struct plan *p = NULL;
+	size_t n = 0, len = 0;
+
+	ck_assert_int_eq(mapping_load_dir(dir, &maps, &n), 0);
+	for (int fi = 2; fi <= 5; fi++) {	/* qwen2, qwen3, qwen3_moe, mixtral */
+		for (int scanned = 0; scanned < 2; scanned++) {
+			char *t = write_ckpt(&families[fi], scanned, NULL);
+
+			ck_assert_int_eq(orbax_open(t, NULL, &c), 0);
+			ck_assert_msg(detect_family(maps, n, c, &m) == 0, "%s", ck_err_msg());
+			ck_assert_str_eq(m->family, families[fi].name);
+			ck_assert_msg(detect_infer_config(m, c, &json, &len, &note) == 0, "%s",
+				      ck_err_msg());
+			ck_assert_ptr_nonnull(strstr(note, "num_hidden_layers=2"));
+			ck_assert_ptr_nonnull(strstr(json, "\"hidden_size\": 8"));
+			ck_assert_ptr_nonnull(strstr(json, "\"tie_word_embeddings\": false"));
+			ck_assert_msg(plan_build(m, c, json, len, NULL, &p) == 0, "%s: %s", json,
+				      ck_err_msg());
+			ck_assert_uint_eq(p->ntensors, expected_count(&families[fi]));
+			plan_free(p);
+			free(json);
+			free(note);
+			orbax_close(c);
+			ck_test_rmtree(t);
+			free(t);
+		}
+	}
+	/* Llama and Mistral checkpoints look alike: refuse to guess. */
+	{
+		char *t = write_ckpt(&families[0], 1, NULL);
+
+		ck_assert_int_eq(orbax_open(t, NULL, &c), 0);
+		ck_assert_int_eq(detect_family(maps, n, c, &m), -EINVAL);
+		ck_assert_ptr_nonnull(strstr(ck_err_msg(), "llama, mistral"));
+		orbax_close(c);
+		ck_test_rmtree(t);
+		free(t);
+	}
+	for (size_t i = 0; i < n; i++)
+		mapping_free(maps[i]);
+	free(maps);
+	free(dir);
+}
+END_TEST
+
+START_TEST(every_preset_should_have_a_mapping)
+{
+	char *dir = mappings_dir(), path[512];
+	struct mapping **maps = NULL;
+	struct dirent *e;
+	size_t n = 0, presets = 0;
+	DIR *d;
+
+	ck_assert_int_eq(mapping_load_dir(dir, &maps, &n), 0);
+	snprintf(path, sizeof(path), "%s/presets", dir);
+	d = opendir(path);
+	ck_assert_ptr_nonnull(d);
+	while ((e = readdir(d))) {
+		char file[1024];
+		uint8_t *text;
+		size_t len;
+		cJSON *doc;
+		const cJSON *mt;
+
+		if (!strstr(e->d_name, ".json"))
+			continue;
+		snprintf(file, sizeof(file), "%s/%s", path, e->d_name);
+		text = ck_test_read_file(file, &len);
+		doc = cJSON_ParseWithLength((char *)text, len);
+		ck_assert_msg(doc != NULL, "%s does not parse", file);
+		mt = cJSON_GetObjectItemCaseSensitive(doc, "model_type");
+		ck_assert_msg(cJSON_IsString(mt), "%s: no model_type", file);
+		ck_assert_msg(mapping_for_model_type(maps, n, mt->valuestring) != NULL,
+			      "%s: no mapping for %s", file, mt->valuestring);
+		ck_assert(cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(doc, "hidden_size")));
+		cJSON_Delete(doc);
+		free(text);
+		presets++;
+	}
+	closedir(d);
+	ck_assert_uint_ge(presets, 15);
+	for (size_t i = 0; i < n; i++)
+		mapping_free(maps[i]);
+	free(maps);
+	free(dir);
+}
+END_TEST
+
 START_TEST(every_shipped_mapping_should_load)
 {
 	char *dir = mappings_dir();
@@ -507,6 +716,10 @@ int main(void)
 	tcase_add_loop_test(tc, each_family_should_map_unscanned_bf16_multihost_ocdbt, 0, nf);
 	tcase_add_test(tc, plan_should_refuse_a_mapping_that_does_not_fit);
 	tcase_add_test(tc, every_shipped_mapping_should_load);
+	tcase_add_test(tc, plan_should_refuse_arrays_the_mapping_does_not_use);
+	tcase_add_test(tc, reading_a_tensor_should_decode_only_intersecting_chunks);
+	tcase_add_test(tc, detection_should_find_the_family_and_infer_the_dims);
+	tcase_add_test(tc, every_preset_should_have_a_mapping);
 	tcase_add_test(tc, mapping_parse_should_reject_bad_files);
 	suite_add_tcase(s, tc);
 	return ck_test_run(s);
