@@ -22,59 +22,89 @@
 #include "util/ck_err.h"
 #include "util/ck_file.h"
 
-enum { EX_L = 2, EX_D = 64, EX_HQ = 4, EX_HKV = 2, EX_HD = 16, EX_F = 128,
-       EX_V = 256 };
+/* The dimensions: the defaults, all but L multiplied by --scale K. */
+struct ex_dims {
+	uint64_t L, D, HQ, HKV, HD, F, V;
+};
 
 struct ex_weight {
 	const char *name;	/* below params.params.; {L} = layer container */
 	unsigned rank;
-	uint64_t shape[3];
+	char shape[3];		/* dimension letters: D, Q (heads), K (kv heads),
+				   H (head dim), F, V */
 };
 
 static const struct ex_weight ex_weights[] = {
-	{ "token_embedder.embedding", 2, { EX_V, EX_D } },
-	{ "decoder.decoder_norm.scale", 1, { EX_D } },
-	{ "decoder.logits_dense.kernel", 2, { EX_D, EX_V } },
-	{ "decoder.{L}.pre_self_attention_layer_norm.scale", 1, { EX_D } },
-	{ "decoder.{L}.post_self_attention_layer_norm.scale", 1, { EX_D } },
-	{ "decoder.{L}.self_attention.query.kernel", 3, { EX_D, EX_HQ, EX_HD } },
-	{ "decoder.{L}.self_attention.key.kernel", 3, { EX_D, EX_HKV, EX_HD } },
-	{ "decoder.{L}.self_attention.value.kernel", 3, { EX_D, EX_HKV, EX_HD } },
-	{ "decoder.{L}.self_attention.out.kernel", 3, { EX_HQ, EX_HD, EX_D } },
-	{ "decoder.{L}.mlp.wi_0.kernel", 2, { EX_D, EX_F } },
-	{ "decoder.{L}.mlp.wi_1.kernel", 2, { EX_D, EX_F } },
-	{ "decoder.{L}.mlp.wo.kernel", 2, { EX_F, EX_D } },
+	{ "token_embedder.embedding", 2, "VD" },
+	{ "decoder.decoder_norm.scale", 1, "D" },
+	{ "decoder.logits_dense.kernel", 2, "DV" },
+	{ "decoder.{L}.pre_self_attention_layer_norm.scale", 1, "D" },
+	{ "decoder.{L}.post_self_attention_layer_norm.scale", 1, "D" },
+	{ "decoder.{L}.self_attention.query.kernel", 3, "DQH" },
+	{ "decoder.{L}.self_attention.key.kernel", 3, "DKH" },
+	{ "decoder.{L}.self_attention.value.kernel", 3, "DKH" },
+	{ "decoder.{L}.self_attention.out.kernel", 3, "QHD" },
+	{ "decoder.{L}.mlp.wi_0.kernel", 2, "DF" },
+	{ "decoder.{L}.mlp.wi_1.kernel", 2, "DF" },
+	{ "decoder.{L}.mlp.wo.kernel", 2, "FD" },
 };
 
-static const char ex_config[] =
-	"{\n"
-	"  \"architectures\": [\"LlamaForCausalLM\"],\n"
-	"  \"attention_bias\": false,\n"
-	"  \"attention_dropout\": 0.0,\n"
-	"  \"bos_token_id\": 1,\n"
-	"  \"eos_token_id\": 2,\n"
-	"  \"head_dim\": 16,\n"
-	"  \"hidden_act\": \"silu\",\n"
-	"  \"hidden_size\": 64,\n"
-	"  \"initializer_range\": 0.02,\n"
-	"  \"intermediate_size\": 128,\n"
-	"  \"max_position_embeddings\": 2048,\n"
-	"  \"mlp_bias\": false,\n"
-	"  \"model_type\": \"llama\",\n"
-	"  \"num_attention_heads\": 4,\n"
-	"  \"num_hidden_layers\": 2,\n"
-	"  \"num_key_value_heads\": 2,\n"
-	"  \"pretraining_tp\": 1,\n"
-	"  \"rms_norm_eps\": 1e-05,\n"
-	"  \"rope_scaling\": {\"factor\": 8.0, \"high_freq_factor\": 4.0, "
-	"\"low_freq_factor\": 1.0, \"original_max_position_embeddings\": 8192, "
-	"\"rope_type\": \"llama3\"},\n"
-	"  \"rope_theta\": 500000.0,\n"
-	"  \"tie_word_embeddings\": false,\n"
-	"  \"torch_dtype\": \"bfloat16\",\n"
-	"  \"use_cache\": true,\n"
-	"  \"vocab_size\": 256\n"
-	"}\n";
+static uint64_t ex_dim(const struct ex_dims *d, char c)
+{
+	switch (c) {
+	case 'D': return d->D;
+	case 'Q': return d->HQ;
+	case 'K': return d->HKV;
+	case 'H': return d->HD;
+	case 'F': return d->F;
+	default: return d->V;
+	}
+}
+
+static int write_config(const char *path, const struct ex_dims *d)
+{
+	FILE *f = fopen(path, "wx");
+	int err = 0;
+
+	if (!f)
+		return ck_err(-errno, "%s: %s", path, strerror(errno));
+	fprintf(f, "{\n"
+		"  \"architectures\": [\"LlamaForCausalLM\"],\n"
+		"  \"attention_bias\": false,\n"
+		"  \"attention_dropout\": 0.0,\n"
+		"  \"bos_token_id\": 1,\n"
+		"  \"eos_token_id\": 2,\n"
+		"  \"head_dim\": %llu,\n"
+		"  \"hidden_act\": \"silu\",\n"
+		"  \"hidden_size\": %llu,\n"
+		"  \"initializer_range\": 0.02,\n"
+		"  \"intermediate_size\": %llu,\n"
+		"  \"max_position_embeddings\": 2048,\n"
+		"  \"mlp_bias\": false,\n"
+		"  \"model_type\": \"llama\",\n"
+		"  \"num_attention_heads\": %llu,\n"
+		"  \"num_hidden_layers\": %llu,\n"
+		"  \"num_key_value_heads\": %llu,\n"
+		"  \"pretraining_tp\": 1,\n"
+		"  \"rms_norm_eps\": 1e-05,\n"
+		"  \"rope_scaling\": {\"factor\": 8.0, \"high_freq_factor\": 4.0, "
+		"\"low_freq_factor\": 1.0, \"original_max_position_embeddings\": 8192, "
+		"\"rope_type\": \"llama3\"},\n"
+		"  \"rope_theta\": 500000.0,\n"
+		"  \"tie_word_embeddings\": false,\n"
+		"  \"torch_dtype\": \"bfloat16\",\n"
+		"  \"use_cache\": true,\n"
+		"  \"vocab_size\": %llu\n"
+		"}\n", (unsigned long long)d->HD, (unsigned long long)d->D,
+		(unsigned long long)d->F, (unsigned long long)d->HQ,
+		(unsigned long long)d->L, (unsigned long long)d->HKV,
+		(unsigned long long)d->V);
+	if (ferror(f))
+		err = ck_err(-EIO, "%s: write failed", path);
+	if (fclose(f) && !err)
+		err = ck_err(-EIO, "%s: %s", path, strerror(errno));
+	return err;
+}
 
 static float ex_value(unsigned w, unsigned l, uint64_t k)
 {
@@ -82,8 +112,8 @@ static float ex_value(unsigned w, unsigned l, uint64_t k)
 }
 
 /* Write weight w of the example for layer l (or all layers when scanned). */
-static int write_weight(struct orbax_writer *ow, unsigned wi, int scanned, int f32,
-			unsigned l)
+static int write_weight(struct orbax_writer *ow, const struct ex_dims *d,
+			unsigned wi, int scanned, int f32, unsigned l)
 {
 	const struct ex_weight *w = &ex_weights[wi];
 	const char *hole = strstr(w->name, "{L}");
@@ -112,13 +142,13 @@ static int write_weight(struct orbax_writer *ow, unsigned wi, int scanned, int f
 	s.zstd_level = 3;
 	s.rank = w->rank + (unsigned)stacked;
 	for (unsigned i = 0, j = 0; i < s.rank; i++) {
-		s.shape[i] = stacked && i == 1 ? EX_L : w->shape[j++];
+		s.shape[i] = stacked && i == 1 ? d->L : ex_dim(d, w->shape[j++]);
 		/* Two chunks along axis 0, as a 2-way FSDP save makes them. */
 		s.chunk[i] = i == 0 && s.shape[0] % 2 == 0 ? s.shape[0] / 2 : s.shape[i];
 	}
 	for (unsigned i = 0; i < w->rank; i++)
-		n *= w->shape[i];
-	total = n * (stacked ? EX_L : 1);
+		n *= ex_dim(d, w->shape[i]);
+	total = n * (stacked ? d->L : 1);
 	buf = malloc((size_t)total * 4);
 	if (!buf)
 		return ck_err(-ENOMEM, "out of memory");
@@ -156,15 +186,30 @@ static int write_weight(struct orbax_writer *ow, unsigned wi, int scanned, int f
 int cmd_example(int argc, char **argv)
 {
 	struct orbax_writer_opts wo = ORBAX_WRITER_OPTS_INIT;
+	struct ex_dims d = { 2, 64, 4, 2, 16, 128, 256 };
 	struct orbax_writer *ow = NULL;
 	const char *dir = NULL;
 	int scanned = 1, f32 = 0, err;
-	char *root = NULL, *cfg = NULL;
-	FILE *f;
+	char *root = NULL, *cfg = NULL, *end;
+	long k;
 
 	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--unscanned"))
+		if (!strcmp(argv[i], "--unscanned")) {
 			scanned = 0;
+		} else if ((!strcmp(argv[i], "--scale") || !strcmp(argv[i], "--layers")) &&
+			   i + 1 < argc) {
+			k = strtol(argv[i + 1], &end, 10);
+			if (*end || k < 1 || k > 64)
+				return cli_usage_error("example: %s takes 1..64", argv[i]);
+			if (!strcmp(argv[i++], "--layers")) {
+				d.L = (uint64_t)k;
+			} else {
+				d.D *= (uint64_t)k;
+				d.HD *= (uint64_t)k;
+				d.F *= (uint64_t)k;
+				d.V *= (uint64_t)k;
+			}
+		}
 		else if (!strcmp(argv[i], "--float32"))
 			f32 = 1;
 		else if (argv[i][0] == '-')
@@ -183,21 +228,16 @@ int cmd_example(int argc, char **argv)
 	wo.scan_layers = scanned;
 	err = root && cfg ? orbax_writer_open(root, 1, &wo, &ow) : ck_err(-ENOMEM, "out of memory");
 	for (unsigned w = 0; !err && w < sizeof(ex_weights) / sizeof(ex_weights[0]); w++) {
-		unsigned nl = strstr(ex_weights[w].name, "{L}") && !scanned ? EX_L : 1;
+		unsigned nl = strstr(ex_weights[w].name, "{L}") && !scanned ? (unsigned)d.L : 1;
 
 		for (unsigned l = 0; !err && l < nl; l++)
-			err = write_weight(ow, w, scanned, f32, l);
+			err = write_weight(ow, &d, w, scanned, f32, l);
 	}
 	if (!err)
 		err = orbax_writer_commit(ow);
 	orbax_writer_free(ow);
-	if (!err) {
-		f = fopen(cfg, "wx");
-		if (!f || fputs(ex_config, f) < 0)
-			err = ck_err(-EIO, "%s: %s", cfg, strerror(errno));
-		if (f && fclose(f) && !err)
-			err = ck_err(-EIO, "%s: %s", cfg, strerror(errno));
-	}
+	if (!err)
+		err = write_config(cfg, &d);
 	if (!err)
 		printf("wrote a tiny %s %s Llama 3.1 checkpoint to %s and its HF config "
 		       "to %s\n", scanned ? "scanned" : "unscanned", f32 ? "float32" : "bfloat16",

@@ -16,7 +16,7 @@ static const char usage[] =
 	"       ckptfs plan SRC [-o OPTIONS]\n"
 	"       ckptfs inspect SRC [--json] [--step N]\n"
 	"       ckptfs dump SRC ARRAY [--raw] [--step N]\n"
-	"       ckptfs example DIR [--unscanned] [--float32]\n"
+	"       ckptfs example DIR [--unscanned] [--float32] [--scale K] [--layers N]\n"
 	"       ckptfs --help | --version\n"
 	"\n"
 	"SRC is a MaxText/Orbax checkpoint: a run directory, its checkpoints/\n"

@@ -319,6 +319,12 @@ int ckfs_open(const struct ckfs_opts *o, struct ckfs **out)
 		return err;
 	}
 	fs->summary = (char *)ck_buf_detach(&sum, NULL);
+	{
+		struct stat st;
+
+		if (stat(fs->ckpt->item_dir, &st) == 0)
+			fs->mtime = (int64_t)st.st_mtime;
+	}
 	*out = fs;
 	return 0;
 }

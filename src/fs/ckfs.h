@@ -65,6 +65,8 @@ struct ckfs {
 	size_t nfiles;
 	struct ckfs_file *files;	/* sorted by name */
 	char *summary;			/* one line: family, layout, tensors */
+	int64_t mtime;			/* the checkpoint's modification time,
+					   shown as every file's */
 };
 
 /*

@@ -61,6 +61,9 @@ static int fs_getattr(const char *path, struct stat *st, struct fuse_file_info *
 	memset(st, 0, sizeof(*st));
 	st->st_uid = getuid();
 	st->st_gid = getgid();
+	st->st_mtime = (time_t)fs->mtime;
+	st->st_ctime = (time_t)fs->mtime;
+	st->st_atime = (time_t)fs->mtime;
 	if (!strcmp(path, "/")) {
 		st->st_mode = S_IFDIR | 0555;
 		st->st_nlink = 2;

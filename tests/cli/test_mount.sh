@@ -21,13 +21,18 @@ trap cleanup EXIT
 
 mounted() { grep -q " $MNT fuse.ckptfs " /proc/mounts; }
 
-for variant in scanned unscanned; do
+# scanned bf16 (head_dim 32: the query scale sqrt(32) needs rounding),
+# unscanned float32, and unscanned float32 served as bfloat16.
+for variant in scanned unscanned f32-as-bf16; do
 	EX=$TMP/ex-$variant
-	flags=""
-	[ $variant = unscanned ] && flags="--unscanned --float32"
+	case $variant in
+	scanned) flags="--scale 2" extra="" want_dtype=bfloat16 ;;
+	unscanned) flags="--unscanned --float32" extra="" want_dtype=float32 ;;
+	*) flags="--unscanned --float32" extra=",dtype=bfloat16" want_dtype=bfloat16 ;;
+	esac
 	# shellcheck disable=SC2086
 	"$CKPTFS" example "$EX" $flags >/dev/null || not_ok "example $variant"
-	opts="hf_config=$EX/config.json,shard_size=60KB,cache_size=40KB"
+	opts="hf_config=$EX/config.json,shard_size=60KB,cache_size=40KB$extra"
 	if "$CKPTFS" "$EX" "$MNT" -o "$opts" 2>"$TMP/err" && mounted; then
 		ok "$variant: mounted"
 	else
@@ -38,8 +43,6 @@ for variant in scanned unscanned; do
 	[ "$n" -ge 3 ] && ok "$variant: $n shards listed" || not_ok "$variant: $n shards"
 	jq -e '.model_type == "llama" and .num_hidden_layers == 2' "$MNT/config.json" \
 		>/dev/null && ok "$variant: config.json parses" || not_ok "$variant: config.json"
-	want_dtype=bfloat16
-	[ $variant = unscanned ] && want_dtype=float32
 	[ "$(jq -r .torch_dtype "$MNT/config.json")" = $want_dtype ] &&
 		ok "$variant: torch_dtype $want_dtype" || not_ok "$variant: torch_dtype"
 	if "$PY" "$TOOLS/st_check.py" "$MNT"/model-*.safetensors >"$TMP/out" 2>&1; then

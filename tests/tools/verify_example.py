@@ -12,7 +12,7 @@ written with numpy independently of ckptfs's C code:
   other kernels reshaped to [in, out] and transposed; norms and the embedding
   as they are.
 
-usage: verify_example.py DIR [--unscanned-ok] ; DIR holds the HF view.
+usage: verify_example.py DIR   (DIR holds the HF view; dims from its config.json)
 """
 import json
 import os
@@ -21,7 +21,7 @@ import sys
 
 import numpy as np
 
-L, D, HQ, HKV, HD, F, V = 2, 64, 4, 2, 16, 128, 256
+L = D = HQ = HKV = HD = F = V = 0
 
 
 def g(w, l, shape):
@@ -84,7 +84,12 @@ def load(path):
 
 
 def main(argv):
+    global L, D, HQ, HKV, HD, F, V
     d = argv[1]
+    c = json.load(open(os.path.join(d, "config.json")))
+    L, D, HQ, HKV = (c["num_hidden_layers"], c["hidden_size"],
+                     c["num_attention_heads"], c["num_key_value_heads"])
+    HD, F, V = c["head_dim"], c["intermediate_size"], c["vocab_size"]
     idx = json.load(open(os.path.join(d, "model.safetensors.index.json")))
     got = {}
     for fname in sorted(set(idx["weight_map"].values())):
