@@ -7,6 +7,7 @@
  * before anything is mounted.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,6 +74,14 @@ int cmd_mount(int argc, char **argv)
 		ck_log_set_level(CK_LOG_DEBUG);
 	else
 		ck_log_set_level(CK_LOG_INFO);
+	/*
+	 * Tensor buffers are large and short-lived: have glibc map each one
+	 * and unmap it when freed, instead of raising its mmap threshold and
+	 * keeping freed megabytes in per-thread arenas.  Without this the
+	 * daemon's RSS grows well past cache_size.
+	 */
+	mallopt(M_MMAP_THRESHOLD, 4 << 20);
+	mallopt(M_ARENA_MAX, 4);
 	o.src = src;
 	err = ckfs_open(&o, &fs);
 	if (err) {
