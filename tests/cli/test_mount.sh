@@ -94,11 +94,11 @@ if command -v mount.fuse3 >/dev/null && [ "$(id -u)" = 0 ]; then
 	else
 		not_ok "mount -t fuse.ckptfs: $(cat "$TMP/err")"
 	fi
-	# mount -t ckptfs runs /sbin/mount.ckptfs; install it for the test.
+	# mount -t ckptfs runs /sbin/mount.ckptfs: link it to the binary under
+	# test for the duration of the test, as `make install` links it.
 	if [ ! -e /sbin/mount.ckptfs ] && [ -w /sbin ]; then
 		HELPER=/sbin/mount.ckptfs
-		printf '#!/bin/sh\nexec "%s" "$@"\n' "$CKPTFS" >"$HELPER"
-		chmod +x "$HELPER"
+		ln -s "$CKPTFS" "$HELPER"
 	fi
 	if [ -e /sbin/mount.ckptfs ]; then
 		if mount -t ckptfs "$EX" "$MNT" -o "hf_config=$EX/config.json,user,auto" \
@@ -107,6 +107,23 @@ if command -v mount.fuse3 >/dev/null && [ "$(id -u)" = 0 ]; then
 			umount "$MNT" && ! mounted && ok "umount" || not_ok "umount"
 		else
 			not_ok "mount -t ckptfs: $(cat "$TMP/err")"
+		fi
+		# An fstab line (read from a private fstab file).
+		printf '%s %s ckptfs ro,nofail,_netdev,noauto,hf_config=%s,tokenizer=%s 0 0\n' \
+			"$EX" "$MNT" "$EX/config.json" "$TMP/tok" >"$TMP/fstab"
+		mkdir -p "$TMP/tok"
+		printf '{"model_max_length": 2048}\n' >"$TMP/tok/tokenizer_config.json"
+		printf '{"do_sample": false}\n' >"$TMP/tok/generation_config.json"
+		if mount -T "$TMP/fstab" "$MNT" 2>"$TMP/err" && mounted; then
+			ok "fstab line"
+			cmp -s "$MNT/tokenizer_config.json" "$TMP/tok/tokenizer_config.json" &&
+				cmp -s "$MNT/generation_config.json" "$TMP/tok/generation_config.json" &&
+				ok "tokenizer files passed through" || not_ok "tokenizer files"
+			df -k "$MNT" | awk 'NR == 2 { exit !($2 > 0) }' &&
+				ok "statfs reports a size" || not_ok "statfs"
+			umount "$MNT"
+		else
+			not_ok "fstab line: $(cat "$TMP/err")"
 		fi
 	fi
 else
