@@ -25,30 +25,11 @@ static int identity_shape(const struct hook_args *a,
 	return 0;
 }
 
-static int identity_forward(const struct hook_args *a,
-			    const struct hook_shape *ins,
-			    const float *const *in, unsigned nin,
-			    const struct hook_shape *outs, float *out)
+static int identity_inverse(const struct hook_args *a, const struct hook_shape *hf,
+			    const float *in, const struct hook_shape *mt, float *out)
 {
 	(void)a;
-	(void)nin;
-	(void)outs;
-	hook_util_copy(in[0], (size_t)hook_shape_numel(&ins[0]), out);
-	return 0;
-}
-
-static int identity_inverse(const struct hook_args *a,
-			    const struct hook_shape *hf, const float *in,
-			    const struct hook_shape *mt, float *out)
-{
-	int ret;
-
-	(void)a;
-	ret = hook_util_check_same_numel(NAME, hf, mt);
-	if (ret)
-		return ret;
-	hook_util_copy(in, (size_t)hook_shape_numel(hf), out);
-	return 0;
+	return hook_util_copy_inverse(NAME, hf, in, mt, out);
 }
 
 const struct hook hook_identity = {
@@ -56,6 +37,6 @@ const struct hook hook_identity = {
 	.nin = 1,
 	.nargs = 0,
 	.shape = identity_shape,
-	.forward = identity_forward,
+	.forward = hook_util_copy_forward,
 	.inverse = identity_inverse,
 };

@@ -93,4 +93,14 @@ void hook_util_permute(const struct hook_shape *ins, const float *in,
 void hook_util_pad2d(const float *in, size_t in_rows, size_t in_cols,
 		     float *out, size_t out_rows, size_t out_cols);
 
+/*
+ * forward / inverse of hooks whose output holds the input's elements in the
+ * same order (identity, reshapes): a plain copy.
+ */
+int hook_util_copy_forward(const struct hook_args *a, const struct hook_shape *ins,
+			   const float *const *in, unsigned nin,
+			   const struct hook_shape *outs, float *out);
+int hook_util_copy_inverse(const char *name, const struct hook_shape *hf,
+			   const float *in, const struct hook_shape *mt, float *out);
+
 #endif

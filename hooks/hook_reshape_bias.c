@@ -25,30 +25,11 @@ static int reshape_bias_shape(const struct hook_args *a,
 	return hook_util_reshape_shape(NAME, &in[0], tgt, out);
 }
 
-static int reshape_bias_forward(const struct hook_args *a,
-				const struct hook_shape *ins,
-				const float *const *in, unsigned nin,
-				const struct hook_shape *outs, float *out)
+static int reshape_bias_inverse(const struct hook_args *a, const struct hook_shape *hf,
+				const float *in, const struct hook_shape *mt, float *out)
 {
 	(void)a;
-	(void)nin;
-	(void)outs;
-	hook_util_copy(in[0], (size_t)hook_shape_numel(&ins[0]), out);
-	return 0;
-}
-
-static int reshape_bias_inverse(const struct hook_args *a,
-				const struct hook_shape *hf, const float *in,
-				const struct hook_shape *mt, float *out)
-{
-	int ret;
-
-	(void)a;
-	ret = hook_util_check_same_numel(NAME, hf, mt);
-	if (ret)
-		return ret;
-	hook_util_copy(in, (size_t)hook_shape_numel(hf), out);
-	return 0;
+	return hook_util_copy_inverse(NAME, hf, in, mt, out);
 }
 
 const struct hook hook_reshape_bias = {
@@ -56,6 +37,6 @@ const struct hook hook_reshape_bias = {
 	.nin = 1,
 	.nargs = 0,
 	.shape = reshape_bias_shape,
-	.forward = reshape_bias_forward,
+	.forward = hook_util_copy_forward,
 	.inverse = reshape_bias_inverse,
 };

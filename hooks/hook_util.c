@@ -342,3 +342,25 @@ void hook_util_pad2d(const float *in, size_t in_rows, size_t in_cols,
 		memset(out + rows * out_cols, 0,
 		       (out_rows - rows) * out_cols * sizeof(*out));
 }
+
+int hook_util_copy_forward(const struct hook_args *a, const struct hook_shape *ins,
+			   const float *const *in, unsigned nin,
+			   const struct hook_shape *outs, float *out)
+{
+	(void)a;
+	(void)nin;
+	(void)outs;
+	hook_util_copy(in[0], (size_t)hook_shape_numel(&ins[0]), out);
+	return 0;
+}
+
+int hook_util_copy_inverse(const char *name, const struct hook_shape *hf,
+			   const float *in, const struct hook_shape *mt, float *out)
+{
+	int ret = hook_util_check_same_numel(name, hf, mt);
+
+	if (ret)
+		return ret;
+	hook_util_copy(in, (size_t)hook_shape_numel(hf), out);
+	return 0;
+}
