@@ -21,71 +21,80 @@ trap cleanup EXIT
 
 mounted() { grep -q " $MNT fuse.ckptfs " /proc/mounts; }
 
-# scanned bf16 (head_dim 32: the query scale sqrt(32) needs rounding),
-# unscanned float32, and unscanned float32 served as bfloat16.
-for variant in scanned unscanned f32-as-bf16; do
-	EX=$TMP/ex-$variant
+# Every family, scanned bfloat16 (head_dim 32: the query scale sqrt(32) of
+# Llama/Mistral/Mixtral needs rounding) and unscanned float32; plus Llama
+# float32 served as bfloat16.
+variants="llama:scanned llama:unscanned llama:f32-as-bf16"
+for fam in mistral mixtral qwen2 qwen3 qwen3_moe; do
+	variants="$variants $fam:scanned $fam:unscanned"
+done
+for v in $variants; do
+	fam=${v%%:*}
+	variant=${v#*:}
+	EX=$TMP/ex-$fam-$variant
 	case $variant in
 	scanned) flags="--scale 2" extra="" want_dtype=bfloat16 ;;
 	unscanned) flags="--unscanned --float32" extra="" want_dtype=float32 ;;
 	*) flags="--unscanned --float32" extra=",dtype=bfloat16" want_dtype=bfloat16 ;;
 	esac
+	v="$fam $variant"
 	# shellcheck disable=SC2086
-	"$CKPTFS" example "$EX" $flags >/dev/null || not_ok "example $variant"
+	"$CKPTFS" example "$EX" --family "$fam" $flags >/dev/null || not_ok "example $v"
 	opts="hf_config=$EX/config.json,shard_size=60KB,cache_size=40KB$extra"
 	if "$CKPTFS" "$EX" "$MNT" -o "$opts" 2>"$TMP/err" && mounted; then
-		ok "$variant: mounted"
+		ok "$v: mounted"
 	else
-		not_ok "$variant: mount failed: $(cat "$TMP/err")"
+		not_ok "$v: mount failed: $(cat "$TMP/err")"
 		continue
 	fi
 	n=$(ls "$MNT" | grep -c '^model-[0-9]*-of-[0-9]*\.safetensors$')
-	[ "$n" -ge 3 ] && ok "$variant: $n shards listed" || not_ok "$variant: $n shards"
-	jq -e '.model_type == "llama" and .num_hidden_layers == 2' "$MNT/config.json" \
-		>/dev/null && ok "$variant: config.json parses" || not_ok "$variant: config.json"
+	[ "$n" -ge 3 ] && ok "$v: $n shards listed" || not_ok "$v: $n shards"
+	jq -e ".model_type == \"$fam\" and .num_hidden_layers == 2" "$MNT/config.json" \
+		>/dev/null && ok "$v: config.json parses" || not_ok "$v: config.json"
 	[ "$(jq -r .torch_dtype "$MNT/config.json")" = $want_dtype ] &&
-		ok "$variant: torch_dtype $want_dtype" || not_ok "$variant: torch_dtype"
+		ok "$v: torch_dtype $want_dtype" || not_ok "$v: torch_dtype"
 	if "$PY" "$TOOLS/st_check.py" "$MNT"/model-*.safetensors >"$TMP/out" 2>&1; then
-		ok "$variant: every shard passes the strict safetensors check"
+		ok "$v: every shard passes the strict safetensors check"
 	else
-		not_ok "$variant: strict check: $(tail -3 "$TMP/out")"
+		not_ok "$v: strict check: $(tail -3 "$TMP/out")"
 	fi
 	if "$PY" "$TOOLS/verify_example.py" "$MNT" >"$TMP/out" 2>&1; then
-		ok "$variant: $(cat "$TMP/out")"
+		ok "$v: $(cat "$TMP/out")"
 	else
-		not_ok "$variant: tensors: $(cat "$TMP/out")"
-	fi
-	# A read at an arbitrary offset across a tensor boundary.
-	f=$(ls "$MNT"/model-00002-*.safetensors)
-	dd if="$f" bs=1 skip=1000 count=5000 status=none | cmp - "$TMP/dd" 2>/dev/null
-	dd if="$f" bs=1 skip=1000 count=5000 status=none >"$TMP/dd1"
-	tail -c +1001 "$f" | head -c 5000 >"$TMP/dd2"
-	cmp -s "$TMP/dd1" "$TMP/dd2" && ok "$variant: dd at an odd offset" ||
-		not_ok "$variant: dd at an odd offset differs"
-	# Zero-copy inspection.
-	getfattr -n user.ckptfs.source "$f" 2>/dev/null | grep -q ' <- params.params.' &&
-		ok "$variant: getfattr names the sources" || not_ok "$variant: getfattr"
-	# Read-only.
-	if (echo x >"$MNT/new") 2>/dev/null || (echo x >>"$f") 2>/dev/null; then
-		not_ok "$variant: a write succeeded"
-	else
-		ok "$variant: writes are refused"
+		not_ok "$v: tensors: $(cat "$TMP/out")"
 	fi
 	# convert writes exactly what the mount serves.
-	"$CKPTFS" convert "$EX" "$TMP/conv-$variant" -o "$opts" 2>/dev/null
+	"$CKPTFS" convert "$EX" "$TMP/conv-$fam-$variant" -o "$opts" 2>/dev/null
 	same=1
 	for x in "$MNT"/*; do
-		cmp -s "$x" "$TMP/conv-$variant/$(basename "$x")" || same=0
+		cmp -s "$x" "$TMP/conv-$fam-$variant/$(basename "$x")" || same=0
 	done
-	[ $same = 1 ] && ok "$variant: convert output equals the mount" ||
-		not_ok "$variant: convert output differs"
-	fusermount3 -u "$MNT" && ! mounted && ok "$variant: fusermount3 -u" ||
-		not_ok "$variant: unmount"
+	[ $same = 1 ] && ok "$v: convert output equals the mount" ||
+		not_ok "$v: convert output differs"
+	if [ "$fam" = llama ]; then
+		# A read at an odd offset, across tensors.
+		f=$(ls "$MNT"/model-00002-*.safetensors)
+		dd if="$f" bs=1 skip=1000 count=5000 status=none >"$TMP/dd1"
+		tail -c +1001 "$f" | head -c 5000 >"$TMP/dd2"
+		cmp -s "$TMP/dd1" "$TMP/dd2" && ok "$v: dd at an odd offset" ||
+			not_ok "$v: dd at an odd offset differs"
+		# Zero-copy inspection.
+		getfattr -n user.ckptfs.source "$f" 2>/dev/null | grep -q ' <- params.params.' &&
+			ok "$v: getfattr names the sources" || not_ok "$v: getfattr"
+		# Read-only.
+		if (echo x >"$MNT/new") 2>/dev/null || (echo x >>"$f") 2>/dev/null; then
+			not_ok "$v: a write succeeded"
+		else
+			ok "$v: writes are refused"
+		fi
+	fi
+	fusermount3 -u "$MNT" && ! mounted && ok "$v: fusermount3 -u" ||
+		not_ok "$v: unmount"
 done
 
 # mount.fuse3 (fstab type fuse.ckptfs, or the legacy "PROGRAM#SRC" form used
 # here to name the binary under test) runs `ckptfs SRC MNT -o opts`.
-EX=$TMP/ex-scanned
+EX=$TMP/ex-llama-scanned
 if command -v mount.fuse3 >/dev/null && [ "$(id -u)" = 0 ]; then
 	if mount -t fuse "$CKPTFS#$EX" "$MNT" \
 		-o "hf_config=$EX/config.json,_netdev,nofail" 2>"$TMP/err" && mounted; then
