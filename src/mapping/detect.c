@@ -4,6 +4,7 @@
 #include "mapping/detect.h"
 
 #include <errno.h>
+#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,19 +12,44 @@
 #include "util/ck_buf.h"
 #include "util/ck_err.h"
 
-/* The full array name for template t (with {layers} as container layer 0). */
+/*
+ * A layout simple enough to infer from without a config: one placement, with
+ * no condition, a container whose only placeholder is {i} (unscanned) or none
+ * (scanned, stacked once on index i).
+ */
+static const char *simple_container(const struct mapping *m, int scanned)
+{
+	const struct map_place *pl = scanned ? m->scanned : m->unscanned;
+	size_t n = scanned ? m->nscanned : m->nunscanned;
+
+	if (n != 1 || pl->when)
+		return NULL;
+	if (scanned && (pl->nindex != 1 || strcmp(pl->index[0], "i") ||
+			strchr(pl->container, '{')))
+		return NULL;
+	if (!scanned && strchr(strstr(pl->container, "{i}") ?
+			       strstr(pl->container, "{i}") + 3 : pl->container, '{'))
+		return NULL;
+	return pl->container;
+}
+
+/* The full array name for template t, with {layers} as layer 0's container
+ * (simple layouts only). */
 static int name_for(const struct mapping *m, const char *t, int scanned,
 		    struct ck_buf *out)
 {
-	const char *cont = scanned ? m->scanned : m->unscanned;
+	const char *cont = simple_container(m, scanned);
 	const char *p = strstr(t, "{layers}");
 	int err;
 
 	out->len = 0;
+	if (p && !cont)
+		return ck_err(-ENOTSUP, "mapping '%s': the layer layout is too complex "
+			      "to infer from; pass hf_config= or model=", m->family);
 	err = ck_buf_printf(out, "%s", m->prefix);
 	if (!err && p) {
 		err = ck_buf_printf(out, "%.*s", (int)(p - t), t);
-		for (const char *s = cont; !err && s && *s; s++) {
+		for (const char *s = cont; !err && *s; s++) {
 			if (!strncmp(s, "{i}", 3)) {
 				err = ck_buf_printf(out, "0");
 				s += 2;
@@ -39,30 +65,48 @@ static int name_for(const struct mapping *m, const char *t, int scanned,
 	return err;
 }
 
-static int has(const struct mapping *m, const struct orbax_ckpt *c, const char *t,
-	       int scanned)
+/* 1 if some array below the prefix matches the glob. */
+static int has_glob(const struct mapping *m, const struct orbax_ckpt *c,
+		    const char *glob)
 {
-	struct ck_buf b = CK_BUF_INIT;
-	int found;
+	size_t plen = strlen(m->prefix);
 
-	if (strstr(t, "{layers}") && scanned && !m->scanned)
-		return 0;
-	found = name_for(m, t, scanned, &b) == 0 && orbax_find(c, (char *)b.data);
-	ck_buf_release(&b);
-	return found;
+	for (size_t i = 0; i < c->narrays; i++) {
+		const char *n = c->arrays[i].name;
+
+		if (!strncmp(n, m->prefix, plen) && !fnmatch(glob, n + plen, 0))
+			return 1;
+	}
+	return 0;
 }
 
-static int matches(const struct mapping *m, const struct orbax_ckpt *c, int scanned)
+static int matches(const struct mapping *m, const struct orbax_ckpt *c)
 {
 	if (!m->nrequire)
 		return 0;
 	for (size_t i = 0; i < m->nrequire; i++)
-		if (!has(m, c, m->require[i], scanned))
+		if (!has_glob(m, c, m->require[i]))
 			return 0;
 	for (size_t i = 0; i < m->nforbid; i++)
-		if (has(m, c, m->forbid[i], scanned))
+		if (has_glob(m, c, m->forbid[i]))
 			return 0;
 	return 1;
+}
+
+/* 1 if the checkpoint's layers are in m's scanned layout. */
+static int is_scanned(const struct mapping *m, const struct orbax_ckpt *c)
+{
+	const char *cont = simple_container(m, 1);
+	size_t plen = strlen(m->prefix), clen = cont ? strlen(cont) : 0;
+
+	for (size_t i = 0; cont && i < c->narrays; i++) {
+		const char *n = c->arrays[i].name;
+
+		if (!strncmp(n, m->prefix, plen) && !strncmp(n + plen, cont, clen) &&
+		    n[plen + clen] == '.')
+			return 1;
+	}
+	return 0;
 }
 
 int detect_family(struct mapping *const *maps, size_t n, const struct orbax_ckpt *c,
@@ -74,7 +118,7 @@ int detect_family(struct mapping *const *maps, size_t n, const struct orbax_ckpt
 	int err = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		if (!matches(maps[i], c, 1) && !matches(maps[i], c, 0))
+		if (!matches(maps[i], c))
 			continue;
 		hits++;
 		found = maps[i];
@@ -95,35 +139,38 @@ int detect_family(struct mapping *const *maps, size_t n, const struct orbax_ckpt
 
 /* Layers: the scanned arrays' layer axis, or the count of layers_{i}. */
 static int count_layers(const struct mapping *m, const struct orbax_ckpt *c,
-			uint64_t *layers)
+			int scanned, uint64_t *layers)
 {
+	const char *cont = simple_container(m, scanned);
 	struct ck_buf b = CK_BUF_INIT;
-	char pre[512];
 	uint64_t n = 0;
 	int err = 0;
 
-	if (m->scanned) {
-		int len = snprintf(pre, sizeof(pre), "%s%s.", m->prefix, m->scanned);
+	if (!cont)
+		return ck_err(-ENOTSUP, "mapping '%s': cannot count layers in its "
+			      "layout; pass hf_config= or model=", m->family);
+	if (scanned) {
+		size_t plen = strlen(m->prefix), clen = strlen(cont);
 
 		for (size_t i = 0; i < c->narrays; i++) {
+			const char *nm = c->arrays[i].name;
 			struct zarr_info info;
 
-			if (strncmp(c->arrays[i].name, pre, (size_t)len) ||
-			    orbax_array_info(&c->arrays[i], &info))
-				continue;
-			if (info.rank <= m->scan_axis)
+			if (strncmp(nm, m->prefix, plen) || strncmp(nm + plen, cont, clen) ||
+			    nm[plen + clen] != '.' || orbax_array_info(&c->arrays[i], &info) ||
+			    info.rank <= m->scan_axis)
 				continue;
 			*layers = info.shape[m->scan_axis];
 			return 0;
 		}
+		return ck_err(-EINVAL, "no stacked layer arrays to count");
 	}
 	for (;; n++) {
-		const char *t = m->unscanned;
-		size_t plen;
+		size_t i;
 
 		b.len = 0;
 		err = ck_buf_printf(&b, "%s", m->prefix);
-		for (const char *s = t; !err && *s; s++) {
+		for (const char *s = cont; !err && *s; s++) {
 			if (!strncmp(s, "{i}", 3)) {
 				err = ck_buf_printf(&b, "%llu", (unsigned long long)n);
 				s += 2;
@@ -135,11 +182,8 @@ static int count_layers(const struct mapping *m, const struct orbax_ckpt *c,
 			err = ck_buf_printf(&b, ".");
 		if (err)
 			break;
-		plen = b.len;
-		size_t i;
-
 		for (i = 0; i < c->narrays; i++)
-			if (!strncmp(c->arrays[i].name, (char *)b.data, plen))
+			if (!strncmp(c->arrays[i].name, (char *)b.data, b.len))
 				break;
 		if (i == c->narrays)
 			break;
@@ -156,7 +200,7 @@ int detect_infer_config(const struct mapping *m, const struct orbax_ckpt *c,
 			char **json, size_t *len, char **note)
 {
 	struct ck_buf js = CK_BUF_INIT, nt = CK_BUF_INIT, name = CK_BUF_INIT;
-	int scanned = m->scanned && matches(m, c, 1);
+	int scanned = is_scanned(m, c);
 	uint64_t layers = 0;
 	int err = 0;
 
@@ -165,7 +209,7 @@ int detect_infer_config(const struct mapping *m, const struct orbax_ckpt *c,
 	if (!err && m->narchs)
 		err = ck_buf_printf(&js, ", \"architectures\": [\"%s\"]", m->architectures[0]);
 	if (!err && m->layer_count) {
-		err = count_layers(m, c, &layers);
+		err = count_layers(m, c, scanned, &layers);
 		if (!err)
 			err = ck_buf_printf(&js, ", \"num_hidden_layers\": %llu",
 					    (unsigned long long)layers);

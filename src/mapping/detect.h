@@ -13,8 +13,8 @@
 #include "orbax/orbax.h"
 
 /*
- * The mapping whose detect.require templates all name arrays of c and whose
- * detect.forbid templates name none (in the scanned or the unscanned layout).
+ * The mapping whose detect.require globs all match arrays of c and whose
+ * detect.forbid globs match none.
  * -ENOENT when none matches; -EINVAL when several do (the message names them
  * and asks for model= or hf_config=).
  */

@@ -22,6 +22,7 @@ struct parser {
 };
 
 static int parse_sum(struct parser *ps, double *v);
+static int parse_logic(struct parser *ps, double *v);
 
 static void skip_ws(struct parser *ps)
 {
@@ -33,6 +34,19 @@ static int syntax(struct parser *ps, const char *what)
 {
 	return ck_err(-EINVAL, "expression \"%s\": %s at column %d", ps->s, what,
 		      (int)(ps->p - ps->s) + 1);
+}
+
+/* x rounded to float32, then to bfloat16 (nearest, ties to even), as a
+ * normalizer computed in bfloat16 is (Gemma3's embedding scale). */
+static double round_bf16(double x)
+{
+	float f = (float)x;
+	uint32_t u;
+
+	memcpy(&u, &f, 4);
+	u = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
+	memcpy(&f, &u, 4);
+	return f;
 }
 
 static int parse_call(struct parser *ps, const char *name, size_t len, double *v)
@@ -65,6 +79,8 @@ static int parse_call(struct parser *ps, const char *name, size_t len, double *v
 		*v = ceil(a);
 	} else if (len == 5 && !strncmp(name, "floor", 5)) {
 		*v = floor(a);
+	} else if (len == 4 && !strncmp(name, "bf16", 4)) {
+		*v = round_bf16(a);
 	} else if (two) {
 		*v = name[1] == 'i' ? fmin(a, b) : fmax(a, b);
 	} else {
@@ -83,7 +99,7 @@ static int parse_atom(struct parser *ps, double *v)
 		return syntax(ps, "nested too deeply");
 	if (*ps->p == '(') {
 		ps->p++;
-		err = parse_sum(ps, v);
+		err = parse_logic(ps, v);
 		skip_ws(ps);
 		if (!err && *ps->p != ')')
 			err = syntax(ps, "expected ')'");
@@ -93,6 +109,10 @@ static int parse_atom(struct parser *ps, double *v)
 		ps->p++;
 		err = parse_atom(ps, v);
 		*v = -*v;
+	} else if (*ps->p == '!' && ps->p[1] != '=') {
+		ps->p++;
+		err = parse_atom(ps, v);
+		*v = *v == 0;
 	} else if (isdigit((unsigned char)*ps->p) || *ps->p == '.') {
 		char *end;
 
@@ -165,11 +185,73 @@ static int parse_sum(struct parser *ps, double *v)
 	return err;
 }
 
+/* Comparisons: a < b, a <= b, a > b, a >= b, a == b, a != b give 1 or 0. */
+static int parse_cmp(struct parser *ps, double *v)
+{
+	int err = parse_sum(ps, v);
+	double r;
+	char op[3] = "";
+
+	if (err)
+		return err;
+	skip_ws(ps);
+	if ((ps->p[0] == '<' || ps->p[0] == '>' || ps->p[0] == '=' || ps->p[0] == '!') &&
+	    ps->p[1] == '=') {
+		op[0] = ps->p[0];
+		op[1] = '=';
+		ps->p += 2;
+	} else if (ps->p[0] == '<' || ps->p[0] == '>') {
+		op[0] = *ps->p++;
+	} else {
+		return 0;
+	}
+	err = parse_sum(ps, &r);
+	if (err)
+		return err;
+	if (!strcmp(op, "<"))
+		*v = *v < r;
+	else if (!strcmp(op, "<="))
+		*v = *v <= r;
+	else if (!strcmp(op, ">"))
+		*v = *v > r;
+	else if (!strcmp(op, ">="))
+		*v = *v >= r;
+	else if (!strcmp(op, "=="))
+		*v = *v == r;
+	else
+		*v = *v != r;
+	return 0;
+}
+
+/* a && b, a || b (no short circuit: both sides must evaluate). */
+static int parse_logic(struct parser *ps, double *v)
+{
+	int err = parse_cmp(ps, v);
+
+	while (!err) {
+		double r;
+		int and;
+
+		skip_ws(ps);
+		if (ps->p[0] == '&' && ps->p[1] == '&')
+			and = 1;
+		else if (ps->p[0] == '|' && ps->p[1] == '|')
+			and = 0;
+		else
+			break;
+		ps->p += 2;
+		err = parse_cmp(ps, &r);
+		if (!err)
+			*v = and ? (*v != 0 && r != 0) : (*v != 0 || r != 0);
+	}
+	return err;
+}
+
 int expr_eval(const char *text, expr_lookup_fn lookup, void *ctx, double *v)
 {
 	struct parser ps = { text, text, lookup, ctx, 0 };
 	double r = 0;
-	int err = parse_sum(&ps, &r);
+	int err = parse_logic(&ps, &r);
 
 	if (err)
 		return err;

@@ -5,8 +5,9 @@
  *
  * Grammar: numbers (decimal, with optional fraction/exponent), identifiers
  * ([A-Za-z_][A-Za-z0-9_.]*), + - * / % with the usual precedence, unary
- * minus, parentheses, and the functions sqrt(x), min(a,b), max(a,b),
- * ceil(x), floor(x).  Evaluation is in double.  Identifiers are resolved
+ * minus and !, comparisons (< <= > >= == != give 1 or 0), && and || (lowest
+ * precedence), parentheses, and the functions sqrt(x), min(a,b), max(a,b),
+ * ceil(x), floor(x), bf16(x) (rounded to bfloat16).  Evaluation is in double.  Identifiers are resolved
  * through a caller callback.
  */
 #ifndef EXPR_H

@@ -2,6 +2,7 @@
 /* This file implements the loading and validation of mapping files. */
 #include "mapping/mapping.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -128,9 +129,22 @@ static int parse_hook(const cJSON *h, struct map_hook *mh)
 	return 0;
 }
 
+/* A name that varies with the layer: {layers}, or an expression using i. */
 static int uses_layer(const char *s)
 {
-	return s && (strstr(s, "{i}") || strstr(s, "{layers}"));
+	for (const char *p = s ? strchr(s, '{') : NULL; p; p = strchr(p + 1, '{')) {
+		const char *end = strchr(p, '}');
+
+		if (!end)
+			return 0;
+		for (const char *q = p + 1; q < end; q++)
+			if (*q == 'i' && (q == p + 1 || !isalnum((unsigned char)q[-1])) &&
+			    (q + 1 == end || !isalnum((unsigned char)q[1])))
+				return 1;
+		if (!strncmp(p, "{layers}", 8))
+			return 1;
+	}
+	return 0;
 }
 
 static int parse_rule(const cJSON *r, struct map_rule *mr)
@@ -141,6 +155,8 @@ static int parse_rule(const cJSON *r, struct map_rule *mr)
 	int err, opt = 0;
 
 	err = get_str(r, "hf", 0, &mr->hf);
+	if (!err)
+		err = get_str(r, "when", 1, &mr->when);
 	if (err)
 		return err;
 	if (!from)
@@ -216,6 +232,7 @@ static int parse_rule(const cJSON *r, struct map_rule *mr)
 static void rule_release(struct map_rule *r)
 {
 	free(r->hf);
+	free(r->when);
 	for (unsigned i = 0; i < r->nsrc; i++)
 		free(r->src[i]);
 	free(r->experts);
@@ -257,6 +274,82 @@ static int parse_lets(const cJSON *lets, struct mapping *m)
 	return 0;
 }
 
+static int parse_place(const cJSON *j, struct map_place *pl, int scanned)
+{
+	const cJSON *idx;
+	int err = 0;
+
+	if (cJSON_IsString(j)) {
+		/* The simple forms: "decoder.layers" (stacked, index i) and
+		 * "decoder.layers_{i}" (one container per layer). */
+		pl->container = dup_str(j->valuestring, &err);
+		if (scanned && !err) {
+			pl->nindex = 1;
+			pl->index[0] = dup_str("i", &err);
+		}
+		return err;
+	}
+	err = get_str(j, "container", 0, &pl->container);
+	if (!err)
+		err = get_str(j, "when", 1, &pl->when);
+	idx = ck_json_get(j, "index");
+	if (!err && cJSON_IsString(idx)) {
+		pl->nindex = 1;
+		pl->index[0] = dup_str(idx->valuestring, &err);
+	} else if (!err && cJSON_IsArray(idx) && cJSON_GetArraySize(idx) >= 1 &&
+		   cJSON_GetArraySize(idx) <= 2) {
+		const cJSON *e;
+
+		cJSON_ArrayForEach(e, idx) {
+			if (!cJSON_IsString(e))
+				return ck_err(-EINVAL, "'index' entries are expressions");
+			pl->index[pl->nindex++] = dup_str(e->valuestring, &err);
+		}
+	} else if (!err && idx) {
+		err = ck_err(-EINVAL, "'index' is an expression or a list of two");
+	}
+	return err;
+}
+
+static int parse_places(const cJSON *j, int scanned, struct map_place **out,
+			size_t *n)
+{
+	const cJSON *e;
+	size_t cnt = cJSON_IsArray(j) ? (size_t)cJSON_GetArraySize(j) : 1;
+	int err = 0;
+
+	if (!j)
+		return 0;
+	if (!cJSON_IsString(j) && !cJSON_IsArray(j))
+		return ck_err(-EINVAL, "a layout is a container name or a list of "
+			      "placements");
+	*out = calloc(cnt + 1, sizeof(**out));
+	if (!*out)
+		return ck_err(-ENOMEM, "out of memory");
+	if (cJSON_IsString(j)) {
+		*n = 1;
+		return parse_place(j, &(*out)[0], scanned);
+	}
+	cJSON_ArrayForEach(e, j) {
+		err = parse_place(e, &(*out)[*n], scanned);
+		(*n)++;
+		if (err)
+			return err;
+	}
+	return *n ? 0 : ck_err(-EINVAL, "empty list of placements");
+}
+
+static void places_free(struct map_place *p, size_t n)
+{
+	for (size_t i = 0; p && i < n; i++) {
+		free(p[i].when);
+		free(p[i].container);
+		free(p[i].index[0]);
+		free(p[i].index[1]);
+	}
+	free(p);
+}
+
 static int parse_layers(const cJSON *ly, struct mapping *m)
 {
 	int64_t axis = 1;
@@ -266,16 +359,17 @@ static int parse_layers(const cJSON *ly, struct mapping *m)
 		return 0;
 	err = get_str(ly, "count", 0, &m->layer_count);
 	if (!err)
-		err = get_str(ly, "scanned", 1, &m->scanned);
+		err = parse_places(ck_json_get(ly, "scanned"), 1, &m->scanned, &m->nscanned);
 	if (!err)
-		err = get_str(ly, "unscanned", 0, &m->unscanned);
+		err = parse_places(ck_json_get(ly, "unscanned"), 0, &m->unscanned,
+				   &m->nunscanned);
+	if (!err && !m->nunscanned)
+		err = ck_err(-EINVAL, "missing 'unscanned'");
 	if (!err) {
 		err = ck_json_get_i64(ly, "axis", 0, ZARR_MAX_RANK - 1, &axis);
 		if (err == -ENOENT)
 			err = 0;
 	}
-	if (!err && !strstr(m->unscanned, "{i}"))
-		err = ck_err(-EINVAL, "'unscanned' needs {i}");
 	m->scan_axis = (unsigned)axis;
 	ck_err_clear();
 	return err ? ck_err_ctx(err, "'layers'") : 0;
@@ -353,6 +447,8 @@ static int parse_doc(const cJSON *doc, struct mapping *m)
 		if (!err && r->per_layer && !m->layer_count)
 			err = ck_err(-EINVAL, "uses {i} or {layers} but the mapping "
 				     "has no 'layers'");
+		if (!err && r->when && !r->per_layer)
+			err = ck_err(-EINVAL, "'when' needs a per-layer rule");
 		if (err) {
 			const char *hf = cJSON_IsString(ck_json_get(e, "hf")) ?
 				ck_json_get(e, "hf")->valuestring : "?";
@@ -483,8 +579,8 @@ void mapping_free(struct mapping *m)
 	}
 	free(m->lets);
 	free(m->layer_count);
-	free(m->scanned);
-	free(m->unscanned);
+	places_free(m->scanned, m->nscanned);
+	places_free(m->unscanned, m->nunscanned);
 	free_strs(m->require, m->nrequire);
 	free_strs(m->forbid, m->nforbid);
 	for (size_t i = 0; m->infer && i < m->ninfer; i++) {

@@ -15,8 +15,8 @@
  *     "let": {"hd": ["head_dim", "hidden_size / num_attention_heads"], ...},
  *     "layers": {"count": "num_hidden_layers", "scanned": "decoder.layers",
  *                "unscanned": "decoder.layers_{i}", "axis": 1},
- *     "detect": {"require": ["{layers}.self_attention.query.kernel"],
- *                "forbid": ["{layers}.MoeBlock_0.wi_0"]},
+ *     "detect": {"require": ["decoder.layers*.self_attention.query.kernel"],
+ *                "forbid": ["decoder.layers*.MoeBlock_0.wi_0"]},
  *     "infer": [{"field": "hidden_size", "array": "token_embedder.embedding",
  *                "axis": 1}, ...],
  *     "tensors": [
@@ -35,11 +35,17 @@
  *
  * "{layers}" stands for the layer container: the scanned name (one array
  * holding every layer, stacked on layers.axis) or the unscanned one
- * ("layers_{i}", one array per layer).  A rule whose "hf" contains "{i}"
- * runs once per layer; one with "experts" once per expert, slicing the
- * expert axis.  "from" may be a list (composite: several arrays feed one
- * hook).  Expressions (shapes, hook arguments, counts) are evaluated over
- * the HF config fields and the "let" names (expr.h).
+ * ("layers_{i}", one array per layer).  Either may also be a list of
+ * placements, each {"when": expr, "container": template, "index": expr or
+ * [expr, expr]} (the first whose "when" holds for layer i; no "index": the
+ * container is not stacked; two indices: doubly stacked on axis, axis+1).
+ * Any other "{expr}" in a name is an expression over i (layer), e (expert)
+ * and the config.  A rule whose names use {i} or {layers} runs once per
+ * layer for which its "when" holds; one with "experts" once per expert,
+ * slicing the expert axis.  "from" may be a list (composite: several arrays
+ * feed one hook).  Expressions (shapes, hook arguments, counts) are evaluated
+ * over the HF config fields and the "let" names (expr.h).  Detection patterns
+ * are shell globs over array names (below the prefix).
  *
  * A struct mapping is immutable once loaded.
  */
@@ -61,6 +67,7 @@ struct map_hook {
 
 struct map_rule {
 	char *hf;			/* HF name template (owned) */
+	char *when;			/* layer condition expression, or NULL */
 	unsigned nsrc;
 	char *src[HOOK_MAX_INPUTS];	/* source templates (owned) */
 	int per_layer;			/* hf or a source uses {i}/{layers} */
@@ -77,6 +84,14 @@ struct map_let {
 	char *name;
 	size_t nalts;
 	char **alts;			/* first alternative that evaluates */
+};
+
+/* Where layer i's arrays are, in one layout. */
+struct map_place {
+	char *when;			/* condition over i, or NULL = always */
+	char *container;		/* name template (may use {expr}) */
+	unsigned nindex;		/* 0 unstacked, 1 stacked, 2 doubly */
+	char *index[2];			/* stack index expressions over i */
 };
 
 struct map_infer {
@@ -99,9 +114,10 @@ struct mapping {
 	size_t nlets;
 	struct map_let *lets;
 	char *layer_count;		/* expression, or NULL: no layers */
-	char *scanned;			/* scanned container, or NULL */
-	char *unscanned;		/* unscanned container template */
-	unsigned scan_axis;
+	size_t nscanned, nunscanned;
+	struct map_place *scanned;	/* scanned placements (may be none) */
+	struct map_place *unscanned;	/* unscanned placements */
+	unsigned scan_axis;		/* first stacking axis */
 	size_t nrequire, nforbid;
 	char **require, **forbid;	/* detection templates */
 	size_t ninfer;

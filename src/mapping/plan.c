@@ -25,12 +25,14 @@
 
 #define PLAN_MAX_TENSORS (1u << 22)
 #define PLAN_MAX_LIST 8		/* names listed in an error message */
+#define PLAN_MAX_FIXED 3	/* two stack axes and the expert axis */
 
 struct ctx {
 	const struct mapping *map;
 	const struct orbax_ckpt *c;
 	cJSON *config;
 	unsigned let_depth;
+	int64_t var_i, var_e;		/* current layer / expert, -1 if none */
 	int scanned;
 	uint8_t *used;			/* per checkpoint array */
 	struct ck_buf missing;		/* names for the error message */
@@ -46,6 +48,14 @@ static int lookup(void *vctx, const char *name, size_t len, double *v)
 	char key[128];
 	const char *p, *dot;
 
+	if (len == 1 && (name[0] == 'i' || name[0] == 'e')) {
+		int64_t var = name[0] == 'i' ? x->var_i : x->var_e;
+
+		if (var < 0)
+			return -ENOENT;
+		*v = (double)var;
+		return 0;
+	}
 	for (size_t i = 0; i < x->map->nlets; i++) {
 		const struct map_let *l = &x->map->lets[i];
 
@@ -92,41 +102,104 @@ static int eval_u64(struct ctx *x, const char *e, uint64_t *v)
 
 /* --- names --- */
 
-/* Expand {layers}, {i}, {e} in t; the container itself may hold {i}. */
+/* Evaluate a condition for layer i (NULL holds). */
+static int holds(struct ctx *x, const char *when, int64_t i, int *yes)
+{
+	double v;
+	int64_t saved = x->var_i;
+	int err;
+
+	if (!when) {
+		*yes = 1;
+		return 0;
+	}
+	x->var_i = i;
+	err = expr_eval(when, lookup, x, &v);
+	x->var_i = saved;
+	if (err)
+		return ck_err_ctx(err, "condition \"%s\"", when);
+	*yes = v != 0;
+	return 0;
+}
+
+/* The placement of layer i in the current layout, or NULL. */
+static const struct map_place *place_of(struct ctx *x, int64_t i, int *err)
+{
+	const struct map_place *pl = x->scanned == 1 ? x->map->scanned : x->map->unscanned;
+	size_t n = x->scanned == 1 ? x->map->nscanned : x->map->nunscanned;
+
+	*err = 0;
+	for (size_t k = 0; k < n; k++) {
+		int yes = 0;
+
+		*err = holds(x, pl[k].when, i, &yes);
+		if (*err)
+			return NULL;
+		if (yes)
+			return &pl[k];
+	}
+	return NULL;
+}
+
+/*
+ * Expand t for layer i and expert e: "{layers}" is layer i's container,
+ * any other "{expr}" is an integer expression over i, e and the config.
+ */
 static int expand(struct ctx *x, const char *t, int64_t i, int64_t e,
 		  struct ck_buf *out)
 {
-	const struct mapping *m = x->map;
+	int64_t si = x->var_i, se = x->var_e;
 	int err = 0;
 
 	out->len = 0;
+	x->var_i = i;
+	x->var_e = e;
 	while (*t && !err) {
-		if (!strncmp(t, "{layers}", 8)) {
-			const char *cont = x->scanned == 1 ? m->scanned : m->unscanned;
+		const char *end;
 
-			for (const char *s = cont; !err && *s;) {
-				if (!strncmp(s, "{i}", 3)) {
-					err = ck_buf_printf(out, "%lld", (long long)i);
-					s += 3;
-				} else {
-					err = ck_buf_append(out, s++, 1);
-				}
-			}
-			t += 8;
-		} else if (!strncmp(t, "{i}", 3)) {
-			err = ck_buf_printf(out, "%lld", (long long)i);
-			t += 3;
-		} else if (!strncmp(t, "{e}", 3)) {
-			err = ck_buf_printf(out, "%lld", (long long)e);
-			t += 3;
-		} else {
+		if (*t != '{') {
 			err = ck_buf_append(out, t++, 1);
+			continue;
 		}
+		end = strchr(t, '}');
+		if (!end) {
+			err = ck_err(-EINVAL, "unclosed '{' in \"%s\"", t);
+			break;
+		}
+		if (end - t == 7 && !strncmp(t, "{layers}", 8)) {
+			const struct map_place *pl = place_of(x, i, &err);
+			struct ck_buf sub = CK_BUF_INIT;
+
+			if (!err && !pl)
+				err = ck_err(-EINVAL, "no placement for layer %lld",
+					     (long long)i);
+			if (!err)
+				err = expand(x, pl->container, i, e, &sub);
+			if (!err)
+				err = ck_buf_append(out, sub.data, sub.len);
+			ck_buf_release(&sub);
+		} else {
+			char expr[256];
+			uint64_t v;
+
+			if ((size_t)(end - t - 1) >= sizeof(expr)) {
+				err = ck_err(-EINVAL, "placeholder too long");
+				break;
+			}
+			memcpy(expr, t + 1, (size_t)(end - t - 1));
+			expr[end - t - 1] = '\0';
+			err = expr_eval_u64(expr, lookup, x, &v);
+			if (!err)
+				err = ck_buf_printf(out, "%llu", (unsigned long long)v);
+		}
+		t = end + 1;
 	}
 	if (!err)
 		err = ck_buf_append(out, "", 1);
 	if (!err)
 		out->len--;
+	x->var_i = si;
+	x->var_e = se;
 	return err;
 }
 
@@ -180,37 +253,101 @@ static int have_container(struct ctx *x, const char *rel)
 static int pick_layout(struct ctx *x, uint64_t *layers)
 {
 	const struct mapping *m = x->map;
-	struct ck_buf b = CK_BUF_INIT;
-	int scan, unscan, err;
+	struct ck_buf b = CK_BUF_INIT, u = CK_BUF_INIT;
+	int scan = 0, unscan, err;
 
 	err = eval_u64(x, m->layer_count, layers);
 	if (err)
 		return ck_err_ctx(err, "layer count");
-	scan = m->scanned && have_container(x, m->scanned);
+	/* Layer 0's container in each layout. */
+	if (m->nscanned) {
+		x->scanned = 1;
+		err = expand(x, "{layers}", 0, -1, &b);
+		scan = !err && have_container(x, (const char *)b.data);
+	}
 	x->scanned = 0;
-	err = expand(x, m->unscanned, 0, 0, &b);
-	unscan = !err && have_container(x, (const char *)b.data);
+	if (!err)
+		err = expand(x, "{layers}", 0, -1, &u);
+	unscan = !err && have_container(x, (const char *)u.data);
 	if (!err && scan && unscan)
 		err = ck_err(-EINVAL, "the checkpoint has both scanned '%s.*' and "
-			     "unscanned '%s.*' layers", m->scanned, (char *)b.data);
+			     "unscanned '%s.*' layers", (char *)b.data, (char *)u.data);
 	if (!err && !scan && !unscan)
-		err = ck_err(-EINVAL, "the checkpoint has no '%s%s.*' or '%s%s.*' "
-			     "layer arrays", m->prefix, m->scanned ? m->scanned : "-",
-			     m->prefix, (char *)b.data);
+		err = ck_err(-EINVAL, "the checkpoint has no '%s%s.*' layer arrays%s%s%s",
+			     m->prefix, (char *)u.data, b.len ? " and no '" : "",
+			     b.len ? (char *)b.data : "", b.len ? ".*'" : "");
 	if (!err && unscan) {
-		/* layers_{L-1} must exist and layers_{L} must not. */
-		err = expand(x, m->unscanned, (int64_t)*layers, 0, &b);
-		if (!err && have_container(x, (const char *)b.data))
+		/* One past the last layer must not exist. */
+		int e2 = expand(x, "{layers}", (int64_t)*layers, -1, &u);
+
+		if (!e2 && have_container(x, (const char *)u.data))
 			err = ck_err(-EINVAL, "the checkpoint has more than the %llu "
-				     "layers the config says ('%s' exists)",
-				     (unsigned long long)*layers, (char *)b.data);
+				     "layers the config says ('%s%s' exists)",
+				     (unsigned long long)*layers, m->prefix,
+				     (char *)u.data);
+		ck_err_clear();
 	}
 	x->scanned = scan;
 	ck_buf_release(&b);
+	ck_buf_release(&u);
 	return err;
 }
 
 /* --- one tensor --- */
+
+/*
+ * The fixed axes of source k: the stack indices of the layer's placement
+ * (on scan_axis, scan_axis+1) and the expert index (its axis given in
+ * unscanned coordinates, moved right past the stack axes).  Sorted.
+ */
+static int fix_axes(struct ctx *x, const struct map_rule *r, unsigned k,
+		    int64_t layer, int64_t expert, struct plan_src *s)
+{
+	const struct map_place *pl = NULL;
+	unsigned nstack = 0;
+	int err = 0;
+
+	if (strstr(r->src[k], "{layers}")) {
+		pl = place_of(x, layer, &err);
+		if (err)
+			return err;
+		nstack = pl ? pl->nindex : 0;
+	}
+	for (unsigned j = 0; j < nstack; j++) {
+		uint64_t v;
+		int64_t saved = x->var_i;
+
+		x->var_i = layer;
+		err = eval_u64(x, pl->index[j], &v);
+		x->var_i = saved;
+		if (err)
+			return ck_err_ctx(err, "stack index");
+		s->fixed_axis[s->nfixed] = x->map->scan_axis + j;
+		s->fixed_idx[s->nfixed++] = v;
+	}
+	if (r->experts) {
+		unsigned ax = r->expert_axis;
+
+		if (nstack && ax >= x->map->scan_axis)
+			ax += nstack;
+		if (s->nfixed == PLAN_MAX_FIXED)
+			return ck_err(-EINVAL, "too many fixed axes");
+		s->fixed_axis[s->nfixed] = ax;
+		s->fixed_idx[s->nfixed++] = (uint64_t)expert;
+	}
+	/* Insertion sort by axis (at most three). */
+	for (unsigned a = 1; a < s->nfixed; a++)
+		for (unsigned b = a; b > 0 && s->fixed_axis[b - 1] > s->fixed_axis[b]; b--) {
+			unsigned ta = s->fixed_axis[b];
+			uint64_t ti = s->fixed_idx[b];
+
+			s->fixed_axis[b] = s->fixed_axis[b - 1];
+			s->fixed_idx[b] = s->fixed_idx[b - 1];
+			s->fixed_axis[b - 1] = ta;
+			s->fixed_idx[b - 1] = ti;
+		}
+	return 0;
+}
 
 static int set_src(struct ctx *x, const struct map_rule *r, unsigned k,
 		   int64_t layer, int64_t expert, struct plan_src *s,
@@ -245,27 +382,9 @@ static int set_src(struct ctx *x, const struct map_rule *r, unsigned k,
 	s->rank = info.rank;
 	memcpy(s->shape, info.shape, sizeof(s->shape));
 	s->nfixed = 0;
-	if (r->experts) {
-		unsigned ax = r->expert_axis;
-
-		if (x->scanned && strstr(r->src[k], "{layers}") && ax >= x->map->scan_axis)
-			ax++;
-		s->fixed_axis[s->nfixed] = ax;
-		s->fixed_idx[s->nfixed++] = (uint64_t)expert;
-	}
-	if (x->scanned && strstr(r->src[k], "{layers}")) {
-		s->fixed_axis[s->nfixed] = x->map->scan_axis;
-		s->fixed_idx[s->nfixed++] = (uint64_t)layer;
-	}
-	if (s->nfixed == 2 && s->fixed_axis[0] > s->fixed_axis[1]) {
-		unsigned ta = s->fixed_axis[0];
-		uint64_t ti = s->fixed_idx[0];
-
-		s->fixed_axis[0] = s->fixed_axis[1];
-		s->fixed_idx[0] = s->fixed_idx[1];
-		s->fixed_axis[1] = ta;
-		s->fixed_idx[1] = ti;
-	}
+	err = fix_axes(x, r, k, layer, expert, s);
+	if (err)
+		goto out;
 	s->slice.rank = 0;
 	for (unsigned ax = 0; ax < info.rank; ax++) {
 		if (j < s->nfixed && s->fixed_axis[j] == ax) {
@@ -353,18 +472,25 @@ static int add_tensor(struct ctx *x, struct plan *p, const struct map_rule *r,
 	if (err)
 		return err;
 	t.name = (char *)ck_buf_detach(&name, NULL);
-	t.shape.rank = r->rank;
-	for (unsigned i = 0; !err && i < r->rank; i++)
-		err = eval_u64(x, r->shape[i], &t.shape.d[i]);
-	if (err) {
-		err = ck_err_ctx(err, "shape of %s", t.name);
-		goto out;
-	}
+	/* Sources first: an optional tensor whose array is absent may have a
+	 * shape the config cannot give (q_lora_rank null, say). */
 	t.nsrc = r->nsrc;
 	for (unsigned k = 0; k < r->nsrc; k++) {
 		err = set_src(x, r, k, layer, expert, &t.src[k], t.name);
 		if (err)
 			break;
+	}
+	t.shape.rank = r->rank;
+	for (unsigned i = 0; !err && i < r->rank; i++) {
+		int64_t si = x->var_i, se = x->var_e;
+
+		x->var_i = layer;
+		x->var_e = expert;
+		err = eval_u64(x, r->shape[i], &t.shape.d[i]);
+		x->var_i = si;
+		x->var_e = se;
+		if (err)
+			err = ck_err_ctx(err, "shape of %s", t.name);
 	}
 	if (err == -ENOENT) {
 		/* Optional and absent (e.g. a tied head), or collected for the
@@ -415,10 +541,15 @@ static int add_rule(struct ctx *x, struct plan *p, const struct map_rule *r,
 		if (err)
 			return ck_err_ctx(err, "expert count of '%s'", r->hf);
 	}
-	for (uint64_t l = 0; l < nl && !err; l++)
-		for (uint64_t e = 0; e < ne && !err; e++)
+	for (uint64_t l = 0; l < nl && !err; l++) {
+		int yes = 1;
+
+		if (r->per_layer)
+			err = holds(x, r->when, (int64_t)l, &yes);
+		for (uint64_t e = 0; e < ne && !err && yes; e++)
 			err = add_tensor(x, p, r, r->per_layer ? (int64_t)l : -1,
 					 r->experts ? (int64_t)e : -1, o);
+	}
 	return err;
 }
 
@@ -469,7 +600,7 @@ int plan_build(const struct mapping *map, const struct orbax_ckpt *c,
 	       struct plan **out)
 {
 	struct plan_opts def = { CK_DT_INVALID };
-	struct ctx x = { map, c, NULL, 0, -1, NULL, CK_BUF_INIT, 0 };
+	struct ctx x = { map, c, NULL, 0, -1, -1, -1, NULL, CK_BUF_INIT, 0 };
 	struct plan *p = calloc(1, sizeof(*p));
 	char first[1024] = "";
 	int err;

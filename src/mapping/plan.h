@@ -32,8 +32,8 @@ struct plan_src {
 	unsigned rank;				/* rank of the array */
 	uint64_t shape[ZARR_MAX_RANK];		/* shape of the array */
 	unsigned nfixed;
-	unsigned fixed_axis[2];			/* ascending */
-	uint64_t fixed_idx[2];
+	unsigned fixed_axis[3];			/* ascending */
+	uint64_t fixed_idx[3];
 	struct hook_shape slice;		/* shape without the fixed axes */
 };
 
