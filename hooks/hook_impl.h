@@ -24,6 +24,16 @@ extern const struct hook hook_rope_to_halves;
 extern const struct hook hook_embed_pad;
 extern const struct hook hook_expert_transpose;
 extern const struct hook hook_embed_scale;
+extern const struct hook hook_interleave2;
+extern const struct hook hook_concat2_swap;
+extern const struct hook hook_concat2;
+extern const struct hook hook_conv2d_hwio;
+extern const struct hook hook_conv3d;
+extern const struct hook hook_conv1d_dw;
+extern const struct hook hook_squeeze0;
+extern const struct hook hook_flatten;
+extern const struct hook hook_perm102;
+extern const struct hook hook_scale_div;
 
 /* The i-th entry of the hook table (registration order), or NULL past the
  * end.  For tests and listings. */
@@ -102,5 +112,46 @@ int hook_util_copy_forward(const struct hook_args *a, const struct hook_shape *i
 			   const struct hook_shape *outs, float *out);
 int hook_util_copy_inverse(const char *name, const struct hook_shape *hf,
 			   const float *in, const struct hook_shape *mt, float *out);
+
+/* -EINVAL naming `name` and s unless s has exactly `rank` axes. */
+int hook_util_check_rank(const char *name, const struct hook_shape *s,
+			 unsigned rank);
+
+/* *out = the dims of *in permuted as hook_util_permute() does: out axis k
+ * is in axis perm[k].  perm must be a permutation of 0..in->rank-1. */
+void hook_util_permute_shape(const struct hook_shape *in, const unsigned *perm,
+			     struct hook_shape *out);
+
+/*
+ * shape() of a hook that is one fixed axis permutation (conv kernels,
+ * perm102): no arguments, one input of exactly `rank` axes, *out its dims
+ * permuted by perm.  -EINVAL (or -EOVERFLOW) naming `name` otherwise.
+ */
+int hook_util_perm_hook_shape(const char *name, const struct hook_args *a,
+			      const struct hook_shape *in, unsigned nin,
+			      unsigned rank, const unsigned *perm,
+			      struct hook_shape *out);
+
+/*
+ * inverse() of such a hook: hf must have `rank` axes and mt must be hf
+ * permuted back (the inverse of perm, computed here); out = that
+ * permutation of in.  -EINVAL naming `name` otherwise.
+ */
+int hook_util_perm_hook_inverse(const char *name, const struct hook_shape *hf,
+				const float *in, const struct hook_shape *mt,
+				unsigned rank, const unsigned *perm, float *out);
+
+/*
+ * Validate the inputs of a two-input hook: exactly 2 of them (as
+ * hook_util_check_inputs() checks), of identical shapes with at least
+ * min_rank axes.  -EINVAL (or -EOVERFLOW) naming `name` otherwise.
+ */
+int hook_util_check_pair(const char *name, const struct hook_shape *in,
+			 unsigned nin, unsigned min_rank);
+
+/* *out = *s with axis `axis` twice as long; -EINVAL if s has no such axis,
+ * -EOVERFLOW if the result does not fit in memory. */
+int hook_util_double_axis(const char *name, const struct hook_shape *s,
+			  unsigned axis, struct hook_shape *out);
 
 #endif

@@ -364,3 +364,119 @@ int hook_util_copy_inverse(const char *name, const struct hook_shape *hf,
 	hook_util_copy(in, (size_t)hook_shape_numel(hf), out);
 	return 0;
 }
+
+int hook_util_check_rank(const char *name, const struct hook_shape *s,
+			 unsigned rank)
+{
+	char sb[HOOK_SHAPE_STR_LEN];
+
+	if (s->rank != rank)
+		return ck_err(-EINVAL, "%s: input %s is not %u-D", name,
+			      hook_util_shape_str(s, sb), rank);
+	return 0;
+}
+
+void hook_util_permute_shape(const struct hook_shape *in, const unsigned *perm,
+			     struct hook_shape *out)
+{
+	struct hook_shape s = { .rank = in->rank };
+	unsigned k;
+
+	for (k = 0; k < in->rank; k++)
+		s.d[k] = in->d[perm[k]];
+	*out = s;
+}
+
+int hook_util_perm_hook_shape(const char *name, const struct hook_args *a,
+			      const struct hook_shape *in, unsigned nin,
+			      unsigned rank, const unsigned *perm,
+			      struct hook_shape *out)
+{
+	int ret;
+
+	ret = hook_util_check_args(name, a, 0);
+	if (!ret)
+		ret = hook_util_check_inputs(name, in, nin, 1);
+	if (!ret)
+		ret = hook_util_check_rank(name, &in[0], rank);
+	if (ret)
+		return ret;
+	hook_util_permute_shape(&in[0], perm, out);
+	return 0;
+}
+
+int hook_util_perm_hook_inverse(const char *name, const struct hook_shape *hf,
+				const float *in, const struct hook_shape *mt,
+				unsigned rank, const unsigned *perm, float *out)
+{
+	char hb[HOOK_SHAPE_STR_LEN], mb[HOOK_SHAPE_STR_LEN];
+	char wb[HOOK_SHAPE_STR_LEN];
+	unsigned iperm[ZARR_MAX_RANK] = { 0 };
+	struct hook_shape want;
+	unsigned k;
+	int ret;
+
+	ret = hook_util_check_same_numel(name, hf, mt);
+	if (ret)
+		return ret;
+	if (rank > ZARR_MAX_RANK || hf->rank != rank || mt->rank != rank)
+		return ck_err(-EINVAL, "%s: inverse of %s cannot become %s (not %u-D)",
+			      name, hook_util_shape_str(hf, hb),
+			      hook_util_shape_str(mt, mb), rank);
+	for (k = 0; k < rank; k++)
+		iperm[perm[k]] = k;
+	hook_util_permute_shape(hf, iperm, &want);
+	for (k = 0; k < rank; k++)
+		if (want.d[k] != mt->d[k])
+			return ck_err(-EINVAL,
+				      "%s: inverse of %s gives %s, not %s", name,
+				      hook_util_shape_str(hf, hb),
+				      hook_util_shape_str(&want, wb),
+				      hook_util_shape_str(mt, mb));
+	hook_util_permute(hf, in, iperm, out);
+	return 0;
+}
+
+int hook_util_check_pair(const char *name, const struct hook_shape *in,
+			 unsigned nin, unsigned min_rank)
+{
+	char ab[HOOK_SHAPE_STR_LEN], bb[HOOK_SHAPE_STR_LEN];
+	unsigned k;
+	int ret;
+
+	ret = hook_util_check_inputs(name, in, nin, 2);
+	if (ret)
+		return ret;
+	if (in[0].rank < min_rank)
+		return ck_err(-EINVAL, "%s: input %s has rank below %u", name,
+			      hook_util_shape_str(&in[0], ab), min_rank);
+	for (k = 0; k < in[0].rank; k++)
+		if (in[0].d[k] != in[1].d[k])
+			break;
+	if (in[0].rank != in[1].rank || k < in[0].rank)
+		return ck_err(-EINVAL, "%s: inputs %s and %s differ in shape",
+			      name, hook_util_shape_str(&in[0], ab),
+			      hook_util_shape_str(&in[1], bb));
+	return 0;
+}
+
+int hook_util_double_axis(const char *name, const struct hook_shape *s,
+			  unsigned axis, struct hook_shape *out)
+{
+	char sb[HOOK_SHAPE_STR_LEN];
+	struct hook_shape d = *s;
+	int ret;
+
+	if (axis >= s->rank)
+		return ck_err(-EINVAL, "%s: input %s has no axis %u", name,
+			      hook_util_shape_str(s, sb), axis);
+	if (__builtin_mul_overflow(s->d[axis], (uint64_t)2, &d.d[axis]))
+		return ck_err(-EOVERFLOW, "%s: shape %s has too many elements",
+			      name, hook_util_shape_str(s, sb));
+	/* The doubled count must still fit in memory. */
+	ret = hook_util_check_inputs(name, &d, 1, 1);
+	if (ret)
+		return ret;
+	*out = d;
+	return 0;
+}

@@ -23,6 +23,16 @@ static const struct hook *const hook_table[] = {
 	&hook_embed_scale,
 	&hook_embed_pad,
 	&hook_expert_transpose,
+	&hook_interleave2,
+	&hook_concat2_swap,
+	&hook_concat2,
+	&hook_conv2d_hwio,
+	&hook_conv3d,
+	&hook_conv1d_dw,
+	&hook_squeeze0,
+	&hook_flatten,
+	&hook_perm102,
+	&hook_scale_div,
 };
 
 #define HOOK_TABLE_LEN (sizeof(hook_table) / sizeof(hook_table[0]))

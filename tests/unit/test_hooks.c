@@ -180,6 +180,13 @@ START_TEST(hook_table_should_have_unique_complete_entries)
 		"scale_query", "norm_offset", "rope_to_halves", "embed_pad",
 		"expert_transpose", "embed_scale",
 	};
+	static const char *const want_inv[] = {
+		"conv2d_hwio", "conv3d", "conv1d_dw", "squeeze0", "flatten",
+		"perm102", "scale_div",
+	};
+	static const char *const want_pair[] = {
+		"interleave2", "concat2_swap", "concat2",
+	};
 	const struct hook *h, *g;
 	size_t i, j;
 
@@ -197,9 +204,18 @@ START_TEST(hook_table_should_have_unique_complete_entries)
 				      "'%s' registered twice", h->name);
 		}
 	}
-	ck_assert_uint_ge(i, NELEM(want));
+	ck_assert_uint_ge(i, NELEM(want) + NELEM(want_inv) + NELEM(want_pair));
 	for (i = 0; i < NELEM(want); i++)
 		ck_assert_ptr_nonnull(find(want[i])->inverse);
+	for (i = 0; i < NELEM(want_inv); i++) {
+		ck_assert_uint_eq(find(want_inv[i])->nin, 1);
+		ck_assert_ptr_nonnull(find(want_inv[i])->inverse);
+	}
+	/* Composite hooks: two inputs, no single-tensor inverse. */
+	for (i = 0; i < NELEM(want_pair); i++) {
+		ck_assert_uint_eq(find(want_pair[i])->nin, 2);
+		ck_assert_ptr_null(find(want_pair[i])->inverse);
+	}
 	ck_assert_ptr_null(hook_find("no_such_hook"));
 	ck_assert_ptr_null(hook_find(""));
 	ck_assert_ptr_null(hook_find(NULL));
@@ -681,6 +697,310 @@ START_TEST(permute_should_match_the_index_formula)
 }
 END_TEST
 
+/*
+ * Run a two-input hook as the engine does: shape() then forward().  Returns
+ * the result (caller frees) and its shape.
+ */
+static float *run_pair(const char *name, const struct hook_shape *s,
+		       const float *a, const float *b,
+		       const struct hook_shape *tgt, struct hook_shape *outs)
+{
+	const struct hook *h = find(name);
+	const struct hook_shape ins[2] = { *s, *s };
+	const float *inp[2] = { a, b };
+	struct hook_args a0 = mk_args0();
+	float *o;
+
+	ck_assert_uint_eq(h->nin, 2);
+	ck_assert_int_eq(h->shape(&a0, ins, 2, tgt, outs), 0);
+	o = falloc((size_t)hook_shape_numel(outs));
+	ck_assert_int_eq(h->forward(&a0, ins, inp, 2, outs, o), 0);
+	return o;
+}
+
+START_TEST(interleave2_should_alternate_gate_and_up)
+{
+	struct hook_shape s = SHAPE(3, 5), outs;
+	struct hook_shape e3 = SHAPE(2, 3, 7);
+	float *a = rand_floats(2 * 3 * 7, 20, 0), *b = rand_floats(42, 21, 0);
+	float *y;
+	int r, j, e, f;
+
+	/* [3,5] gate and up -> [3,10]. */
+	y = run_pair("interleave2", &s, a, b, &SHAPE(3, 10), &outs);
+	assert_shape(&outs, &SHAPE(3, 10));
+	for (r = 0; r < 3; r++)
+		for (j = 0; j < 5; j++) {
+			ck_assert(same_bits(y[r * 10 + 2 * j], a[r * 5 + j]));
+			ck_assert(same_bits(y[r * 10 + 2 * j + 1],
+					    b[r * 5 + j]));
+		}
+	free(y);
+	/* The output takes the target's shape; without one, [..., 2n]. */
+	y = run_pair("interleave2", &s, a, b, &SHAPE(30), &outs);
+	assert_shape(&outs, &SHAPE(30));
+	for (r = 0; r < 3; r++)
+		for (j = 0; j < 10; j++)
+			ck_assert(same_bits(y[r * 10 + j], j % 2 ?
+					    b[r * 5 + j / 2] :
+					    a[r * 5 + j / 2]));
+	free(y);
+	y = run_pair("interleave2", &s, a, b, NULL, &outs);
+	assert_shape(&outs, &SHAPE(3, 10));
+	free(y);
+	/* GPT-OSS experts [E, D, F] -> [E, D, 2F]. */
+	y = run_pair("interleave2", &e3, a, b, &SHAPE(2, 3, 14), &outs);
+	assert_shape(&outs, &SHAPE(2, 3, 14));
+	for (e = 0; e < 2; e++)
+		for (r = 0; r < 3; r++)
+			for (f = 0; f < 14; f++)
+				ck_assert(same_bits(
+					y[(e * 3 + r) * 14 + f],
+					(f % 2 ? b : a)[(e * 3 + r) * 7 + f / 2]));
+	free(y);
+	free(b);
+	free(a);
+}
+END_TEST
+
+START_TEST(concat2_swap_should_stack_transposed_halves)
+{
+	static const uint64_t dims[][3] = { { 2, 3, 4 }, { 3, 70, 33 },
+					    { 1, 9, 1 } };
+	size_t k;
+
+	for (k = 0; k < NELEM(dims); k++) {
+		const size_t E = dims[k][0], D = dims[k][1], F = dims[k][2];
+		struct hook_shape s = mk_shape(3, dims[k]), outs;
+		float *a = rand_floats(E * D * F, 22, 0);
+		float *b = rand_floats(E * D * F, 23, 0), *y;
+		size_t e, j, d;
+
+		y = run_pair("concat2_swap", &s, a, b, NULL, &outs);
+		assert_shape(&outs, &SHAPE(E, 2 * F, D));
+		for (e = 0; e < E; e++)
+			for (j = 0; j < 2 * F; j++)
+				for (d = 0; d < D; d++) {
+					float want = j < F ?
+						a[(e * D + d) * F + j] :
+						b[(e * D + d) * F + j - F];
+
+					ck_assert_msg(same_bits(y[(e * 2 * F + j) *
+								  D + d],
+								want),
+						      "dims %zu at [%zu][%zu][%zu]",
+						      k, e, j, d);
+				}
+		free(y);
+		free(b);
+		free(a);
+	}
+}
+END_TEST
+
+START_TEST(concat2_swap_should_handle_one_2d_slice)
+{
+	struct hook_shape s = SHAPE(3, 5), outs;
+	float *a = rand_floats(15, 24, 0), *b = rand_floats(15, 25, 0), *y;
+	int j, d;
+
+	/* [D, F] -> [2F, D], as for one expert's slice. */
+	y = run_pair("concat2_swap", &s, a, b, &SHAPE(10, 3), &outs);
+	assert_shape(&outs, &SHAPE(10, 3));
+	for (j = 0; j < 10; j++)
+		for (d = 0; d < 3; d++)
+			ck_assert(same_bits(y[j * 3 + d], j < 5 ?
+					    a[d * 5 + j] : b[d * 5 + j - 5]));
+	free(y);
+	free(b);
+	free(a);
+}
+END_TEST
+
+START_TEST(concat2_should_join_rows)
+{
+	struct hook_shape s = SHAPE(2, 3, 4), v = SHAPE(5), outs;
+	float *a = rand_floats(24, 26, 0), *b = rand_floats(24, 27, 0), *y;
+	int e, d, j;
+
+	y = run_pair("concat2", &s, a, b, NULL, &outs);
+	assert_shape(&outs, &SHAPE(2, 3, 8));
+	for (e = 0; e < 2; e++)
+		for (d = 0; d < 3; d++)
+			for (j = 0; j < 8; j++)
+				ck_assert(same_bits(y[(e * 3 + d) * 8 + j],
+						    j < 4 ?
+						    a[(e * 3 + d) * 4 + j] :
+						    b[(e * 3 + d) * 4 + j - 4]));
+	free(y);
+	y = run_pair("concat2", &v, a, b, NULL, &outs);
+	assert_shape(&outs, &SHAPE(10));
+	for (j = 0; j < 10; j++)
+		ck_assert(same_bits(y[j], j < 5 ? a[j] : b[j - 5]));
+	free(y);
+	free(b);
+	free(a);
+}
+END_TEST
+
+START_TEST(conv2d_hwio_should_give_oihw)
+{
+	const int H = 2, W = 3, CI = 4, CO = 5;
+	struct hook_shape ins = SHAPE(2, 3, 4, 5), outs;
+	const struct step st[] = { { "conv2d_hwio", mk_args0() } };
+	float *x = rand_floats(120, 30, 0), *y;
+	int h, w, ci, co;
+
+	y = run_chain(st, 1, &ins, x, NULL, &outs);
+	assert_shape(&outs, &SHAPE(5, 4, 2, 3));
+	for (co = 0; co < CO; co++)
+		for (ci = 0; ci < CI; ci++)
+			for (h = 0; h < H; h++)
+				for (w = 0; w < W; w++)
+					ck_assert(same_bits(
+						y[((co * CI + ci) * H + h) * W + w],
+						x[((h * W + w) * CI + ci) * CO + co]));
+	free(y);
+	free(x);
+}
+END_TEST
+
+START_TEST(conv3d_should_give_oithw)
+{
+	const int T = 2, H = 2, W = 3, CI = 4, CO = 5;
+	struct hook_shape ins = SHAPE(2, 2, 3, 4, 5), outs;
+	const struct step st[] = { { "conv3d", mk_args0() } };
+	float *x = rand_floats(240, 31, 0), *y;
+	int t, h, w, ci, co;
+
+	y = run_chain(st, 1, &ins, x, NULL, &outs);
+	assert_shape(&outs, &SHAPE(5, 4, 2, 2, 3));
+	for (co = 0; co < CO; co++)
+		for (ci = 0; ci < CI; ci++)
+			for (t = 0; t < T; t++)
+				for (h = 0; h < H; h++)
+					for (w = 0; w < W; w++)
+						ck_assert(same_bits(
+							y[(((co * CI + ci) * T + t) * H +
+							   h) * W + w],
+							x[(((t * H + h) * W + w) * CI +
+							   ci) * CO + co]));
+	free(y);
+	free(x);
+}
+END_TEST
+
+START_TEST(conv1d_dw_should_reverse_axes)
+{
+	const int K = 4, C = 6;
+	struct hook_shape ins = SHAPE(4, 1, 6), outs;
+	const struct step st[] = { { "conv1d_dw", mk_args0() } };
+	float *x = rand_floats(24, 32, 0), *y;
+	int k, c;
+
+	y = run_chain(st, 1, &ins, x, NULL, &outs);
+	assert_shape(&outs, &SHAPE(6, 1, 4));
+	for (c = 0; c < C; c++)
+		for (k = 0; k < K; k++)
+			ck_assert(same_bits(y[c * K + k], x[k * C + c]));
+	free(y);
+	free(x);
+}
+END_TEST
+
+START_TEST(perm102_should_swap_leading_axes)
+{
+	const int A = 3, B = 2, C = 5;
+	struct hook_shape ins = SHAPE(3, 2, 5), outs;
+	const struct step st[] = { { "perm102", mk_args0() } };
+	float *x = rand_floats(30, 33, 0), *y;
+	int i, j, k;
+
+	y = run_chain(st, 1, &ins, x, NULL, &outs);
+	assert_shape(&outs, &SHAPE(2, 3, 5));
+	for (j = 0; j < B; j++)
+		for (i = 0; i < A; i++)
+			for (k = 0; k < C; k++)
+				ck_assert(same_bits(y[(j * A + i) * C + k],
+						    x[(i * B + j) * C + k]));
+	free(y);
+	free(x);
+}
+END_TEST
+
+START_TEST(squeeze0_should_drop_the_leading_axis)
+{
+	struct hook_shape ins = SHAPE(1, 3, 5), outs;
+	const struct step st[] = { { "squeeze0", mk_args0() } };
+	float *x = rand_floats(15, 34, 0), *y;
+	int i;
+
+	y = run_chain(st, 1, &ins, x, &SHAPE(3, 5), &outs);
+	assert_shape(&outs, &SHAPE(3, 5));
+	for (i = 0; i < 15; i++)
+		ck_assert(same_bits(y[i], x[i]));
+	free(y);
+	/* A target with as many elements is accepted; the shape is x[0]'s. */
+	y = run_chain(st, 1, &ins, x, &SHAPE(15), &outs);
+	assert_shape(&outs, &SHAPE(3, 5));
+	free(y);
+	y = run_chain(st, 1, &ins, x, NULL, &outs);
+	assert_shape(&outs, &SHAPE(3, 5));
+	free(y);
+	/* [1] -> a scalar. */
+	y = run_chain(st, 1, &SHAPE(1), x, NULL, &outs);
+	ck_assert_uint_eq(outs.rank, 0);
+	ck_assert(same_bits(y[0], x[0]));
+	free(y);
+	free(x);
+}
+END_TEST
+
+START_TEST(flatten_should_keep_row_major_order)
+{
+	struct hook_shape ins = SHAPE(3, 5), outs;
+	const struct step st[] = { { "flatten", mk_args0() } };
+	float *x = rand_floats(15, 35, 0), *y;
+	int h, j;
+
+	y = run_chain(st, 1, &ins, x, &SHAPE(15), &outs);
+	assert_shape(&outs, &SHAPE(15));
+	for (h = 0; h < 3; h++)
+		for (j = 0; j < 5; j++)
+			ck_assert(same_bits(y[h * 5 + j], x[h * 5 + j]));
+	free(y);
+	y = run_chain(st, 1, &ins, x, NULL, &outs);
+	assert_shape(&outs, &SHAPE(15));
+	free(y);
+	free(x);
+}
+END_TEST
+
+START_TEST(scale_div_should_divide_exactly)
+{
+	const double n = sqrt(2304.0) + 0.1;	/* not a power of two */
+	struct hook_shape ins = SHAPE(7, 9), outs;
+	const struct step st[] = { { "scale_div", mk_args1(n) } };
+	volatile float nf = (float)n;
+	float *x = rand_floats(63, 36, 0), *y;
+	int i;
+
+	y = run_chain(st, 1, &ins, x, NULL, &outs);
+	assert_shape(&outs, &ins);
+	for (i = 0; i < 63; i++) {
+		ck_assert(same_bits(y[i], x[i] / nf));
+		/* A division, not a multiply by a rounded reciprocal. */
+		ck_assert(same_bits(y[i], (float)((double)x[i] / (double)nf)));
+	}
+	ck_assert_int_eq(find("scale_div")->inverse(&st[0].args, &ins, x, &ins,
+						    y), 0);
+	for (i = 0; i < 63; i++)
+		ck_assert(same_bits(y[i], x[i] * nf));
+	free(y);
+	free(x);
+}
+END_TEST
+
 START_TEST(zero_sized_tensors_should_pass_through)
 {
 	struct hook_shape ins = SHAPE(0, 4), tgt = SHAPE(4, 0), outs;
@@ -728,6 +1048,20 @@ START_TEST(every_inverse_should_undo_forward)
 		{ "expert_transpose", NAN, SHAPE(33, 70), SHAPE(70, 33) },
 		{ "embed_scale", 8.0, SHAPE(10, 6), SHAPE(10, 6) },
 		{ "embed_scale", 16.0, SHAPE(8, 5), SHAPE(12, 7) },
+		{ "conv2d_hwio", NAN, SHAPE(2, 3, 4, 5), SHAPE(5, 4, 2, 3) },
+		{ "conv2d_hwio", NAN, SHAPE(14, 14, 3, 67), SHAPE(67, 3, 14, 14) },
+		{ "conv3d", NAN, SHAPE(2, 2, 3, 4, 5), SHAPE(5, 4, 2, 2, 3) },
+		{ "conv3d", NAN, SHAPE(2, 7, 7, 3, 33), SHAPE(33, 3, 2, 7, 7) },
+		{ "conv1d_dw", NAN, SHAPE(4, 1, 6), SHAPE(6, 1, 4) },
+		{ "conv1d_dw", NAN, SHAPE(5, 3, 70), SHAPE(70, 3, 5) },
+		{ "squeeze0", NAN, SHAPE(1, 7, 5), SHAPE(7, 5) },
+		{ "squeeze0", NAN, SHAPE(1, 9), SHAPE(9) },
+		{ "flatten", NAN, SHAPE(3, 5), SHAPE(15) },
+		{ "flatten", NAN, SHAPE(2, 3, 4), SHAPE(24) },
+		{ "perm102", NAN, SHAPE(3, 2, 5), SHAPE(2, 3, 5) },
+		{ "perm102", NAN, SHAPE(67, 9, 1), SHAPE(9, 67, 1) },
+		{ "scale_div", 8.0, SHAPE(4, 7), SHAPE(4, 7) },
+		{ "scale_div", 0.5, SHAPE(13), SHAPE(13) },
 	};
 	const struct hook *h;
 	size_t c, i, k;
@@ -791,7 +1125,8 @@ START_TEST(shape_should_reject_bad_inputs)
 	static const char *const all[] = {
 		"identity", "reshape_kernel", "transpose", "reshape_bias",
 		"scale_query", "norm_offset", "rope_to_halves", "embed_pad",
-		"expert_transpose", "embed_scale",
+		"expert_transpose", "embed_scale", "conv2d_hwio", "conv3d",
+		"conv1d_dw", "squeeze0", "flatten", "perm102", "scale_div",
 	};
 	size_t i;
 
@@ -853,6 +1188,84 @@ START_TEST(shape_should_reject_bad_inputs)
 	expect_shape_error("embed_scale", &a1, &v, 1, &m2, -EINVAL);
 	expect_shape_error("embed_scale", &a1, &m2, 1, &v, -EINVAL);
 	expect_shape_error("embed_scale", &a1, &m2, 1, NULL, -EINVAL);
+
+	expect_shape_error("conv2d_hwio", &a0, &r3, 1, NULL, -EINVAL);
+	expect_shape_error("conv2d_hwio", &a0, &SHAPE(1, 2, 3, 4, 5), 1, NULL,
+			   -EINVAL);
+	expect_shape_error("conv3d", &a0, &r4, 1, NULL, -EINVAL);
+	expect_shape_error("conv3d", &a0, &SHAPE(1, 1, 2, 3, 4, 5), 1, NULL,
+			   -EINVAL);
+	expect_shape_error("conv1d_dw", &a0, &m2, 1, NULL, -EINVAL);
+	expect_shape_error("conv1d_dw", &a0, &r4, 1, NULL, -EINVAL);
+	expect_shape_error("perm102", &a0, &m2, 1, NULL, -EINVAL);
+	expect_shape_error("perm102", &a0, &r4, 1, NULL, -EINVAL);
+	expect_shape_error("perm102", &a0, &r0, 1, NULL, -EINVAL);
+
+	expect_shape_error("squeeze0", &a0, &m2, 1, NULL, -EINVAL);
+	expect_shape_error("squeeze0", &a0, &r0, 1, NULL, -EINVAL);
+	expect_shape_error("squeeze0", &a0, &SHAPE(1, 4, 4), 1, &SHAPE(15),
+			   -EINVAL);
+	expect_shape_error("squeeze0", &a0, &SHAPE(1, 4, 4), 1, &deep,
+			   -EINVAL);
+
+	expect_shape_error("flatten", &a0, &m2, 1, &m2, -EINVAL);
+	expect_shape_error("flatten", &a0, &m2, 1, &SHAPE(15), -EINVAL);
+	expect_shape_error("flatten", &a0, &m2, 1, &r0, -EINVAL);
+
+	expect_shape_error("scale_div", &ARGS1(0.0), &v, 1, NULL, -EINVAL);
+	expect_shape_error("scale_div", &ARGS1(1e-300), &v, 1, NULL, -EINVAL);
+	expect_shape_error("scale_div", &ARGS1(1e300), &v, 1, NULL, -EINVAL);
+	expect_shape_error("scale_div", &ARGS1(INFINITY), &v, 1, NULL,
+			   -EINVAL);
+	expect_shape_error("scale_div", &ARGS1(NAN), &v, 1, NULL, -EINVAL);
+	expect_shape_error("scale_div", NULL, &v, 1, NULL, -EINVAL);
+}
+END_TEST
+
+START_TEST(pair_shape_should_reject_bad_inputs)
+{
+	static const char *const pairs[] = {
+		"interleave2", "concat2_swap", "concat2",
+	};
+	struct hook_args a0 = mk_args0(), a1 = mk_args1(2.0);
+	struct hook_shape two[3] = { SHAPE(4, 4), SHAPE(4, 4), SHAPE(4, 4) };
+	struct hook_shape diff[2] = { SHAPE(4, 4), SHAPE(4, 5) };
+	struct hook_shape rdiff[2] = { SHAPE(4, 4), SHAPE(4, 4, 1) };
+	struct hook_shape huge[2] = { SHAPE(1ull << 40, 1ull << 40),
+				      SHAPE(1ull << 40, 1ull << 40) };
+	/* Each input fits, the doubled output does not. */
+	struct hook_shape big[2] = { SHAPE(1, 1ull << 61), SHAPE(1, 1ull << 61) };
+	/* Zero elements, but 2 * d overflows uint64. */
+	struct hook_shape zbig[2] = { SHAPE(0, 1ull << 63),
+				      SHAPE(0, 1ull << 63) };
+	struct hook_shape r0[2], deep[2];
+	size_t i;
+
+	memset(r0, 0, sizeof(r0));
+	memset(deep, 0, sizeof(deep));
+	deep[0].rank = deep[1].rank = ZARR_MAX_RANK + 1;
+	for (i = 0; i < NELEM(pairs); i++) {
+		expect_shape_error(pairs[i], &a0, two, 1, NULL, -EINVAL);
+		expect_shape_error(pairs[i], &a0, two, 3, NULL, -EINVAL);
+		expect_shape_error(pairs[i], &a0, NULL, 2, NULL, -EINVAL);
+		expect_shape_error(pairs[i], &a1, two, 2, NULL, -EINVAL);
+		expect_shape_error(pairs[i], &a0, diff, 2, NULL, -EINVAL);
+		expect_shape_error(pairs[i], &a0, rdiff, 2, NULL, -EINVAL);
+		expect_shape_error(pairs[i], &a0, r0, 2, NULL, -EINVAL);
+		expect_shape_error(pairs[i], &a0, deep, 2, NULL, -EINVAL);
+		expect_shape_error(pairs[i], &a0, huge, 2, NULL, -EOVERFLOW);
+		expect_shape_error(pairs[i], &a0, big, 2, NULL, -EOVERFLOW);
+		expect_shape_error(pairs[i], &a0, zbig, 2, NULL, -EOVERFLOW);
+	}
+	/* concat2_swap needs two axes to swap. */
+	expect_shape_error("concat2_swap", &a0,
+			   ((struct hook_shape[]){ SHAPE(5), SHAPE(5) }), 2,
+			   NULL, -EINVAL);
+	/* interleave2 takes the target shape: same element count only. */
+	expect_shape_error("interleave2", &a0, two, 2, &SHAPE(4, 4), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(ck_err_msg(), "[4,8] (32 elements)"));
+	expect_shape_error("interleave2", &a0, two, 2, &SHAPE(33), -EINVAL);
+	expect_shape_error("interleave2", &a0, two, 2, &deep[0], -EINVAL);
 }
 END_TEST
 
@@ -889,6 +1302,27 @@ START_TEST(inverse_should_reject_mismatched_shapes)
 	expect_inverse_error("expert_transpose", &a0, &m, &v);
 	expect_inverse_error("embed_scale", &a1, &v, &m);
 	expect_inverse_error("embed_scale", &ARGS1(0.0), &m, &m);
+	expect_inverse_error("conv2d_hwio", &a0, &r3, &r3);
+	expect_inverse_error("conv2d_hwio", &a0, &SHAPE(5, 4, 2, 3),
+			     &SHAPE(2, 3, 5, 4));
+	expect_inverse_error("conv2d_hwio", &a0, &SHAPE(5, 4, 2, 3), &v);
+	expect_inverse_error("conv3d", &a0, &SHAPE(1, 2, 2, 3),
+			     &SHAPE(2, 3, 1, 2));
+	expect_inverse_error("conv3d", &a0, &SHAPE(5, 4, 1, 2, 1),
+			     &SHAPE(1, 2, 1, 5, 4));
+	expect_inverse_error("conv1d_dw", &a0, &r3, &SHAPE(2, 3, 2));
+	expect_inverse_error("conv1d_dw", &a0, &m, &m);
+	expect_inverse_error("perm102", &a0, &SHAPE(2, 3, 2),
+			     &SHAPE(2, 3, 2));
+	expect_inverse_error("perm102", &a0, &r3, &SHAPE(12));
+	expect_inverse_error("squeeze0", &a0, &m, &v);
+	expect_inverse_error("squeeze0", &a0, &m, &SHAPE(2, 2, 4));
+	expect_inverse_error("squeeze0", &a0, &m, &SHAPE(1, 2, 8));
+	expect_inverse_error("squeeze0", &a0, &m, &m);
+	expect_inverse_error("flatten", &a0, &SHAPE(16), &v);
+	expect_inverse_error("scale_div", &a1, &m, &v);
+	expect_inverse_error("scale_div", &ARGS1(0.0), &m, &m);
+	expect_inverse_error("scale_div", &a0, &m, &m);
 }
 END_TEST
 
@@ -918,7 +1352,19 @@ int main(void)
 	tcase_add_test(tc, permute_should_match_the_index_formula);
 	tcase_add_test(tc, zero_sized_tensors_should_pass_through);
 	tcase_add_test(tc, every_inverse_should_undo_forward);
+	tcase_add_test(tc, interleave2_should_alternate_gate_and_up);
+	tcase_add_test(tc, concat2_swap_should_stack_transposed_halves);
+	tcase_add_test(tc, concat2_swap_should_handle_one_2d_slice);
+	tcase_add_test(tc, concat2_should_join_rows);
+	tcase_add_test(tc, conv2d_hwio_should_give_oihw);
+	tcase_add_test(tc, conv3d_should_give_oithw);
+	tcase_add_test(tc, conv1d_dw_should_reverse_axes);
+	tcase_add_test(tc, perm102_should_swap_leading_axes);
+	tcase_add_test(tc, squeeze0_should_drop_the_leading_axis);
+	tcase_add_test(tc, flatten_should_keep_row_major_order);
+	tcase_add_test(tc, scale_div_should_divide_exactly);
 	tcase_add_test(tc, shape_should_reject_bad_inputs);
+	tcase_add_test(tc, pair_shape_should_reject_bad_inputs);
 	tcase_add_test(tc, inverse_should_reject_mismatched_shapes);
 	suite_add_tcase(s, tc);
 	return ck_test_run(s);
