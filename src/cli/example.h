@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * example.h - the tiny models `ckptfs example` writes: their families,
+ * dimensions, MaxText weights, where MaxText puts each layer, and their HF
+ * config.json.
+ *
+ * This describes MaxText's layouts from its documentation, independently of
+ * the mapping files, so that mounting an example checks the mappings against
+ * it rather than against themselves.
+ */
+#ifndef EXAMPLE_H
+#define EXAMPLE_H
+
+#include <stdint.h>
+
+/* Families, as bits. */
+enum {
+	EX_LLAMA = 1 << 0, EX_MISTRAL = 1 << 1, EX_MIXTRAL = 1 << 2,
+	EX_QWEN2 = 1 << 3, EX_QWEN3 = 1 << 4, EX_QWEN3_MOE = 1 << 5,
+	EX_DEEPSEEK2 = 1 << 6, EX_DEEPSEEK3 = 1 << 7, EX_OLMO3 = 1 << 8,
+	EX_GEMMA2 = 1 << 9, EX_GEMMA3_TEXT = 1 << 10, EX_GEMMA3 = 1 << 11,
+	EX_GPT_OSS = 1 << 12,
+	EX_DENSE = EX_LLAMA | EX_MISTRAL | EX_QWEN2 | EX_QWEN3,
+	EX_STD = EX_DENSE | EX_MIXTRAL | EX_QWEN3_MOE,
+	EX_DS = EX_DEEPSEEK2 | EX_DEEPSEEK3,
+	EX_G3 = EX_GEMMA3_TEXT | EX_GEMMA3,
+	EX_TIED = EX_GEMMA2 | EX_G3,
+	EX_ALL = 0xffff,
+};
+
+/* Dimensions.  --scale K multiplies D, HD, F, V and M. */
+struct ex_dims {
+	uint64_t L;			/* HF layers */
+	uint64_t D, HQ, HKV, HD, F;	/* hidden, heads, kv heads, head dim, mlp */
+	uint64_t V, VMT;		/* HF vocab, MaxText's (padded) vocab rows */
+	uint64_t E, M;			/* experts, expert mlp */
+	uint64_t K;			/* DeepSeek: dense layers first */
+	uint64_t QL, KVL, NOPE, ROPE, VHD, NS; /* DeepSeek MLA, shared experts */
+};
+
+struct ex_family {
+	const char *name;	/* --family; also the HF model_type */
+	const char *arch;
+	unsigned bit;
+	unsigned cycle;		/* scanned layers_{l % cycle} blocks (0: none) */
+};
+
+/* When a layer weight exists. */
+enum { EX_W_ALL, EX_W_DENSE, EX_W_MOE };
+
+/*
+ * One MaxText weight: its name below "params.params." ("{L}" stands for the
+ * layer's container), the families that have it, in which layers, and its
+ * per-layer shape as letters (see ex_dim()).
+ */
+struct ex_weight {
+	const char *name;
+	unsigned families;
+	unsigned when;
+	char shape[5];
+};
+
+/* Where MaxText layer l is: container below "decoder.", and, when stacked,
+ * its index on axis 1 of a stack of len. */
+struct ex_place {
+	char container[64];
+	int stacked;
+	uint64_t index, len;
+};
+
+extern const struct ex_family ex_families[];
+extern const unsigned ex_nfamilies;
+extern const struct ex_weight ex_weights[];
+extern const unsigned ex_nweights;
+
+/* The family called name, or NULL. */
+const struct ex_family *ex_family_find(const char *name);
+
+/* The family's default dimensions. */
+void ex_dims_init(const struct ex_family *f, struct ex_dims *d);
+
+/* 0, or -EINVAL (with the message set) when d does not suit the family. */
+int ex_dims_check(const struct ex_family *f, const struct ex_dims *d);
+
+/* The size of shape letter c. */
+uint64_t ex_dim(const struct ex_dims *d, char c);
+
+/* MaxText's layer count (Gemma2 holds two HF layers in one). */
+uint64_t ex_mt_layers(const struct ex_family *f, const struct ex_dims *d);
+
+/* 1 if weight w is in MaxText layer l. */
+int ex_in_layer(const struct ex_family *f, const struct ex_dims *d,
+		const struct ex_weight *w, uint64_t l);
+
+/* Where MaxText layer l is in the scanned or unscanned layout. */
+void ex_place_of(const struct ex_family *f, const struct ex_dims *d, int scanned,
+		 uint64_t l, struct ex_place *p);
+
+/* Write the family's HF config.json to path (which must not exist). */
+int ex_write_config(const char *path, const struct ex_family *f,
+		    const struct ex_dims *d);
+
+#endif
