@@ -9,7 +9,7 @@
  * Weight values are a fixed formula of (weight, layer, element), multiples of
  * 1/8 that bfloat16 holds exactly:
  *   g(w, l, k) = (((131*w + 1009*l + 7*k) mod 61) - 30) / 8
- * where w is the weight's position in the family's list (ex_weights[],
+ * where w is the weight's position in the family's list (ex_family_weights(),
  * skipping the weights the family does not have), l the MaxText layer and k the
  * row-major index within one layer's (unstacked) array, so that tests can
  * recompute every served element independently (tests/tools/verify_example.py).
@@ -33,11 +33,14 @@ static float ex_value(unsigned w, uint64_t l, uint64_t k)
 
 /*
  * Write weight w's array `name`: MaxText layer l's slice, or, when nstack is
- * not 0, the slices of layers layer_of[0..nstack) stacked on axis 1.
+ * not 0, the slices of layers layer_of[] stacked on axis 1 (nstack[0]
+ * entries) or on axes 1 and 2 ([nstack[0], nstack[1]], row-major in
+ * layer_of[]).
  */
 static int write_array(struct orbax_writer *ow, const struct ex_dims *d,
 		       const struct ex_weight *w, unsigned value_id, const char *name,
-		       const uint64_t *layer_of, uint64_t nstack, uint64_t l, int f32)
+		       const uint64_t *layer_of, const uint64_t *nstack, unsigned naxes,
+		       uint64_t l, int f32)
 {
 	struct zarr_write_spec s = { 0 };
 	unsigned rank = (unsigned)strlen(w->shape);
@@ -48,9 +51,9 @@ static int write_array(struct orbax_writer *ow, const struct ex_dims *d,
 	s.zarr_format = 3;
 	s.dtype = f32 ? CK_DT_F32 : CK_DT_BF16;
 	s.zstd_level = 3;
-	s.rank = rank + (nstack ? 1 : 0);
+	s.rank = rank + naxes;
 	for (unsigned i = 0, j = 0; i < s.rank; i++) {
-		s.shape[i] = nstack && i == 1 ? nstack : ex_dim(d, w->shape[j++]);
+		s.shape[i] = i >= 1 && i <= naxes ? nstack[i - 1] : ex_dim(d, w->shape[j++]);
 		/* Two chunks along axis 0, as a 2-way FSDP save makes them. */
 		s.chunk[i] = i == 0 && s.shape[0] % 2 == 0 ? s.shape[0] / 2 : s.shape[i];
 		total *= s.shape[i];
@@ -59,7 +62,7 @@ static int write_array(struct orbax_writer *ow, const struct ex_dims *d,
 	if (!buf)
 		return ck_err(-ENOMEM, "out of memory");
 	for (uint64_t p = 0; p < total; p++) {
-		uint64_t idx[5], rem = p, k = 0, layer = l;
+		uint64_t idx[6], rem = p, k = 0, layer = l, st = 0;
 		float v;
 
 		for (int i = (int)s.rank - 1; i >= 0; i--) {
@@ -67,11 +70,13 @@ static int write_array(struct orbax_writer *ow, const struct ex_dims *d,
 			rem /= s.shape[i];
 		}
 		for (unsigned i = 0; i < s.rank; i++) {
-			if (nstack && i == 1)
-				layer = layer_of[idx[i]];
+			if (i >= 1 && i <= naxes)
+				st = st * s.shape[i] + idx[i];
 			else
 				k = k * s.shape[i] + idx[i];
 		}
+		if (naxes)
+			layer = layer_of[st];
 		v = ex_value(value_id, layer, k);
 		if (f32) {
 			memcpy(buf + 4 * p, &v, 4);
@@ -124,24 +129,36 @@ static int write_layer_weight(struct orbax_writer *ow, const struct ex_family *f
 		array_name(name, sizeof(name), w, p.container);
 		if (!p.stacked) {
 			done[l] = 1;
-			err = write_array(ow, d, w, value_id, name, NULL, 0, l, f32);
+			err = write_array(ow, d, w, value_id, name, NULL, NULL, 0, l, f32);
 			continue;
 		}
+		if (p.stacked == 1)
+			p.len2 = 1;
 		for (uint64_t m = l; m < n; m++) {
+			uint64_t at;
+
 			if (done[m] || !ex_in_layer(f, d, w, m))
 				continue;
 			ex_place_of(f, d, scanned, m, &q);
-			if (!q.stacked || strcmp(q.container, p.container) || q.index >= p.len)
+			if (q.stacked != p.stacked || strcmp(q.container, p.container))
 				continue;
-			layer_of[q.index] = m;
+			at = q.index * p.len2 + (p.stacked == 2 ? q.index2 : 0);
+			if (at >= n || q.index >= p.len || (p.stacked == 2 && q.index2 >= p.len2))
+				continue;
+			layer_of[at] = m;
 			done[m] = 1;
 			filled++;
 		}
-		if (filled != p.len)
+		if (filled != p.len * p.len2) {
 			err = ck_err(-EINVAL, "example: %s: %llu of %llu layers", name,
-				     (unsigned long long)filled, (unsigned long long)p.len);
-		else
-			err = write_array(ow, d, w, value_id, name, layer_of, p.len, 0, f32);
+				     (unsigned long long)filled,
+				     (unsigned long long)(p.len * p.len2));
+		} else {
+			uint64_t nstack[2] = { p.len, p.len2 };
+
+			err = write_array(ow, d, w, value_id, name, layer_of, nstack,
+					  (unsigned)p.stacked, 0, f32);
+		}
 	}
 	free(done);
 	free(layer_of);
@@ -153,22 +170,23 @@ static int write_example(const char *root, const struct ex_family *f,
 {
 	struct orbax_writer_opts wo = ORBAX_WRITER_OPTS_INIT;
 	struct orbax_writer *ow = NULL;
-	unsigned value_id = 0;
+	unsigned value_id = 0, nw;
+	const struct ex_weight *ws = ex_family_weights(f, &nw);
 	char name[256];
 	int err;
 
 	wo.scan_layers = scanned;
 	err = orbax_writer_open(root, 1, &wo, &ow);
-	for (unsigned i = 0; !err && i < ex_nweights; i++) {
-		const struct ex_weight *w = &ex_weights[i];
+	for (unsigned i = 0; !err && i < nw; i++) {
+		const struct ex_weight *w = &ws[i];
 
-		if (!(w->families & f->bit))
+		if (!ex_family_has(f, w))
 			continue;
 		if (strstr(w->name, "{L}")) {
 			err = write_layer_weight(ow, f, d, w, value_id, scanned, f32);
 		} else {
 			array_name(name, sizeof(name), w, "");
-			err = write_array(ow, d, w, value_id, name, NULL, 0, 0, f32);
+			err = write_array(ow, d, w, value_id, name, NULL, NULL, 0, 0, f32);
 		}
 		value_id++;
 	}
@@ -184,13 +202,13 @@ static int family_list_error(const char *name)
 
 	for (unsigned i = 0; i < ex_nfamilies; i++)
 		snprintf(list + strlen(list), sizeof(list) - strlen(list), "%s%s",
-			 i ? ", " : "", ex_families[i].name);
+			 i ? ", " : "", ex_families[i]->name);
 	return cli_usage_error("example: unknown family '%s' (%s)", name, list);
 }
 
 int cmd_example(int argc, char **argv)
 {
-	const struct ex_family *fam = &ex_families[0];
+	const struct ex_family *fam = ex_families[0];
 	struct ex_dims d;
 	const char *dir = NULL;
 	long layers = 0, scale = 1;
@@ -211,6 +229,13 @@ int cmd_example(int argc, char **argv)
 			fam = ex_family_find(argv[++i]);
 			if (!fam)
 				return family_list_error(argv[i]);
+		} else if (!strcmp(argv[i], "--list")) {
+			/* name and layouts, one family per line (for tests) */
+			for (unsigned j = 0; j < ex_nfamilies; j++)
+				printf("%s %s\n", ex_families[j]->name,
+				       ex_families[j]->unscanned_only ? "unscanned" :
+				       "scanned unscanned");
+			return CLI_EXIT_OK;
 		} else if (!strcmp(argv[i], "--float32")) {
 			f32 = 1;
 		} else if (argv[i][0] == '-') {
@@ -234,6 +259,9 @@ int cmd_example(int argc, char **argv)
 	d.VMT = d.V + (fam->bit & EX_TIED ? 16 : 0);
 	d.M *= (uint64_t)scale;
 	err = ex_dims_check(fam, &d);
+	if (!err && scanned && fam->unscanned_only)
+		err = ck_err(-EINVAL, "example: MaxText has no scanned layout for %s; "
+			     "pass --unscanned", fam->name);
 	if (err)
 		return cli_fail(err);
 	if (mkdir(dir, 0755) && errno != EEXIST)

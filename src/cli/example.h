@@ -12,6 +12,7 @@
 #define EXAMPLE_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 /* Families, as bits. */
 enum {
@@ -36,16 +37,35 @@ struct ex_dims {
 	uint64_t E, M;			/* experts, expert mlp */
 	uint64_t K;			/* DeepSeek: dense layers first */
 	uint64_t QL, KVL, NOPE, ROPE, VHD, NS; /* DeepSeek MLA, shared experts */
+	uint64_t x[26];			/* family-specific: shape letters a..z */
 };
 
+struct ex_weight;
+struct ex_place;
+
+/*
+ * A family.  The classic ones share ex_weights[] (selected by bit) and the
+ * built-in layouts; a family described in its own file (example_<name>.c)
+ * sets weights and whichever callbacks it needs (NULL: the default).
+ */
 struct ex_family {
 	const char *name;	/* --family; also the HF model_type */
 	const char *arch;
 	unsigned bit;
 	unsigned cycle;		/* scanned layers_{l % cycle} blocks (0: none) */
+	const struct ex_weight *weights;	/* own weight list, or NULL */
+	unsigned nweights;
+	int unscanned_only;
+	void (*dims)(struct ex_dims *d);	/* adjust the defaults */
+	int (*check)(const struct ex_dims *d);	/* -EINVAL with message */
+	int (*in_layer)(const struct ex_dims *d, unsigned when, uint64_t l);
+	void (*place)(const struct ex_dims *d, int scanned, uint64_t l,
+		      struct ex_place *p);
+	uint64_t (*mt_layers)(const struct ex_dims *d);
+	void (*config)(FILE *f, const struct ex_family *fam, const struct ex_dims *d);
 };
 
-/* When a layer weight exists. */
+/* When a layer weight exists (a family's in_layer() may define more). */
 enum { EX_W_ALL, EX_W_DENSE, EX_W_MOE };
 
 /*
@@ -60,18 +80,26 @@ struct ex_weight {
 	char shape[5];
 };
 
-/* Where MaxText layer l is: container below "decoder.", and, when stacked,
- * its index on axis 1 of a stack of len. */
+/*
+ * Where MaxText layer l is: container below "decoder.", and, when stacked,
+ * its index on axis 1 of a stack of len (stacked == 1), or its indexes on
+ * axes 1 and 2 of a [len, len2] stack (stacked == 2, Gemma4's blocks).
+ */
 struct ex_place {
 	char container[64];
 	int stacked;
 	uint64_t index, len;
+	uint64_t index2, len2;
 };
 
-extern const struct ex_family ex_families[];
+extern const struct ex_family *const ex_families[];
 extern const unsigned ex_nfamilies;
-extern const struct ex_weight ex_weights[];
-extern const unsigned ex_nweights;
+
+/* 1 if weight w (from ex_family_weights(f)) belongs to family f. */
+int ex_family_has(const struct ex_family *f, const struct ex_weight *w);
+
+/* The weights of family f, in value-id order (*n gets the count). */
+const struct ex_weight *ex_family_weights(const struct ex_family *f, unsigned *n);
 
 /* The family called name, or NULL. */
 const struct ex_family *ex_family_find(const char *name);
@@ -95,6 +123,15 @@ int ex_in_layer(const struct ex_family *f, const struct ex_dims *d,
 /* Where MaxText layer l is in the scanned or unscanned layout. */
 void ex_place_of(const struct ex_family *f, const struct ex_dims *d, int scanned,
 		 uint64_t l, struct ex_place *p);
+
+/* The members of config.json every family shares, from the opening brace
+ * (for a family's config callback). */
+void ex_config_common(FILE *f, const struct ex_family *fam, const struct ex_dims *d);
+
+/* A "layer_types" member: full attention every cycle-th layer, else
+ * sliding (for a family's config callback). */
+void ex_config_layer_types(FILE *f, const struct ex_dims *d, unsigned cycle,
+			   const char *indent);
 
 /* Write the family's HF config.json to path (which must not exist). */
 int ex_write_config(const char *path, const struct ex_family *f,

@@ -13,20 +13,27 @@
 
 #include "util/ck_err.h"
 
-const struct ex_family ex_families[] = {
-	{ "llama", "LlamaForCausalLM", EX_LLAMA, 0 },
-	{ "mistral", "MistralForCausalLM", EX_MISTRAL, 0 },
-	{ "mixtral", "MixtralForCausalLM", EX_MIXTRAL, 0 },
-	{ "qwen2", "Qwen2ForCausalLM", EX_QWEN2, 0 },
-	{ "qwen3", "Qwen3ForCausalLM", EX_QWEN3, 0 },
-	{ "qwen3_moe", "Qwen3MoeForCausalLM", EX_QWEN3_MOE, 0 },
-	{ "deepseek_v2", "DeepseekV2ForCausalLM", EX_DEEPSEEK2, 0 },
-	{ "deepseek_v3", "DeepseekV3ForCausalLM", EX_DEEPSEEK3, 0 },
-	{ "olmo3", "Olmo3ForCausalLM", EX_OLMO3, 4 },
-	{ "gemma2", "Gemma2ForCausalLM", EX_GEMMA2, 0 },
-	{ "gemma3_text", "Gemma3ForCausalLM", EX_GEMMA3_TEXT, 6 },
-	{ "gemma3", "Gemma3ForConditionalGeneration", EX_GEMMA3, 6 },
-	{ "gpt_oss", "GptOssForCausalLM", EX_GPT_OSS, 2 },
+#define CLASSIC(var, name, arch, bit, cycle) \
+	static const struct ex_family var = { name, arch, bit, cycle, NULL, 0, 0, \
+					      NULL, NULL, NULL, NULL, NULL, NULL }
+CLASSIC(llama, "llama", "LlamaForCausalLM", EX_LLAMA, 0);
+CLASSIC(mistral, "mistral", "MistralForCausalLM", EX_MISTRAL, 0);
+CLASSIC(mixtral, "mixtral", "MixtralForCausalLM", EX_MIXTRAL, 0);
+CLASSIC(qwen2, "qwen2", "Qwen2ForCausalLM", EX_QWEN2, 0);
+CLASSIC(qwen3, "qwen3", "Qwen3ForCausalLM", EX_QWEN3, 0);
+CLASSIC(qwen3_moe, "qwen3_moe", "Qwen3MoeForCausalLM", EX_QWEN3_MOE, 0);
+CLASSIC(deepseek_v2, "deepseek_v2", "DeepseekV2ForCausalLM", EX_DEEPSEEK2, 0);
+CLASSIC(deepseek_v3, "deepseek_v3", "DeepseekV3ForCausalLM", EX_DEEPSEEK3, 0);
+CLASSIC(olmo3, "olmo3", "Olmo3ForCausalLM", EX_OLMO3, 4);
+CLASSIC(gemma2, "gemma2", "Gemma2ForCausalLM", EX_GEMMA2, 0);
+CLASSIC(gemma3_text, "gemma3_text", "Gemma3ForCausalLM", EX_GEMMA3_TEXT, 6);
+CLASSIC(gemma3, "gemma3", "Gemma3ForConditionalGeneration", EX_GEMMA3, 6);
+CLASSIC(gpt_oss, "gpt_oss", "GptOssForCausalLM", EX_GPT_OSS, 2);
+
+/* Families described in their own files (example_<name>.c) come last. */
+const struct ex_family *const ex_families[] = {
+	&llama, &mistral, &mixtral, &qwen2, &qwen3, &qwen3_moe, &deepseek_v2,
+	&deepseek_v3, &olmo3, &gemma2, &gemma3_text, &gemma3, &gpt_oss,
 };
 const unsigned ex_nfamilies = sizeof(ex_families) / sizeof(ex_families[0]);
 
@@ -36,7 +43,7 @@ const unsigned ex_nfamilies = sizeof(ex_families) / sizeof(ex_families[0]);
  * B kv_lora + rope, C kv_lora, N nope + rope, W nope + v, U v head dim,
  * S shared experts' width (M * NS).
  */
-const struct ex_weight ex_weights[] = {
+static const struct ex_weight ex_weights[] = {
 	{ "token_embedder.embedding", EX_ALL, EX_W_ALL, "TD" },
 	{ "decoder.decoder_norm.scale", EX_ALL, EX_W_ALL, "D" },
 	{ "decoder.logits_dense.kernel", EX_ALL & ~EX_TIED, EX_W_ALL, "DT" },
@@ -150,14 +157,28 @@ const struct ex_weight ex_weights[] = {
 	{ "decoder.{L}.GptOssMlp.wo", EX_GPT_OSS, EX_W_ALL, "EMD" },
 	{ "decoder.{L}.GptOssMlp.wo_bias", EX_GPT_OSS, EX_W_ALL, "ED" },
 };
-const unsigned ex_nweights = sizeof(ex_weights) / sizeof(ex_weights[0]);
 
 const struct ex_family *ex_family_find(const char *name)
 {
 	for (unsigned i = 0; i < ex_nfamilies; i++)
-		if (!strcmp(name, ex_families[i].name))
-			return &ex_families[i];
+		if (!strcmp(name, ex_families[i]->name))
+			return ex_families[i];
 	return NULL;
+}
+
+const struct ex_weight *ex_family_weights(const struct ex_family *f, unsigned *n)
+{
+	if (f->weights) {
+		*n = f->nweights;
+		return f->weights;
+	}
+	*n = sizeof(ex_weights) / sizeof(ex_weights[0]);
+	return ex_weights;
+}
+
+int ex_family_has(const struct ex_family *f, const struct ex_weight *w)
+{
+	return f->weights || (w->families & f->bit);
 }
 
 void ex_dims_init(const struct ex_family *f, struct ex_dims *d)
@@ -185,10 +206,14 @@ void ex_dims_init(const struct ex_family *f, struct ex_dims *d)
 	} else if (f->bit == EX_GPT_OSS) {
 		d->L = 4;
 	}
+	if (f->dims)
+		f->dims(d);
 }
 
 int ex_dims_check(const struct ex_family *f, const struct ex_dims *d)
 {
+	if (f->check)
+		return f->check(d);
 	if (f->bit == EX_GEMMA2 && d->L % 2)
 		return ck_err(-EINVAL, "example: gemma2 needs an even number of layers");
 	if (f->cycle && f->cycle != 6 && d->L % f->cycle)
@@ -202,6 +227,8 @@ int ex_dims_check(const struct ex_family *f, const struct ex_dims *d)
 
 uint64_t ex_dim(const struct ex_dims *d, char c)
 {
+	if (c >= 'a' && c <= 'z')
+		return d->x[c - 'a'];
 	switch (c) {
 	case 'D': return d->D;
 	case 'Q': return d->HQ;
@@ -226,14 +253,18 @@ uint64_t ex_dim(const struct ex_dims *d, char c)
 
 uint64_t ex_mt_layers(const struct ex_family *f, const struct ex_dims *d)
 {
+	if (f->mt_layers)
+		return f->mt_layers(d);
 	return f->bit == EX_GEMMA2 ? d->L / 2 : d->L;
 }
 
 int ex_in_layer(const struct ex_family *f, const struct ex_dims *d,
 		const struct ex_weight *w, uint64_t l)
 {
-	if (!(w->families & f->bit) || !strstr(w->name, "{L}"))
+	if (!ex_family_has(f, w) || !strstr(w->name, "{L}"))
 		return 0;
+	if (f->in_layer)
+		return f->in_layer(d, w->when, l);
 	if (w->when == EX_W_DENSE)
 		return l < d->K;
 	if (w->when == EX_W_MOE)
@@ -249,7 +280,9 @@ void ex_place_of(const struct ex_family *f, const struct ex_dims *d, int scanned
 
 	memset(p, 0, sizeof(*p));
 	p->stacked = scanned;
-	if (f->bit & EX_DS) {
+	if (f->place)
+		f->place(d, scanned, l, p);
+	else if (f->bit & EX_DS) {
 		/* dense_layers then moe_layers */
 		int moe = l >= d->K;
 
@@ -280,8 +313,7 @@ void ex_place_of(const struct ex_family *f, const struct ex_dims *d, int scanned
 
 #define U(x) ((unsigned long long)(x))
 
-/* The members every family shares, up to and without the closing brace. */
-static void config_common(FILE *f, const struct ex_family *fam, const struct ex_dims *d)
+void ex_config_common(FILE *f, const struct ex_family *fam, const struct ex_dims *d)
 {
 	fprintf(f, "{\n"
 		"  \"architectures\": [\"%s\"],\n"
@@ -299,8 +331,7 @@ static void config_common(FILE *f, const struct ex_family *fam, const struct ex_
 		fam->arch, fam->name, U(d->D), U(d->L), U(d->HQ), U(d->HKV), U(d->V));
 }
 
-/* A "layer_types" list: full attention every cycle-th layer, else sliding. */
-static void layer_types(FILE *f, const struct ex_dims *d, unsigned cycle, const char *ind)
+void ex_config_layer_types(FILE *f, const struct ex_dims *d, unsigned cycle, const char *ind)
 {
 	fprintf(f, "%s\"layer_types\": [", ind);
 	for (uint64_t i = 0; i < d->L; i++)
@@ -378,7 +409,7 @@ static void config_olmo3(FILE *f, const struct ex_dims *d)
 		"  \"hidden_act\": \"silu\",\n  \"intermediate_size\": %llu,\n"
 		"  \"rms_norm_eps\": 1e-06,\n  \"rope_theta\": 500000.0,\n"
 		"  \"rope_scaling\": null,\n  \"sliding_window\": 4096,\n", U(d->F));
-	layer_types(f, d, 4, "  ");
+	ex_config_layer_types(f, d, 4, "  ");
 	fprintf(f, "  \"tie_word_embeddings\": false\n");
 }
 
@@ -410,7 +441,7 @@ static void config_gemma(FILE *f, const struct ex_family *fam, const struct ex_d
 		"%s\"rope_scaling\": null,\n%s\"sliding_window\": 512,\n"
 		"%s\"sliding_window_pattern\": 6,\n%s\"final_logit_softcapping\": null,\n"
 		"%s\"attn_logit_softcapping\": null,\n", ind, ind, ind, ind, ind, ind, ind);
-	layer_types(f, d, 6, ind);
+	ex_config_layer_types(f, d, 6, ind);
 	fprintf(f, "%s\"cache_implementation\": \"hybrid\"\n", ind);
 }
 
@@ -447,7 +478,7 @@ static void config_gpt_oss(FILE *f, const struct ex_dims *d)
 		"\"original_max_position_embeddings\": 4096},\n"
 		"  \"sliding_window\": 128,\n  \"swiglu_limit\": 7.0,\n", U(d->HD), U(d->M),
 		U(d->E));
-	layer_types(f, d, 2, "  ");
+	ex_config_layer_types(f, d, 2, "  ");
 	fprintf(f, "  \"tie_word_embeddings\": false\n");
 }
 
@@ -458,10 +489,12 @@ int ex_write_config(const char *path, const struct ex_family *fam, const struct 
 
 	if (!f)
 		return ck_err(-errno, "%s: %s", path, strerror(errno));
-	if (fam->bit == EX_GEMMA3) {
+	if (fam->config) {
+		fam->config(f, fam, d);
+	} else if (fam->bit == EX_GEMMA3) {
 		config_gemma3_mm(f, fam, d);
 	} else {
-		config_common(f, fam, d);
+		ex_config_common(f, fam, d);
 		if (fam->bit & EX_STD)
 			config_std(f, fam, d);
 		else if (fam->bit & EX_DS)

@@ -21,14 +21,16 @@ trap cleanup EXIT
 
 mounted() { grep -q " $MNT fuse.ckptfs " /proc/mounts; }
 
-# Every family, scanned bfloat16 (head_dim 32: the query scale sqrt(32) of
-# Llama/Mistral/Mixtral needs rounding) and unscanned float32; plus Llama
-# float32 served as bfloat16.
-variants="llama:scanned llama:unscanned llama:f32-as-bf16"
-for fam in mistral mixtral qwen2 qwen3 qwen3_moe deepseek_v2 deepseek_v3 olmo3 \
-	gemma2 gemma3_text gemma3 gpt_oss; do
-	variants="$variants $fam:scanned $fam:unscanned"
-done
+# Every family `ckptfs example` writes, scanned bfloat16 at --scale 2
+# (head_dim 32: the query scale sqrt(32) of Llama/Mistral/Mixtral needs
+# rounding) and unscanned float32, in the layouts MaxText has for it; plus
+# Llama float32 served as bfloat16.
+variants="llama:f32-as-bf16"
+while read -r fam layouts; do
+	for l in $layouts; do variants="$variants $fam:$l"; done
+done <<EOF
+$("$CKPTFS" example --list)
+EOF
 for v in $variants; do
 	fam=${v%%:*}
 	variant=${v#*:}

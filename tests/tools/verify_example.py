@@ -22,6 +22,7 @@ a cast does.
 usage: verify_example.py DIR   (DIR holds the HF view; family and dims come
 from its config.json)
 """
+import importlib
 import json
 import os
 import struct
@@ -252,6 +253,17 @@ def gpt_oss_layer(out, G, c, l):
 
 def expected(c):
     fam = c["model_type"]
+    try:
+        # A family described in its own module, expect_<model_type>.py,
+        # defining WEIGHTS (names in `ckptfs example` order) and
+        # expected(c, G, rne_bf16) with G(name, layer, shape) as below.
+        mod = importlib.import_module("expect_" + fam)
+    except ImportError:
+        mod = None
+    if mod:
+        def G(w, l, shape):
+            return g(mod.WEIGHTS.index(w), l, shape)
+        return mod.expected(c, G, rne_bf16)
     if fam == "gemma3":
         c = dict(c["text_config"], model_type="gemma3")
     L, D, V = c["num_hidden_layers"], c["hidden_size"], c["vocab_size"]
@@ -343,5 +355,6 @@ def main(argv):
     print("%s: %d tensors match" % (c["model_type"], len(want)))
 
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 if __name__ == "__main__":
     main(sys.argv)
