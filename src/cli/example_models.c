@@ -24,6 +24,7 @@ CLASSIC(qwen3, "qwen3", "Qwen3ForCausalLM", EX_QWEN3, 0);
 CLASSIC(qwen3_moe, "qwen3_moe", "Qwen3MoeForCausalLM", EX_QWEN3_MOE, 0);
 CLASSIC(deepseek_v2, "deepseek_v2", "DeepseekV2ForCausalLM", EX_DEEPSEEK2, 0);
 CLASSIC(deepseek_v3, "deepseek_v3", "DeepseekV3ForCausalLM", EX_DEEPSEEK3, 0);
+CLASSIC(deepseek_v32, "deepseek_v32", "DeepseekV32ForCausalLM", EX_DEEPSEEK32, 0);
 CLASSIC(olmo3, "olmo3", "Olmo3ForCausalLM", EX_OLMO3, 4);
 CLASSIC(gemma2, "gemma2", "Gemma2ForCausalLM", EX_GEMMA2, 0);
 CLASSIC(gemma3_text, "gemma3_text", "Gemma3ForCausalLM", EX_GEMMA3_TEXT, 6);
@@ -33,7 +34,7 @@ CLASSIC(gpt_oss, "gpt_oss", "GptOssForCausalLM", EX_GPT_OSS, 2);
 /* Families described in their own files (example_<name>.c) come last. */
 const struct ex_family *const ex_families[] = {
 	&llama, &mistral, &mixtral, &qwen2, &qwen3, &qwen3_moe, &deepseek_v2,
-	&deepseek_v3, &olmo3, &gemma2, &gemma3_text, &gemma3, &gpt_oss,
+	&deepseek_v3, &deepseek_v32, &olmo3, &gemma2, &gemma3_text, &gemma3, &gpt_oss,
 };
 const unsigned ex_nfamilies = sizeof(ex_families) / sizeof(ex_families[0]);
 
@@ -71,13 +72,19 @@ static const struct ex_weight ex_weights[] = {
 	{ "decoder.{L}.MoeBlock_0.wo", EX_MIXTRAL, EX_W_ALL, "EMD" },
 	/* DeepSeek (MLA; V2-Lite has no q-lora, V3 has the router bias) */
 	{ "decoder.{L}.self_attention.query.kernel", EX_DEEPSEEK2, EX_W_ALL, "DQN" },
-	{ "decoder.{L}.self_attention.wq_a.kernel", EX_DEEPSEEK3, EX_W_ALL, "DA" },
-	{ "decoder.{L}.self_attention.q_norm.scale", EX_DEEPSEEK3, EX_W_ALL, "A" },
-	{ "decoder.{L}.self_attention.wq_b.kernel", EX_DEEPSEEK3, EX_W_ALL, "AQN" },
+	{ "decoder.{L}.self_attention.wq_a.kernel", EX_DS_QLORA, EX_W_ALL, "DA" },
+	{ "decoder.{L}.self_attention.q_norm.scale", EX_DS_QLORA, EX_W_ALL, "A" },
+	{ "decoder.{L}.self_attention.wq_b.kernel", EX_DS_QLORA, EX_W_ALL, "AQN" },
 	{ "decoder.{L}.self_attention.wkv_a.kernel", EX_DS, EX_W_ALL, "DB" },
 	{ "decoder.{L}.self_attention.kv_norm.scale", EX_DS, EX_W_ALL, "C" },
 	{ "decoder.{L}.self_attention.wkv_b.kernel", EX_DS, EX_W_ALL, "CQW" },
 	{ "decoder.{L}.self_attention.out.kernel", EX_DS, EX_W_ALL, "QUD" },
+	/* V3.2's indexer: i index heads, j index head dim */
+	{ "decoder.{L}.self_attention.indexer.wq_b.kernel", EX_DEEPSEEK32, EX_W_ALL, "Aij" },
+	{ "decoder.{L}.self_attention.indexer.wk.kernel", EX_DEEPSEEK32, EX_W_ALL, "Dj" },
+	{ "decoder.{L}.self_attention.indexer.k_norm.scale", EX_DEEPSEEK32, EX_W_ALL, "j" },
+	{ "decoder.{L}.self_attention.indexer.k_norm.bias", EX_DEEPSEEK32, EX_W_ALL, "j" },
+	{ "decoder.{L}.self_attention.indexer.weights_proj.kernel", EX_DEEPSEEK32, EX_W_ALL, "Di" },
 	{ "decoder.{L}.mlp.wi_0.kernel", EX_DS, EX_W_DENSE, "DF" },
 	{ "decoder.{L}.mlp.wi_1.kernel", EX_DS, EX_W_DENSE, "DF" },
 	{ "decoder.{L}.mlp.wo.kernel", EX_DS, EX_W_DENSE, "FD" },
@@ -85,7 +92,7 @@ static const struct ex_weight ex_weights[] = {
 	{ "decoder.{L}.DeepSeekMoeBlock_0.shared_experts.wi_1.kernel", EX_DS, EX_W_MOE, "DS" },
 	{ "decoder.{L}.DeepSeekMoeBlock_0.shared_experts.wo.kernel", EX_DS, EX_W_MOE, "SD" },
 	{ "decoder.{L}.DeepSeekMoeBlock_0.MoeBlock_0.gate.kernel", EX_DS, EX_W_MOE, "DE" },
-	{ "decoder.{L}.DeepSeekMoeBlock_0.MoeBlock_0.gate.bias", EX_DEEPSEEK3, EX_W_MOE, "E" },
+	{ "decoder.{L}.DeepSeekMoeBlock_0.MoeBlock_0.gate.bias", EX_DS_QLORA, EX_W_MOE, "E" },
 	{ "decoder.{L}.DeepSeekMoeBlock_0.MoeBlock_0.wi_0", EX_DS, EX_W_MOE, "EDM" },
 	{ "decoder.{L}.DeepSeekMoeBlock_0.MoeBlock_0.wi_1", EX_DS, EX_W_MOE, "EDM" },
 	{ "decoder.{L}.DeepSeekMoeBlock_0.MoeBlock_0.wo", EX_DS, EX_W_MOE, "EMD" },
@@ -189,7 +196,9 @@ void ex_dims_init(const struct ex_family *f, struct ex_dims *d)
 		d->L = 3;
 		d->K = 1;
 		d->HKV = d->HQ;
-		d->QL = f->bit == EX_DEEPSEEK3 ? 32 : 0;
+		d->QL = f->bit & EX_DS_QLORA ? 32 : 0;
+		d->x['i' - 'a'] = 4;
+		d->x['j' - 'a'] = 8;
 		d->KVL = 16;
 		d->NOPE = 16;
 		d->ROPE = 8;
@@ -380,7 +389,7 @@ static void config_std(FILE *f, const struct ex_family *fam, const struct ex_dim
 
 static void config_deepseek(FILE *f, const struct ex_family *fam, const struct ex_dims *d)
 {
-	int v3 = fam->bit == EX_DEEPSEEK3;
+	int v3 = fam->bit != EX_DEEPSEEK2;
 
 	fprintf(f, "  \"attention_bias\": false,\n  \"bos_token_id\": 0,\n  \"eos_token_id\": 1,\n"
 		"  \"hidden_act\": \"silu\",\n  \"intermediate_size\": %llu,\n"
@@ -399,8 +408,12 @@ static void config_deepseek(FILE *f, const struct ex_family *fam, const struct e
 	fprintf(f, "  \"kv_lora_rank\": %llu,\n  \"qk_nope_head_dim\": %llu,\n"
 		"  \"qk_rope_head_dim\": %llu,\n  \"v_head_dim\": %llu,\n"
 		"  \"rms_norm_eps\": 1e-06,\n  \"rope_theta\": 10000.0,\n"
-		"  \"rope_scaling\": null,\n  \"tie_word_embeddings\": false\n",
-		U(d->KVL), U(d->NOPE), U(d->ROPE), U(d->VHD));
+		"  \"rope_scaling\": null,\n  \"tie_word_embeddings\": false%s\n",
+		U(d->KVL), U(d->NOPE), U(d->ROPE), U(d->VHD),
+		fam->bit == EX_DEEPSEEK32 ? "," : "");
+	if (fam->bit == EX_DEEPSEEK32)
+		fprintf(f, "  \"index_n_heads\": %llu,\n  \"index_head_dim\": %llu,\n"
+			"  \"index_topk\": 16\n", U(d->x['i' - 'a']), U(d->x['j' - 'a']));
 }
 
 static void config_olmo3(FILE *f, const struct ex_dims *d)

@@ -32,7 +32,8 @@ import numpy as np
 
 STD = {"llama", "mistral", "mixtral", "qwen2", "qwen3", "qwen3_moe"}
 DENSE = {"llama", "mistral", "qwen2", "qwen3"}
-DS = {"deepseek_v2", "deepseek_v3"}
+DS = {"deepseek_v2", "deepseek_v3", "deepseek_v32"}
+QLORA = {"deepseek_v3", "deepseek_v32"}
 G3 = {"gemma3_text", "gemma3"}
 TIED = {"gemma2"} | G3
 ALL = STD | DS | TIED | {"olmo3", "gpt_oss"}
@@ -48,12 +49,15 @@ WEIGHTS = [
     ("moe_wi_1", {"qwen3_moe"}), ("moe_wo", {"qwen3_moe"}),
     ("moeblock_gate", {"mixtral"}), ("moeblock_wi_0", {"mixtral"}),
     ("moeblock_wi_1", {"mixtral"}), ("moeblock_wo", {"mixtral"}),
-    ("ds_query", {"deepseek_v2"}), ("wq_a", {"deepseek_v3"}),
-    ("q_norm", {"deepseek_v3"}), ("wq_b", {"deepseek_v3"}),
+    ("ds_query", {"deepseek_v2"}), ("wq_a", QLORA),
+    ("q_norm", QLORA), ("wq_b", QLORA),
     ("wkv_a", DS), ("kv_norm", DS), ("wkv_b", DS), ("ds_out", DS),
+    ("idx_wq_b", {"deepseek_v32"}), ("idx_wk", {"deepseek_v32"}),
+    ("idx_k_norm", {"deepseek_v32"}), ("idx_k_norm_bias", {"deepseek_v32"}),
+    ("idx_weights_proj", {"deepseek_v32"}),
     ("ds_wi_0", DS), ("ds_wi_1", DS), ("ds_wo", DS),
     ("sh_wi_0", DS), ("sh_wi_1", DS), ("sh_wo", DS),
-    ("ds_gate", DS), ("ds_gate_bias", {"deepseek_v3"}),
+    ("ds_gate", DS), ("ds_gate_bias", QLORA),
     ("ds_e_wi_0", DS), ("ds_e_wi_1", DS), ("ds_e_wo", DS),
 ] + [("olmo_" + n, {"olmo3"}) for n in (
     "query", "key", "value", "out", "query_norm", "key_norm", "post_attn",
@@ -156,6 +160,13 @@ def deepseek_layer(out, G, fam, c, l):
     out[a + "kv_a_layernorm.weight"] = G("kv_norm", l, (C,))
     out[a + "kv_b_proj.weight"] = kernel(G("wkv_b", l, (C, Q, W)), 1)
     out[a + "o_proj.weight"] = kernel(G("ds_out", l, (Q, U, D)), 2)
+    if fam == "deepseek_v32":
+        n, h, x = c["index_n_heads"], c["index_head_dim"], a + "indexer."
+        out[x + "wq_b.weight"] = kernel(G("idx_wq_b", l, (A, n, h)), 1)
+        out[x + "wk.weight"] = G("idx_wk", l, (D, h)).T
+        out[x + "k_norm.weight"] = G("idx_k_norm", l, (h,))
+        out[x + "k_norm.bias"] = G("idx_k_norm_bias", l, (h,))
+        out[x + "weights_proj.weight"] = G("idx_weights_proj", l, (D, n)).T
     m = p + "mlp."
     if l < c["first_k_dense_replace"]:
         out[m + "gate_proj.weight"] = G("ds_wi_0", l, (D, F)).T
@@ -166,7 +177,7 @@ def deepseek_layer(out, G, fam, c, l):
     out[m + "shared_experts.up_proj.weight"] = G("sh_wi_1", l, (D, S)).T
     out[m + "shared_experts.down_proj.weight"] = G("sh_wo", l, (S, D)).T
     out[m + "gate.weight"] = G("ds_gate", l, (D, E)).T
-    if fam == "deepseek_v3":
+    if fam in QLORA:
         out[m + "gate.e_score_correction_bias"] = G("ds_gate_bias", l, (E,))
     for e in range(E):
         x = m + "experts.%d." % e
