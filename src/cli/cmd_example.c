@@ -211,7 +211,7 @@ int cmd_example(int argc, char **argv)
 	const struct ex_family *fam = ex_families[0];
 	struct ex_dims d;
 	const char *dir = NULL;
-	long layers = 0, scale = 1;
+	long layers = 0, scale = 1, pad = -1;
 	int scanned = 1, f32 = 0, err;
 	char *root = NULL, *cfg = NULL, *end;
 
@@ -225,6 +225,10 @@ int cmd_example(int argc, char **argv)
 			if (*end || k < 1 || k > 64)
 				return cli_usage_error("example: %s takes 1..64", argv[i]);
 			*(!strcmp(argv[i++], "--layers") ? &layers : &scale) = k;
+		} else if (!strcmp(argv[i], "--pad-vocab") && i + 1 < argc) {
+			pad = strtol(argv[++i], &end, 10);
+			if (*end || pad < 0 || pad > 1024)
+				return cli_usage_error("example: --pad-vocab takes 0..1024");
 		} else if (!strcmp(argv[i], "--family") && i + 1 < argc) {
 			fam = ex_family_find(argv[++i]);
 			if (!fam)
@@ -255,8 +259,8 @@ int cmd_example(int argc, char **argv)
 	d.HD *= (uint64_t)scale;
 	d.F *= (uint64_t)scale;
 	d.V *= (uint64_t)scale;
-	/* Gemma's MaxText vocab is padded past the HF one. */
-	d.VMT = d.V + (fam->bit & EX_TIED ? 16 : 0);
+	/* MaxText's vocab may be padded past the HF one (Gemma's always is). */
+	d.VMT = d.V + (pad >= 0 ? (uint64_t)pad : fam->bit & EX_TIED ? 16 : 0);
 	d.M *= (uint64_t)scale;
 	err = ex_dims_check(fam, &d);
 	if (!err && scanned && fam->unscanned_only)

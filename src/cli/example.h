@@ -138,4 +138,6 @@ void ex_config_layer_types(FILE *f, const struct ex_dims *d, unsigned cycle,
 int ex_write_config(const char *path, const struct ex_family *f,
 		    const struct ex_dims *d);
 
+extern const struct ex_family ex_family_gemma3;
+
 #endif

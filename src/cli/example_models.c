@@ -28,13 +28,13 @@ CLASSIC(deepseek_v32, "deepseek_v32", "DeepseekV32ForCausalLM", EX_DEEPSEEK32, 0
 CLASSIC(olmo3, "olmo3", "Olmo3ForCausalLM", EX_OLMO3, 4);
 CLASSIC(gemma2, "gemma2", "Gemma2ForCausalLM", EX_GEMMA2, 0);
 CLASSIC(gemma3_text, "gemma3_text", "Gemma3ForCausalLM", EX_GEMMA3_TEXT, 6);
-CLASSIC(gemma3, "gemma3", "Gemma3ForConditionalGeneration", EX_GEMMA3, 6);
 CLASSIC(gpt_oss, "gpt_oss", "GptOssForCausalLM", EX_GPT_OSS, 2);
 
 /* Families described in their own files (example_<name>.c) come last. */
 const struct ex_family *const ex_families[] = {
 	&llama, &mistral, &mixtral, &qwen2, &qwen3, &qwen3_moe, &deepseek_v2,
-	&deepseek_v3, &deepseek_v32, &olmo3, &gemma2, &gemma3_text, &gemma3, &gpt_oss,
+	&deepseek_v3, &deepseek_v32, &olmo3, &gemma2, &gemma3_text, &gpt_oss,
+	&ex_family_gemma3,
 };
 const unsigned ex_nfamilies = sizeof(ex_families) / sizeof(ex_families[0]);
 
@@ -132,19 +132,19 @@ static const struct ex_weight ex_weights[] = {
 	{ "decoder.{L}.mlp_global.wi_1.kernel", EX_GEMMA2, EX_W_ALL, "DF" },
 	{ "decoder.{L}.mlp_global.wo.kernel", EX_GEMMA2, EX_W_ALL, "FD" },
 	/* Gemma3 text */
-	{ "decoder.{L}.pre_self_attention_norm.scale", EX_G3, EX_W_ALL, "D" },
-	{ "decoder.{L}.post_self_attention_norm.scale", EX_G3, EX_W_ALL, "D" },
-	{ "decoder.{L}.pre_ffw_norm.scale", EX_G3, EX_W_ALL, "D" },
-	{ "decoder.{L}.post_ffw_norm.scale", EX_G3, EX_W_ALL, "D" },
-	{ "decoder.{L}.self_attention.query_norm.scale", EX_G3, EX_W_ALL, "H" },
-	{ "decoder.{L}.self_attention.key_norm.scale", EX_G3, EX_W_ALL, "H" },
-	{ "decoder.{L}.self_attention.query.kernel", EX_G3, EX_W_ALL, "DQH" },
-	{ "decoder.{L}.self_attention.key.kernel", EX_G3, EX_W_ALL, "DKH" },
-	{ "decoder.{L}.self_attention.value.kernel", EX_G3, EX_W_ALL, "DKH" },
-	{ "decoder.{L}.self_attention.out.kernel", EX_G3, EX_W_ALL, "QHD" },
-	{ "decoder.{L}.mlp.wi_0.kernel", EX_G3, EX_W_ALL, "DF" },
-	{ "decoder.{L}.mlp.wi_1.kernel", EX_G3, EX_W_ALL, "DF" },
-	{ "decoder.{L}.mlp.wo.kernel", EX_G3, EX_W_ALL, "FD" },
+	{ "decoder.{L}.pre_self_attention_norm.scale", EX_GEMMA3_TEXT, EX_W_ALL, "D" },
+	{ "decoder.{L}.post_self_attention_norm.scale", EX_GEMMA3_TEXT, EX_W_ALL, "D" },
+	{ "decoder.{L}.pre_ffw_norm.scale", EX_GEMMA3_TEXT, EX_W_ALL, "D" },
+	{ "decoder.{L}.post_ffw_norm.scale", EX_GEMMA3_TEXT, EX_W_ALL, "D" },
+	{ "decoder.{L}.self_attention.query_norm.scale", EX_GEMMA3_TEXT, EX_W_ALL, "H" },
+	{ "decoder.{L}.self_attention.key_norm.scale", EX_GEMMA3_TEXT, EX_W_ALL, "H" },
+	{ "decoder.{L}.self_attention.query.kernel", EX_GEMMA3_TEXT, EX_W_ALL, "DQH" },
+	{ "decoder.{L}.self_attention.key.kernel", EX_GEMMA3_TEXT, EX_W_ALL, "DKH" },
+	{ "decoder.{L}.self_attention.value.kernel", EX_GEMMA3_TEXT, EX_W_ALL, "DKH" },
+	{ "decoder.{L}.self_attention.out.kernel", EX_GEMMA3_TEXT, EX_W_ALL, "QHD" },
+	{ "decoder.{L}.mlp.wi_0.kernel", EX_GEMMA3_TEXT, EX_W_ALL, "DF" },
+	{ "decoder.{L}.mlp.wi_1.kernel", EX_GEMMA3_TEXT, EX_W_ALL, "DF" },
+	{ "decoder.{L}.mlp.wo.kernel", EX_GEMMA3_TEXT, EX_W_ALL, "FD" },
 	/* GPT-OSS (biases everywhere, sinks, experts with biases) */
 	{ "decoder.{L}.GptOssAttention.query.kernel", EX_GPT_OSS, EX_W_ALL, "DQH" },
 	{ "decoder.{L}.GptOssAttention.key.kernel", EX_GPT_OSS, EX_W_ALL, "DKH" },
@@ -458,26 +458,6 @@ static void config_gemma(FILE *f, const struct ex_family *fam, const struct ex_d
 	fprintf(f, "%s\"cache_implementation\": \"hybrid\"\n", ind);
 }
 
-/* Gemma3ForConditionalGeneration: the text config nested, a tiny SigLIP. */
-static void config_gemma3_mm(FILE *f, const struct ex_family *fam, const struct ex_dims *d)
-{
-	fprintf(f, "{\n  \"architectures\": [\"%s\"],\n  \"model_type\": \"gemma3\",\n"
-		"  \"boi_token_index\": 250,\n  \"eoi_token_index\": 251,\n"
-		"  \"image_token_index\": 252,\n  \"mm_tokens_per_image\": 4,\n"
-		"  \"initializer_range\": 0.02,\n  \"torch_dtype\": \"bfloat16\",\n"
-		"  \"vision_config\": {\"model_type\": \"siglip_vision_model\", "
-		"\"hidden_size\": 32, \"intermediate_size\": 64, \"num_attention_heads\": 2, "
-		"\"num_hidden_layers\": 1, \"image_size\": 28, \"patch_size\": 14, "
-		"\"layer_norm_eps\": 1e-06, \"vision_use_head\": false},\n"
-		"  \"text_config\": {\n    \"model_type\": \"gemma3_text\",\n"
-		"    \"hidden_size\": %llu,\n    \"num_hidden_layers\": %llu,\n"
-		"    \"num_attention_heads\": %llu,\n    \"num_key_value_heads\": %llu,\n"
-		"    \"vocab_size\": %llu,\n    \"max_position_embeddings\": 2048,\n",
-		fam->arch, U(d->D), U(d->L), U(d->HQ), U(d->HKV), U(d->V));
-	config_gemma(f, fam, d, "    ");
-	fprintf(f, "  },\n  \"tie_word_embeddings\": true\n");
-}
-
 static void config_gpt_oss(FILE *f, const struct ex_dims *d)
 {
 	fprintf(f, "  \"attention_bias\": true,\n  \"eos_token_id\": 2,\n  \"pad_token_id\": 1,\n"
@@ -504,8 +484,6 @@ int ex_write_config(const char *path, const struct ex_family *fam, const struct 
 		return ck_err(-errno, "%s: %s", path, strerror(errno));
 	if (fam->config) {
 		fam->config(f, fam, d);
-	} else if (fam->bit == EX_GEMMA3) {
-		config_gemma3_mm(f, fam, d);
 	} else {
 		ex_config_common(f, fam, d);
 		if (fam->bit & EX_STD)

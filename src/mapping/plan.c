@@ -41,6 +41,29 @@ struct ctx {
 
 /* --- values: let names first, then config fields (dotted paths) --- */
 
+/* Element comp of JSON array a: comp is a decimal index, or i / e (the
+ * current layer / expert).  NULL when out of range or not an index. */
+static const cJSON *array_item(const struct ctx *x, const cJSON *a, const char *comp)
+{
+	int64_t idx = -1;
+
+	if (!strcmp(comp, "i") || !strcmp(comp, "e")) {
+		idx = comp[0] == 'i' ? x->var_i : x->var_e;
+	} else if (*comp && strspn(comp, "0123456789") == strlen(comp) &&
+		   strlen(comp) < 10) {
+		idx = atol(comp);
+	}
+	if (idx < 0 || idx >= cJSON_GetArraySize(a))
+		return NULL;
+	return cJSON_GetArrayItem(a, (int)idx);
+}
+
+/*
+ * A name is a let name or a dotted path into the config.  A path component
+ * after an array indexes it (a number, or i / e for the current layer /
+ * expert); one after a string tests it: 1 when the string equals that
+ * component, else 0 ("text_config.layer_types.i.full_attention").
+ */
 static int lookup(void *vctx, const char *name, size_t len, double *v)
 {
 	struct ctx *x = vctx;
@@ -83,7 +106,13 @@ static int lookup(void *vctx, const char *name, size_t len, double *v)
 		dot = strchr(p, '.');
 		if (dot)
 			*(char *)dot = '\0';
-		node = ck_json_get(node, p);
+		if (cJSON_IsString(node)) {
+			if (dot || !node->valuestring)
+				return -ENOENT;
+			*v = !strcmp(node->valuestring, p);
+			return 0;
+		}
+		node = cJSON_IsArray(node) ? array_item(x, node, p) : ck_json_get(node, p);
 	}
 	if (cJSON_IsBool(node)) {
 		*v = cJSON_IsTrue(node);
@@ -480,6 +509,12 @@ static int add_tensor(struct ctx *x, struct plan *p, const struct map_rule *r,
 		if (err)
 			break;
 	}
+	if (err == -ENOENT) {
+		/* Optional and absent (e.g. a tied head), or collected for the
+		 * error reported after every rule ran. */
+		err = 0;
+		goto out;
+	}
 	t.shape.rank = r->rank;
 	for (unsigned i = 0; !err && i < r->rank; i++) {
 		int64_t si = x->var_i, se = x->var_e;
@@ -489,14 +524,11 @@ static int add_tensor(struct ctx *x, struct plan *p, const struct map_rule *r,
 		err = eval_u64(x, r->shape[i], &t.shape.d[i]);
 		x->var_i = si;
 		x->var_e = se;
-		if (err)
+		if (err == -ENOENT)	/* the arrays are there: never skip */
+			err = ck_err(-EINVAL, "shape of %s: \"%s\" names a value the "
+				     "config does not have", t.name, r->shape[i]);
+		else if (err)
 			err = ck_err_ctx(err, "shape of %s", t.name);
-	}
-	if (err == -ENOENT) {
-		/* Optional and absent (e.g. a tied head), or collected for the
-		 * error reported after every rule ran. */
-		err = 0;	/* collected; reported after every rule ran */
-		goto out;
 	}
 	if (!err)
 		err = chain_shapes(x, &t);

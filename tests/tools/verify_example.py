@@ -19,8 +19,8 @@ written with numpy independently of ckptfs's C code:
 bfloat16 results are rounded to nearest even, as a float32 computation then
 a cast does.
 
-usage: verify_example.py DIR   (DIR holds the HF view; family and dims come
-from its config.json)
+usage: verify_example.py [--pad-vocab N] DIR   (DIR holds the HF view; family
+and dims come from its config.json; N: the example's --pad-vocab)
 """
 import importlib
 import json
@@ -34,7 +34,7 @@ STD = {"llama", "mistral", "mixtral", "qwen2", "qwen3", "qwen3_moe"}
 DENSE = {"llama", "mistral", "qwen2", "qwen3"}
 DS = {"deepseek_v2", "deepseek_v3", "deepseek_v32"}
 QLORA = {"deepseek_v3", "deepseek_v32"}
-G3 = {"gemma3_text", "gemma3"}
+G3 = {"gemma3_text"}  # gemma3 (with vision): expect_gemma3.py
 TIED = {"gemma2"} | G3
 ALL = STD | DS | TIED | {"olmo3", "gpt_oss"}
 # (MaxText weight, families that have it): the order of `ckptfs example`.
@@ -275,29 +275,29 @@ def expected(c):
         def G(w, l, shape):
             return g(mod.WEIGHTS.index(w), l, shape)
         return mod.expected(c, G, rne_bf16)
-    if fam == "gemma3":
-        c = dict(c["text_config"], model_type="gemma3")
     L, D, V = c["num_hidden_layers"], c["hidden_size"], c["vocab_size"]
     ids = [w for w, f in WEIGHTS if fam in f]
 
     def G(w, l, shape):
         return g(ids.index(w), l, shape)
 
-    m = "model.language_model." if fam == "gemma3" else "model."
+    m = "model."
     out = {m + "norm.weight": G("decoder_norm", 0, (D,))}
     if fam in TIED:
         # The example pads MaxText's vocab with 16 rows past V; the
         # embedding is truncated and divided by sqrt(D): an f32 normalizer
         # for Gemma2, bf16(sqrt(D)) for Gemma3.
-        vmt = V + 16
+        vmt = V + (16 if PAD is None else PAD)
         norm = np.float32(np.sqrt(D))
         if fam in G3:
             norm = rne_bf16(np.array([np.sqrt(D)], np.float32))[0]
         out[m + "embed_tokens.weight"] = G("embedding", 0, (vmt, D))[:V] / norm
         out[m + "norm.weight"] = out[m + "norm.weight"] - np.float32(1.0)
     else:
-        out[m + "embed_tokens.weight"] = G("embedding", 0, (V, D))
-        out["lm_head.weight"] = G("logits_dense", 0, (D, V)).T
+        # Padded vocab rows (example --pad-vocab) are dropped.
+        vmt = V + (PAD or 0)
+        out[m + "embed_tokens.weight"] = G("embedding", 0, (vmt, D))[:V]
+        out["lm_head.weight"] = G("logits_dense", 0, (D, vmt))[:, :V].T
     if fam == "gemma2":
         for mt in range(L // 2):
             for x, i in (("local", 2 * mt), ("global", 2 * mt + 1)):
@@ -340,7 +340,14 @@ def load(path):
     return out
 
 
+PAD = None
+
+
 def main(argv):
+    global PAD
+    if len(argv) > 3 and argv[1] == "--pad-vocab":
+        PAD = int(argv[2])
+        argv = argv[:1] + argv[3:]
     d = argv[1]
     c = json.load(open(os.path.join(d, "config.json")))
     idx = json.load(open(os.path.join(d, "model.safetensors.index.json")))
