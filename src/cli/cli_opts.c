@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "mapping/detect.h"
 #include "util/ck_err.h"
 
 static const char *const dropped[] = {
@@ -57,6 +58,60 @@ static int parse_dtype(const char *s, enum ck_dtype *t)
 	return 0;
 }
 
+/* config.KEY=VALUE: checked now, applied to the config by ckfs_open(). */
+static int config_set(char *opt, char *eq, struct ckfs_opts *o)
+{
+	const char *key = opt + 7;
+	cJSON *v = NULL;
+	int err;
+
+	if (!eq)
+		return ck_err(-EINVAL, "%s: no value (use config.KEY=VALUE)", opt);
+	*eq = '\0';
+	err = detect_set_value(key, eq + 1, &v);
+	cJSON_Delete(v);
+	if (!err && o->nsets == DETECT_MAX_SETS)
+		err = ck_err(-EINVAL, "more than %d config.KEY=VALUE options",
+			     DETECT_MAX_SETS);
+	if (err)
+		return err;
+	o->sets[o->nsets].key = key;
+	o->sets[o->nsets++].value = eq + 1;
+	return 0;
+}
+
+/*
+ * The end of the option at s: the next comma, except inside the JSON value
+ * of a config.KEY= option that starts with {, [ or " (an object, a list or
+ * a string may hold commas).
+ */
+static char *opt_end(char *s)
+{
+	char *eq = strchr(s, '=');
+	int depth = 0, str = 0;
+
+	if (strncmp(s, "config.", 7) || !eq || !strchr("{[\"", eq[1]) ||
+	    (strchr(s, ',') && strchr(s, ',') < eq))
+		return s + strcspn(s, ",");
+	for (s = eq + 1; *s; s++) {
+		if (str) {
+			if (*s == '\\' && s[1])
+				s++;
+			else if (*s == '"')
+				str = 0;
+		} else if (*s == '"') {
+			str = 1;
+		} else if (*s == '{' || *s == '[') {
+			depth++;
+		} else if (*s == '}' || *s == ']') {
+			depth -= depth > 0;
+		} else if (*s == ',' && !depth) {
+			break;
+		}
+	}
+	return s;
+}
+
 static int one(char *opt, struct ckfs_opts *o, struct ck_buf *fuse)
 {
 	char *eq = strchr(opt, '=');
@@ -83,6 +138,8 @@ static int one(char *opt, struct ckfs_opts *o, struct ck_buf *fuse)
 		o->step = strtoll(val, &end, 10);
 		if (end == val || *end || o->step < 0)
 			return ck_err(-EINVAL, "step=%s: not a step number", val);
+	} else if (!strncmp(opt, "config.", 7)) {
+		return config_set(opt, eq, o);
 	} else {
 		for (size_t i = 0; i < sizeof(dropped) / sizeof(dropped[0]); i++)
 			if (!strcmp(opt, dropped[i]))
@@ -98,14 +155,18 @@ static int one(char *opt, struct ckfs_opts *o, struct ck_buf *fuse)
 int cli_opts_parse(const char *arg, struct ckfs_opts *o, struct ck_buf *fuse,
 		   char **keep)
 {
-	char *copy = strdup(arg), *save = NULL, *tok;
-	int err = 0;
+	char *copy = strdup(arg), *tok, *end;
+	int err = 0, last = 0;
 
 	if (!copy)
 		return ck_err(-ENOMEM, "out of memory");
-	for (tok = strtok_r(copy, ",", &save); tok && !err; tok = strtok_r(NULL, ",", &save))
+	for (tok = copy; !err && !last; tok = end + 1) {
+		end = opt_end(tok);
+		last = !*end;
+		*end = '\0';
 		if (*tok)
 			err = one(tok, o, fuse);
+	}
 	*keep = copy;
 	return err;
 }

@@ -15,8 +15,10 @@
 /*
  * Parse one comma-separated -o argument into o (strings point into a copy
  * kept in *keep, which the caller frees) and append the options meant for
- * FUSE to fuse ("a,b=c", comma-separated).  -EINVAL with a message for a bad
- * value (unknown dtype, bad size or step).
+ * FUSE to fuse ("a,b=c", comma-separated).  config.KEY=VALUE goes to
+ * o->sets; a VALUE that starts with {, [ or " runs to its closing bracket or
+ * quote, commas included.  -EINVAL with a message for a bad value (unknown
+ * dtype, bad size or step, a malformed config.KEY=VALUE).
  */
 int cli_opts_parse(const char *arg, struct ckfs_opts *o, struct ck_buf *fuse,
 		   char **keep);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* This file implements `ckptfs inspect`: a listing of a checkpoint's arrays,
- * as a table or as JSON. */
+ * the model family its array names fit and the presets it matches, as a
+ * table or as JSON. */
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -9,9 +10,88 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "fs/ckfs.h"
+#include "mapping/detect.h"
 #include "orbax/orbax.h"
+#include "util/ck_buf.h"
 #include "util/ck_err.h"
+#include "util/ck_file.h"
 #include "zarr/zarr_array.h"
+
+#define INSPECT_MAX_FAMILIES 64
+
+/* What the checkpoint is: the families its array names fit, the presets it
+ * matches, or why that could not be found out. */
+struct match {
+	char *why;			/* the mappings could not be loaded */
+	struct mapping **maps;
+	size_t nmaps;
+	const struct mapping *fams[INSPECT_MAX_FAMILIES];
+	size_t nfams;
+	char **presets;
+	size_t npresets;
+};
+
+static void match_find(struct match *mt, const struct orbax_ckpt *c, const char *mdir)
+{
+	const char *dir = ckfs_mappings_dir(mdir);
+	char *pdir = NULL;
+	int err;
+
+	err = mapping_load_dir(dir, &mt->maps, &mt->nmaps);
+	if (!err) {
+		mt->nfams = detect_matches(mt->maps, mt->nmaps, c, mt->fams,
+					   INSPECT_MAX_FAMILIES);
+		if (mt->nfams > INSPECT_MAX_FAMILIES)
+			mt->nfams = INSPECT_MAX_FAMILIES;
+		pdir = ck_path_join(dir, "presets");
+		err = pdir ? 0 : ck_err(-ENOMEM, "out of memory");
+	}
+	if (!err && mt->nfams)
+		err = detect_presets(mt->fams, mt->nfams, c, pdir, &mt->presets,
+				     &mt->npresets);
+	if (err)
+		mt->why = strdup(*ck_err_msg() ? ck_err_msg() : strerror(-err));
+	ck_err_clear();
+	free(pdir);
+}
+
+static void match_release(struct match *mt)
+{
+	for (size_t i = 0; i < mt->nmaps; i++)
+		mapping_free(mt->maps[i]);
+	free(mt->maps);
+	for (size_t i = 0; i < mt->npresets; i++)
+		free(mt->presets[i]);
+	free(mt->presets);
+	free(mt->why);
+}
+
+static void print_match(const struct match *mt)
+{
+	if (mt->why && !mt->nfams) {
+		printf("family:     unknown (%s)\n", mt->why);
+		return;
+	}
+	if (mt->nfams == 1) {
+		printf("family:     %s\n", mt->fams[0]->family);
+	} else if (mt->nfams == 0) {
+		printf("family:     none (no mapping recognises the arrays)\n");
+	} else {
+		printf("family:     ambiguous (");
+		for (size_t i = 0; i < mt->nfams; i++)
+			printf("%s%s", i ? ", " : "", mt->fams[i]->family);
+		printf(")\n");
+	}
+	if (mt->why) {
+		printf("presets:    unknown (%s)\n", mt->why);
+		return;
+	}
+	printf("presets:    ");
+	for (size_t i = 0; i < mt->npresets; i++)
+		printf("%s%s", i ? ", " : "", mt->presets[i]);
+	printf("%s\n", mt->npresets ? "" : "none match");
+}
 
 static void format_shape(char *buf, size_t cap, const uint64_t *v, unsigned n)
 {
@@ -39,7 +119,7 @@ static const char *human(uint64_t n, char *buf, size_t cap)
 	return buf;
 }
 
-static int print_table(const struct orbax_ckpt *c)
+static int print_table(const struct orbax_ckpt *c, const struct match *mt)
 {
 	char h[32], shape[512], chunk[512];
 	uint64_t total = 0, stored = 0;
@@ -61,6 +141,7 @@ static int print_table(const struct orbax_ckpt *c)
 		printf("scan_layers: %s\n", c->scan_layers ? "true" : "false");
 	if (c->note)
 		printf("note:       %s\n", c->note);
+	print_match(mt);
 	printf("\n%-*s  %-8s  %-20s  %-20s  %7s  %12s\n", w, "ARRAY", "DTYPE",
 	       "SHAPE", "CHUNK", "CHUNKS", "STORED");
 	for (size_t i = 0; i < c->narrays; i++) {
@@ -92,9 +173,9 @@ static cJSON *json_dims(const uint64_t *v, unsigned n)
 	return a;
 }
 
-static int print_json(const struct orbax_ckpt *c)
+static int print_json(const struct orbax_ckpt *c, const struct match *mt)
 {
-	cJSON *root = cJSON_CreateObject(), *arrays;
+	cJSON *root = cJSON_CreateObject(), *arrays, *fams, *presets;
 	uint64_t total = 0;
 	char *text;
 	int err = 0;
@@ -111,6 +192,18 @@ static int print_json(const struct orbax_ckpt *c)
 		cJSON_AddBoolToObject(root, "scan_layers", c->scan_layers);
 	if (c->note)
 		cJSON_AddStringToObject(root, "note", c->note);
+	if (mt->nfams == 1)
+		cJSON_AddStringToObject(root, "family", mt->fams[0]->family);
+	else
+		cJSON_AddNullToObject(root, "family");
+	fams = cJSON_AddArrayToObject(root, "families");
+	for (size_t i = 0; fams && i < mt->nfams; i++)
+		cJSON_AddItemToArray(fams, cJSON_CreateString(mt->fams[i]->family));
+	presets = cJSON_AddArrayToObject(root, "presets");
+	for (size_t i = 0; presets && i < mt->npresets; i++)
+		cJSON_AddItemToArray(presets, cJSON_CreateString(mt->presets[i]));
+	if (mt->why)
+		cJSON_AddStringToObject(root, "match_error", mt->why);
 	arrays = cJSON_AddArrayToObject(root, "arrays");
 	for (size_t i = 0; arrays && i < c->narrays; i++) {
 		cJSON *a = cJSON_CreateObject();
@@ -151,12 +244,15 @@ int cmd_inspect(int argc, char **argv)
 {
 	struct orbax_opts opts = ORBAX_OPTS_INIT;
 	struct orbax_ckpt *c = NULL;
-	const char *src = NULL;
+	struct match mt = { 0 };
+	const char *src = NULL, *mdir = NULL;
 	int json = 0, err;
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--json")) {
 			json = 1;
+		} else if (!strcmp(argv[i], "--mappings") && i + 1 < argc) {
+			mdir = argv[++i];
 		} else if (!strcmp(argv[i], "--step") && i + 1 < argc) {
 			if (cli_parse_step(argv[++i], &opts.step))
 				return cli_usage_error("bad step '%s'", argv[i]);
@@ -172,7 +268,10 @@ int cmd_inspect(int argc, char **argv)
 		return cli_usage_error("inspect: missing SRC");
 	err = orbax_open(src, &opts, &c);
 	if (!err)
-		err = json ? print_json(c) : print_table(c);
+		match_find(&mt, c, mdir);
+	if (!err)
+		err = json ? print_json(c, &mt) : print_table(c, &mt);
+	match_release(&mt);
 	orbax_close(c);
 	if (!err && fflush(stdout))
 		err = ck_err(-EIO, "cannot write to stdout");

@@ -29,15 +29,20 @@
 #define CKFS_MAX_CONFIG_BYTES ((size_t)16 << 20)
 #define CKFS_MAX_TOKENIZER_FILES 64
 
-static const char *mappings_dir(const struct ckfs_opts *o)
+const char *ckfs_mappings_dir(const char *dir)
 {
-	if (o->mappings)
-		return o->mappings;
+	if (dir)
+		return dir;
 #ifdef CKPT_SOURCE_MAPPINGS_DIR
 	if (!ck_is_dir(CKPT_MAPPINGS_DIR))
 		return CKPT_SOURCE_MAPPINGS_DIR;
 #endif
 	return CKPT_MAPPINGS_DIR;
+}
+
+static const char *mappings_dir(const struct ckfs_opts *o)
+{
+	return ckfs_mappings_dir(o->mappings);
 }
 
 static const char *torch_dtype_name(enum ck_dtype t)
@@ -70,7 +75,8 @@ static int load_tensor(void *ctx, uint32_t id, uint8_t **data, uint64_t *size)
 	return 0;
 }
 
-/* The HF config text: from hf_config=, a preset, or inferred. */
+/* The HF config text: from hf_config=, a preset, or inferred; then the
+ * config.KEY=VALUE fields. */
 static int get_config(struct ckfs *fs, const struct ckfs_opts *o, char **text,
 		      size_t *len)
 {
@@ -89,16 +95,22 @@ static int get_config(struct ckfs *fs, const struct ckfs_opts *o, char **text,
 				      "are %s/presets/*.json)", o->model, dir);
 		if (err)
 			return err;
-		*text = (char *)data;
-		return 0;
+		if (!o->nsets) {
+			*text = (char *)data;
+			return 0;
+		}
+		err = detect_config_apply((char *)data, *len, o->sets, o->nsets, text, len);
+		free(data);
+		return err ? ck_err_ctx(err, "%s", o->hf_config ? o->hf_config : path) : 0;
 	}
 	err = detect_family(fs->maps, fs->nmaps, fs->ckpt, &fs->map);
 	if (!err)
-		err = detect_infer_config(fs->map, fs->ckpt, text, len, &note);
+		err = detect_infer_config(fs->map, fs->ckpt, o->sets, o->nsets, text, len,
+					  &note);
 	if (!err)
 		ck_log(CK_LOG_WARN, "no hf_config= or model=: detected family '%s' and "
-		       "inferred %s; other config.json fields (rope, eps) are unknown",
-		       fs->map->family, note);
+		       "inferred %s; other config.json fields take transformers' "
+		       "defaults", fs->map->family, note);
 	free(note);
 	return err;
 }
@@ -277,7 +289,7 @@ int ckfs_open(const struct ckfs_opts *o, struct ckfs **out)
 	char *config = NULL;
 	size_t config_len = 0;
 	struct ck_buf sum = CK_BUF_INIT;
-	int err;
+	int err, got_config;
 
 	if (!fs)
 		return ck_err(-ENOMEM, "out of memory");
@@ -289,10 +301,16 @@ int ckfs_open(const struct ckfs_opts *o, struct ckfs **out)
 		err = mapping_load_dir(mappings_dir(o), &fs->maps, &fs->nmaps);
 	if (!err)
 		err = get_config(fs, o, &config, &config_len);
+	got_config = !err;
 	if (!err)
 		err = pick_mapping(fs, config, config_len);
 	if (!err)
 		err = plan_build(fs->map, fs->ckpt, config, config_len, &po, &fs->plan);
+	/* Say which target did not fit. */
+	if (err && got_config && o->model)
+		err = ck_err_ctx(err, "model=%s", o->model);
+	else if (err && got_config && o->hf_config)
+		err = ck_err_ctx(err, "hf_config=%s", o->hf_config);
 	if (!err)
 		err = build_layout(fs, o->shard_size ? o->shard_size : CKFS_DEFAULT_SHARD_SIZE);
 	if (!err)

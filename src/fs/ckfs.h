@@ -21,6 +21,7 @@
 
 #include "cache/tcache.h"
 #include "layout/st_layout.h"
+#include "mapping/detect.h"
 #include "mapping/plan.h"
 #include "orbax/orbax.h"
 
@@ -34,6 +35,9 @@ struct ckfs_opts {
 	int64_t step;			/* -1 = latest */
 	uint64_t shard_size;		/* bytes of tensor data per shard */
 	uint64_t cache_size;		/* tensor cache budget in bytes */
+	size_t nsets;
+	struct detect_set sets[DETECT_MAX_SETS];	/* config.KEY=VALUE, in
+							   order */
 };
 
 #define CKFS_DEFAULT_SHARD_SIZE ((uint64_t)5000000000)
@@ -68,6 +72,10 @@ struct ckfs {
 	int64_t mtime;			/* the checkpoint's modification time,
 					   shown as every file's */
 };
+
+/* The mapping directory: dir, or the installed one (the source tree's when
+ * not installed) when dir is NULL. */
+const char *ckfs_mappings_dir(const char *dir);
 
 /*
  * Build the view.  Errors: those of orbax_open, mapping and plan resolution

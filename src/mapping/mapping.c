@@ -428,6 +428,8 @@ static int parse_doc(const cJSON *doc, struct mapping *m)
 		err = parse_layers(ck_json_get(doc, "layers"), m);
 	if (!err)
 		err = parse_infer(ck_json_get(doc, "infer"), m);
+	if (!err)
+		err = get_strs(doc, "needs", 64, &m->needs, &m->nneeds);
 	det = ck_json_get(doc, "detect");
 	if (!err && det)
 		err = get_strs(det, "require", 256, &m->require, &m->nrequire);
@@ -589,6 +591,7 @@ void mapping_free(struct mapping *m)
 		free(m->infer[i].divide_by);
 	}
 	free(m->infer);
+	free_strs(m->needs, m->nneeds);
 	for (size_t i = 0; m->rules && i < m->nrules; i++)
 		rule_release(&m->rules[i]);
 	free(m->rules);

@@ -19,6 +19,7 @@
  *                "forbid": ["decoder.layers*.MoeBlock_0.wi_0"]},
  *     "infer": [{"field": "hidden_size", "array": "token_embedder.embedding",
  *                "axis": 1}, ...],
+ *     "needs": ["rope_theta", "rms_norm_eps"],
  *     "tensors": [
  *       {"hf": "model.layers.{i}.self_attn.q_proj.weight",
  *        "from": "{layers}.self_attention.query.kernel",
@@ -122,6 +123,9 @@ struct mapping {
 	char **require, **forbid;	/* detection templates */
 	size_t ninfer;
 	struct map_infer *infer;
+	size_t nneeds;
+	char **needs;			/* config fields a mount that infers its
+					   config must be given (config.KEY=) */
 	size_t nrules;
 	struct map_rule *rules;
 };
