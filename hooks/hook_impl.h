@@ -34,6 +34,11 @@ extern const struct hook hook_squeeze0;
 extern const struct hook hook_flatten;
 extern const struct hook hook_perm102;
 extern const struct hook hook_scale_div;
+extern const struct hook hook_fused_qkv;
+extern const struct hook hook_qkvz_to_qkv;
+extern const struct hook hook_qkvz_to_z;
+extern const struct hook hook_ba_to_b;
+extern const struct hook hook_ba_to_a;
 
 /* The i-th entry of the hook table (registration order), or NULL past the
  * end.  For tests and listings. */

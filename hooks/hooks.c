@@ -33,6 +33,11 @@ static const struct hook *const hook_table[] = {
 	&hook_flatten,
 	&hook_perm102,
 	&hook_scale_div,
+	&hook_fused_qkv,
+	&hook_qkvz_to_qkv,
+	&hook_qkvz_to_z,
+	&hook_ba_to_b,
+	&hook_ba_to_a,
 };
 
 #define HOOK_TABLE_LEN (sizeof(hook_table) / sizeof(hook_table[0]))

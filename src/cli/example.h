@@ -139,5 +139,7 @@ int ex_write_config(const char *path, const struct ex_family *f,
 		    const struct ex_dims *d);
 
 extern const struct ex_family ex_family_gemma3;
+extern const struct ex_family ex_family_qwen3_next;
+extern const struct ex_family ex_family_qwen3_5_moe;
 
 #endif

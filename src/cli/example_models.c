@@ -35,6 +35,8 @@ const struct ex_family *const ex_families[] = {
 	&llama, &mistral, &mixtral, &qwen2, &qwen3, &qwen3_moe, &deepseek_v2,
 	&deepseek_v3, &deepseek_v32, &olmo3, &gemma2, &gemma3_text, &gpt_oss,
 	&ex_family_gemma3,
+	&ex_family_qwen3_next,
+	&ex_family_qwen3_5_moe,
 };
 const unsigned ex_nfamilies = sizeof(ex_families) / sizeof(ex_families[0]);
 

@@ -103,7 +103,8 @@ static int get_config(struct ckfs *fs, const struct ckfs_opts *o, char **text,
 		free(data);
 		return err ? ck_err_ctx(err, "%s", o->hf_config ? o->hf_config : path) : 0;
 	}
-	err = detect_family(fs->maps, fs->nmaps, fs->ckpt, &fs->map);
+	err = detect_family_given(fs->maps, fs->nmaps, fs->ckpt, o->sets, o->nsets,
+				  &fs->map);
 	if (!err)
 		err = detect_infer_config(fs->map, fs->ckpt, o->sets, o->nsets, text, len,
 					  &note);

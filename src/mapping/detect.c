@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fnmatch.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,38 +44,6 @@ static const char *simple_container(const struct mapping *m, int scanned)
 	return pl->container;
 }
 
-/* The full array name for template t, with {layers} as layer 0's container
- * (simple layouts only). */
-static int name_for(const struct mapping *m, const char *t, int scanned,
-		    struct ck_buf *out)
-{
-	const char *cont = simple_container(m, scanned);
-	const char *p = strstr(t, "{layers}");
-	int err;
-
-	out->len = 0;
-	if (p && !cont)
-		return ck_err(-ENOTSUP, "mapping '%s': the layer layout is too complex "
-			      "to infer from; pass hf_config= or model=", m->family);
-	err = ck_buf_printf(out, "%s", m->prefix);
-	if (!err && p) {
-		err = ck_buf_printf(out, "%.*s", (int)(p - t), t);
-		for (const char *s = cont; !err && *s; s++) {
-			if (!strncmp(s, "{i}", 3)) {
-				err = ck_buf_printf(out, "0");
-				s += 2;
-			} else {
-				err = ck_buf_append(out, s, 1);
-			}
-		}
-		if (!err)
-			err = ck_buf_printf(out, "%s", p + 8);
-	} else if (!err) {
-		err = ck_buf_printf(out, "%s", t);
-	}
-	return err;
-}
-
 /* 1 if some array below the prefix matches the glob. */
 static int has_glob(const struct mapping *m, const struct orbax_ckpt *c,
 		    const char *glob)
@@ -103,20 +72,105 @@ static int matches(const struct mapping *m, const struct orbax_ckpt *c)
 	return 1;
 }
 
-/* 1 if the checkpoint's layers are in m's scanned layout. */
+/* Template t with {layers} as placement pl's container, each "{expr}" of
+ * the container a "*": a glob over array names below the prefix. */
+static int layer_glob(const char *t, const struct map_place *pl, struct ck_buf *out)
+{
+	const char *p = strstr(t, "{layers}");
+	int err;
+
+	out->len = 0;
+	err = ck_buf_printf(out, "%.*s", (int)(p - t), t);
+	for (const char *s = pl->container; !err && *s; s++) {
+		const char *end = *s == '{' ? strchr(s, '}') : NULL;
+
+		if (end) {
+			err = ck_buf_printf(out, "*");
+			s = end;
+		} else {
+			err = ck_buf_append(out, s, 1);
+		}
+	}
+	if (!err)
+		err = ck_buf_printf(out, "%s", p + 8);
+	if (!err)
+		err = ck_buf_append(out, "", 1);
+	return err;
+}
+
+/* An array a template names, and how many stacked layer axes it has. */
+struct hit {
+	const struct orbax_array *a;
+	unsigned nstack;
+};
+
+#define DETECT_MAX_HITS 4096
+
+/*
+ * The arrays template t (below the prefix; {layers} stands for any of the
+ * layout's layer containers) names in c: at most cap of them in hits[],
+ * their total count in *n.
+ */
+static int find_arrays(const struct mapping *m, const struct orbax_ckpt *c,
+		       int scanned, const char *t, struct hit *hits, size_t cap,
+		       size_t *n)
+{
+	const struct map_place *pl = scanned ? m->scanned : m->unscanned;
+	size_t np = scanned ? m->nscanned : m->nunscanned, plen = strlen(m->prefix);
+	struct ck_buf g = CK_BUF_INIT;
+	int err = 0;
+
+	*n = 0;
+	if (!strstr(t, "{layers}")) {
+		err = ck_buf_printf(&g, "%s%s", m->prefix, t);
+		if (!err && (hits[0].a = orbax_find(c, (char *)g.data))) {
+			hits[0].nstack = 0;
+			*n = 1;
+		}
+		ck_buf_release(&g);
+		return err;
+	}
+	for (size_t k = 0; !err && k < np; k++) {
+		err = layer_glob(t, &pl[k], &g);
+		for (size_t i = 0; !err && i < c->narrays; i++) {
+			const char *nm = c->arrays[i].name;
+			size_t j;
+
+			if (strncmp(nm, m->prefix, plen) || fnmatch((char *)g.data, nm + plen, 0))
+				continue;
+			for (j = 0; j < *n && j < cap; j++)
+				if (hits[j].a == &c->arrays[i])
+					break;
+			if (j < *n)
+				continue;
+			if (*n < cap) {
+				hits[*n].a = &c->arrays[i];
+				hits[*n].nstack = scanned ? pl[k].nindex : 0;
+			}
+			(*n)++;
+		}
+	}
+	ck_buf_release(&g);
+	return err;
+}
+
+/* 1 if the checkpoint's layers are in m's scanned layout: some array is in
+ * one of its stacked containers. */
 static int is_scanned(const struct mapping *m, const struct orbax_ckpt *c)
 {
-	const char *cont = simple_container(m, 1);
-	size_t plen = strlen(m->prefix), clen = cont ? strlen(cont) : 0;
+	struct ck_buf g = CK_BUF_INIT;
+	size_t plen = strlen(m->prefix);
+	int yes = 0;
 
-	for (size_t i = 0; cont && i < c->narrays; i++) {
-		const char *n = c->arrays[i].name;
-
-		if (!strncmp(n, m->prefix, plen) && !strncmp(n + plen, cont, clen) &&
-		    n[plen + clen] == '.')
-			return 1;
+	for (size_t k = 0; !yes && k < m->nscanned; k++) {
+		if (!m->scanned[k].nindex || layer_glob("{layers}.*", &m->scanned[k], &g))
+			continue;
+		for (size_t i = 0; !yes && i < c->narrays; i++)
+			yes = !strncmp(c->arrays[i].name, m->prefix, plen) &&
+			      !fnmatch((char *)g.data, c->arrays[i].name + plen, 0);
 	}
-	return 0;
+	ck_buf_release(&g);
+	return yes;
 }
 
 size_t detect_matches(struct mapping *const *maps, size_t n,
@@ -154,9 +208,45 @@ int detect_family(struct mapping *const *maps, size_t n, const struct orbax_ckpt
 		if (matches(maps[i], c))
 			ck_buf_printf(&names, "%s%s", k++ ? ", " : "", maps[i]->family);
 	err = ck_err(-EINVAL, "%s: the arrays fit several families (%s); "
-		     "pass model= or hf_config= to choose", c->item_dir,
+		     "pass model=, hf_config= or config.model_type= to choose", c->item_dir,
 		     names.data ? (char *)names.data : "");
 	ck_buf_release(&names);
+	return err;
+}
+
+static const struct detect_set *find_set(const struct detect_set *sets, size_t n,
+					 const char *key);
+
+int detect_family_given(struct mapping *const *maps, size_t n,
+			const struct orbax_ckpt *c, const struct detect_set *sets,
+			size_t nsets, const struct mapping **out)
+{
+	const struct detect_set *mt = find_set(sets, nsets, "model_type");
+	struct ck_buf v = CK_BUF_INIT;
+	int err = detect_family(maps, n, c, out);
+
+	if (err != -EINVAL || !mt)
+		return err;
+	/* The value may be JSON ("llama") or plain (llama). */
+	err = ck_buf_printf(&v, "%s", mt->value);
+	if (!err && v.len >= 2 && v.data[0] == '"' && v.data[v.len - 1] == '"') {
+		memmove(v.data, v.data + 1, v.len - 2);
+		v.data[v.len - 2] = '\0';
+	}
+	for (size_t i = 0; !err && i < n; i++) {
+		for (size_t k = 0; k < maps[i]->nmodel_types; k++) {
+			if (strcmp(maps[i]->model_types[k], (char *)v.data) || !matches(maps[i], c))
+				continue;
+			*out = maps[i];
+			ck_buf_release(&v);
+			ck_err_clear();
+			return 0;
+		}
+	}
+	if (!err)
+		err = ck_err(-EINVAL, "%s: config.model_type=%s is not one of the families "
+			     "the arrays fit", c->item_dir, (char *)v.data);
+	ck_buf_release(&v);
 	return err;
 }
 
@@ -316,15 +406,23 @@ static const struct detect_set *find_set(const struct detect_set *sets, size_t n
 struct inferred {
 	size_t n;
 	const char *name[256];
-	double v[256];
+	double v[256];		/* NAN for a non-numeric value */
+	double x;		/* the size read, for a "value" expression */
+	int has_x;
 };
 
 static int lookup_inferred(void *ctx, const char *name, size_t len, double *v)
 {
 	const struct inferred *f = ctx;
 
+	if (len == 1 && name[0] == 'x' && f->has_x) {
+		*v = f->x;
+		return 0;
+	}
 	for (size_t i = f->n; i-- > 0;) {
 		if (strlen(f->name[i]) == len && !strncmp(f->name[i], name, len)) {
+			if (isnan(f->v[i]))
+				return -ENOENT;
 			*v = f->v[i];
 			return 0;
 		}
@@ -390,6 +488,119 @@ static int check_model_type(const struct mapping *m, const struct detect_set *se
 	return 0;
 }
 
+static int inferred_has(const struct inferred *f, const char *name)
+{
+	for (size_t i = 0; i < f->n; i++)
+		if (!strcmp(f->name[i], name))
+			return 1;
+	return 0;
+}
+
+/* 1 if an infer entry after i gives field too (an alternative). */
+static int later_entry(const struct mapping *m, size_t i, const char *field)
+{
+	while (++i < m->ninfer)
+		if (!strcmp(m->infer[i].field, field))
+			return 1;
+	return 0;
+}
+
+/* 1 if m has an infer entry for field. */
+static int has_infer(const struct mapping *m, const char *field)
+{
+	return later_entry(m, (size_t)-1, field);
+}
+
+/*
+ * Infer field f from the n arrays its template names (hits[]): a boolean
+ * (1 when there are none), the number of layers holding the array (the
+ * product of each array's stacked axes, or one per unstacked array), or the
+ * size of one axis (in unscanned coordinates).  Then divide_by and value
+ * (over x) apply.  -ENOENT (no message) when there is no array.
+ */
+static int infer_hits(const struct mapping *m, const struct map_infer *f,
+		      const struct hit *hits, size_t n, struct inferred *got, double *out)
+{
+	struct zarr_info info;
+	unsigned axis = f->axis;
+	uint64_t v = 0;
+	double d;
+	int err;
+
+	if (f->absent) {
+		*out = n == 0;
+		return 0;
+	}
+	if (n == 0)
+		return -ENOENT;
+	if (n > DETECT_MAX_HITS)
+		return ck_err(-E2BIG, "cannot infer %s: more than %d arrays match '%s'",
+			      f->field, DETECT_MAX_HITS, f->array);
+	for (size_t k = 0; k < (f->count_layers ? n : 1); k++) {
+		uint64_t layers = 1;
+
+		err = orbax_array_info(hits[k].a, &info);
+		if (err)
+			return err;
+		if (hits[k].nstack && info.rank < m->scan_axis + hits[k].nstack)
+			return ck_err(-EINVAL, "cannot infer %s: '%s' has rank %u", f->field,
+				      hits[k].a->name, info.rank);
+		for (unsigned j = 0; j < hits[k].nstack; j++)
+			layers *= info.shape[m->scan_axis + j];
+		v += layers;
+	}
+	if (!f->count_layers) {
+		if (axis >= m->scan_axis)
+			axis += hits[0].nstack;
+		if (axis >= info.rank)
+			return ck_err(-EINVAL, "cannot infer %s: '%s' has rank %u", f->field,
+				      hits[0].a->name, info.rank);
+		v = info.shape[axis];
+	}
+	if (f->divide_by) {
+		err = expr_eval(f->divide_by, lookup_inferred, got, &d);
+		if (err)
+			return ck_err_ctx(err, "cannot infer %s", f->field);
+		if (!(d >= 1 && d < 9007199254740992.0) || d != (double)(uint64_t)d ||
+		    v % (uint64_t)d)
+			return ck_err(-EINVAL, "cannot infer %s: %llu (from '%s') is not a "
+				      "multiple of %s = %g", f->field, (unsigned long long)v,
+				      hits[0].a->name, f->divide_by, d);
+		v /= (uint64_t)d;
+	}
+	*out = (double)v;
+	if (f->value) {
+		got->x = (double)v;
+		got->has_x = 1;
+		err = expr_eval(f->value, lookup_inferred, got, out);
+		got->has_x = 0;
+		if (err == -ENOENT)
+			return ck_err(-EINVAL, "cannot infer %s: \"%s\" names a value neither "
+				      "inferred nor given", f->field, f->value);
+		if (err)
+			return ck_err_ctx(err, "cannot infer %s", f->field);
+	}
+	return 0;
+}
+
+
+/* Infer one field (see infer_hits()). */
+static int infer_one(const struct mapping *m, const struct orbax_ckpt *c, int scanned,
+		     const struct map_infer *f, struct inferred *got, double *out)
+{
+	struct hit *hits = calloc(DETECT_MAX_HITS, sizeof(*hits));
+	size_t n = 0;
+	int err;
+
+	if (!hits)
+		return ck_err(-ENOMEM, "out of memory");
+	err = find_arrays(m, c, scanned, f->array, hits, DETECT_MAX_HITS, &n);
+	if (!err)
+		err = infer_hits(m, f, hits, n, got, out);
+	free(hits);
+	return err;
+}
+
 int detect_infer_config(const struct mapping *m, const struct orbax_ckpt *c,
 			const struct detect_set *sets, size_t nsets,
 			char **json, size_t *len, char **note)
@@ -408,11 +619,21 @@ int detect_infer_config(const struct mapping *m, const struct orbax_ckpt *c,
 			      "hf_config=FILE", c->item_dir, m->family, m->path);
 	err = check_model_type(m, sets, nsets);
 	if (!err)
+		err = check_needs(m, c, sets, nsets);
+	/* The user's numeric values take part in "value" expressions. */
+	for (size_t i = 0; !err && i < nsets; i++) {
+		char *end;
+		double d = strtod(sets[i].value, &end);
+
+		if (end != sets[i].value && !*end)
+			remember(&got, sets[i].key, d);
+	}
+	if (!err)
 		err = ck_buf_printf(&js, "{\"model_type\": \"%s\"",
 				    m->nmodel_types ? m->model_types[0] : m->family);
 	if (!err && m->narchs)
 		err = ck_buf_printf(&js, ", \"architectures\": [\"%s\"]", m->architectures[0]);
-	if (!err && m->layer_count) {
+	if (!err && m->layer_count && !has_infer(m, "num_hidden_layers")) {
 		err = count_layers(m, c, scanned, &layers);
 		if (!err)
 			err = ck_buf_printf(&js, ", \"num_hidden_layers\": %llu",
@@ -425,62 +646,42 @@ int detect_infer_config(const struct mapping *m, const struct orbax_ckpt *c,
 	}
 	for (size_t i = 0; !err && i < m->ninfer; i++) {
 		const struct map_infer *f = &m->infer[i];
-		const struct orbax_array *a;
-		struct zarr_info info;
-		unsigned axis = f->axis;
-		uint64_t v;
 		double d;
 
-		err = name_for(m, f->array, scanned, &name);
-		if (err)
-			break;
-		a = orbax_find(c, (char *)name.data);
-		if (f->absent) {
-			err = ck_buf_printf(&js, ", \"%s\": %s", f->field, a ? "false" : "true");
-			if (!err)
-				err = ck_buf_printf(&nt, "%s%s=%s", nt.len ? ", " : "",
-						    f->field, a ? "false" : "true");
-			remember(&got, f->field, a ? 0 : 1);
+		if (inferred_has(&got, f->field) || find_set(sets, nsets, f->field))
+			continue;	/* an earlier alternative, or the user, gave it */
+		err = infer_one(m, c, scanned, f, &got, &d);
+		if (err == -ENOENT) {
+			/* The array is absent: the field's default, a later
+			 * alternative, or a refusal. */
+			err = 0;
+			if (f->deflt) {
+				err = ck_buf_printf(&js, ", \"%s\": %s", f->field, f->deflt);
+				if (!err)
+					err = ck_buf_printf(&nt, "%s%s=%s", nt.len ? ", " : "",
+							    f->field, f->deflt);
+				remember(&got, f->field, NAN);
+			} else if (!f->optional && !later_entry(m, i, f->field)) {
+				err = ck_err(-EINVAL, "cannot infer %s: no array '%s%s' (%s "
+					     "layout); pass model=NAME, hf_config=FILE or "
+					     "config.%s=VALUE", f->field, m->prefix, f->array,
+					     scanned ? "scanned" : "unscanned", f->field);
+			}
 			continue;
 		}
-		if (!a) {
-			err = ck_err(-EINVAL, "cannot infer %s: no array '%s'", f->field,
-				     (char *)name.data);
-			break;
-		}
-		if (scanned && strstr(f->array, "{layers}") && axis >= m->scan_axis)
-			axis++;
-		err = orbax_array_info(a, &info);
-		if (!err && axis >= info.rank)
-			err = ck_err(-EINVAL, "cannot infer %s: '%s' has rank %u", f->field,
-				     a->name, info.rank);
 		if (err)
 			break;
-		v = info.shape[axis];
-		if (f->divide_by) {
-			err = expr_eval(f->divide_by, lookup_inferred, &got, &d);
-			if (err) {
-				err = ck_err_ctx(err, "cannot infer %s", f->field);
-				break;
-			}
-			if (!(d >= 1 && d < 9007199254740992.0) || d != (double)(uint64_t)d ||
-			    v % (uint64_t)d) {
-				err = ck_err(-EINVAL, "cannot infer %s: %llu (axis %u of "
-					     "'%s') is not a multiple of %s = %g", f->field,
-					     (unsigned long long)v, axis, a->name,
-					     f->divide_by, d);
-				break;
-			}
-			v /= (uint64_t)d;
-		}
-		err = ck_buf_printf(&js, ", \"%s\": %llu", f->field, (unsigned long long)v);
-		if (!err)
-			err = ck_buf_printf(&nt, "%s%s=%llu", nt.len ? ", " : "", f->field,
-					    (unsigned long long)v);
-		remember(&got, f->field, (double)v);
+		if (f->absent)
+			err = ck_buf_printf(&js, ", \"%s\": %s", f->field, d ? "true" : "false");
+		else
+			err = ck_buf_printf(&js, ", \"%s\": %.17g", f->field, d);
+		if (!err && f->absent)
+			err = ck_buf_printf(&nt, "%s%s=%s", nt.len ? ", " : "", f->field,
+					    d ? "true" : "false");
+		else if (!err)
+			err = ck_buf_printf(&nt, "%s%s=%.17g", nt.len ? ", " : "", f->field, d);
+		remember(&got, f->field, d);
 	}
-	if (!err)
-		err = check_needs(m, c, sets, nsets);
 	for (size_t i = 0; !err && i < nsets; i++)
 		err = ck_buf_printf(&nt, "%s%s=%s", i ? ", " : "; given ", sets[i].key,
 				    sets[i].value);

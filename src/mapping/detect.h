@@ -70,6 +70,14 @@ int detect_family(struct mapping *const *maps, size_t n, const struct orbax_ckpt
 		  const struct mapping **out);
 
 /*
+ * detect_family(), except that when the arrays fit several families the
+ * user's config.model_type (among sets, if any) chooses the one serving it.
+ */
+int detect_family_given(struct mapping *const *maps, size_t n,
+			const struct orbax_ckpt *c, const struct detect_set *sets,
+			size_t nsets, const struct mapping **out);
+
+/*
  * A config.json text for c under mapping m: model_type and architectures from
  * the mapping, num_hidden_layers from the layer arrays, each "infer" field
  * from an array shape, then the user's sets (which override inferred fields).

@@ -396,6 +396,10 @@ static int parse_infer(const cJSON *inf, struct mapping *m)
 			f->absent = 1;
 			err = get_str(e, "absent", 0, &f->array);
 			axis = 0;
+		} else if (!err && ck_json_get(e, "layers")) {
+			f->count_layers = 1;
+			err = get_str(e, "layers", 0, &f->array);
+			axis = 0;
 		} else if (!err) {
 			err = get_str(e, "array", 0, &f->array);
 			if (!err)
@@ -403,6 +407,15 @@ static int parse_infer(const cJSON *inf, struct mapping *m)
 		}
 		if (!err)
 			err = get_str(e, "divide_by", 1, &f->divide_by);
+		if (!err)
+			err = get_str(e, "value", 1, &f->value);
+		if (!err && cJSON_IsTrue(ck_json_get(e, "optional")))
+			f->optional = 1;
+		if (!err && ck_json_get(e, "default")) {
+			f->deflt = cJSON_PrintUnformatted(ck_json_get(e, "default"));
+			if (!f->deflt)
+				err = ck_err(-ENOMEM, "out of memory");
+		}
 		if (err)
 			return ck_err_ctx(err, "'infer' entry %zu", m->ninfer);
 		f->axis = (unsigned)axis;
@@ -589,6 +602,8 @@ void mapping_free(struct mapping *m)
 		free(m->infer[i].field);
 		free(m->infer[i].array);
 		free(m->infer[i].divide_by);
+		free(m->infer[i].value);
+		free(m->infer[i].deflt);
 	}
 	free(m->infer);
 	free_strs(m->needs, m->nneeds);

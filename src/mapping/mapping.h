@@ -101,7 +101,15 @@ struct map_infer {
 	int absent;			/* boolean field: true when array is
 					   absent (e.g. tie_word_embeddings) */
 	unsigned axis;			/* axis in the unscanned array */
+	int count_layers;		/* the value is the number of layers
+					   holding array (a "layers" entry) */
 	char *divide_by;		/* optional expression to divide by */
+	char *value;			/* optional expression over x (the
+					   size read) and earlier fields */
+	char *deflt;			/* JSON text used when the array is
+					   absent, or NULL */
+	int optional;			/* leave the field out when the array
+					   is absent */
 };
 
 struct mapping {
