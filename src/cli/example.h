@@ -140,6 +140,11 @@ int ex_write_config(const char *path, const struct ex_family *f,
 
 extern const struct ex_family ex_family_gemma3;
 extern const struct ex_family ex_family_qwen3_next;
+extern const struct ex_family ex_family_qwen3_vl;
+extern const struct ex_family ex_family_qwen3_vl_moe;
+extern const struct ex_family ex_family_qwen3_omni_moe;
+extern const struct ex_family ex_family_gemma4, ex_family_gemma4_dense,
+	ex_family_gemma4_small;
 extern const struct ex_family ex_family_qwen3_5_moe;
 
 #endif

@@ -36,6 +36,10 @@ const struct ex_family *const ex_families[] = {
 	&deepseek_v3, &deepseek_v32, &olmo3, &gemma2, &gemma3_text, &gpt_oss,
 	&ex_family_gemma3,
 	&ex_family_qwen3_next,
+	&ex_family_qwen3_vl,
+	&ex_family_qwen3_vl_moe,
+	&ex_family_qwen3_omni_moe,
+	&ex_family_gemma4, &ex_family_gemma4_dense, &ex_family_gemma4_small,
 	&ex_family_qwen3_5_moe,
 };
 const unsigned ex_nfamilies = sizeof(ex_families) / sizeof(ex_families[0]);

@@ -800,7 +800,6 @@ static int is_unmapped_type(const char *t)
 {
 	static const char *const unmapped[] = {
 		"deepseek_v4",	/* DeepSeek V4: its hooks are not implemented */
-		"gemma4", "qwen3_vl", "qwen3_vl_moe", "qwen3_omni_moe",
 	};
 
 	for (size_t i = 0; i < sizeof(unmapped) / sizeof(unmapped[0]); i++)
