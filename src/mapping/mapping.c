@@ -157,6 +157,10 @@ static int parse_rule(const cJSON *r, struct map_rule *mr)
 	err = get_str(r, "hf", 0, &mr->hf);
 	if (!err)
 		err = get_str(r, "when", 1, &mr->when);
+	if (!err)
+		err = get_str(r, "count", 1, &mr->count);
+	if (!err)
+		err = get_str(r, "required_if_any", 1, &mr->required_if_any);
 	if (err)
 		return err;
 	if (!from)
@@ -173,8 +177,14 @@ static int parse_rule(const cJSON *r, struct map_rule *mr)
 	if (err)
 		return err;
 	mr->per_layer = uses_layer(mr->hf);
-	for (unsigned i = 0; i < mr->nsrc; i++)
+	for (unsigned i = 0; i < mr->nsrc; i++) {
 		mr->per_layer |= uses_layer(mr->src[i]);
+		if (mr->count && strstr(mr->src[i], "{layers}"))
+			return ck_err(-EINVAL, "a rule with 'count' runs over its own "
+				      "index, not the layers: no {layers}");
+	}
+	if (mr->count && !mr->per_layer)
+		return ck_err(-EINVAL, "a rule with 'count' needs {i}");
 	shape = ck_json_get(r, "shape");
 	if (!cJSON_IsArray(shape) || cJSON_GetArraySize(shape) > ZARR_MAX_RANK)
 		return ck_err(-EINVAL, "'shape' must be a list of expressions");
@@ -224,13 +234,15 @@ static int parse_rule(const cJSON *r, struct map_rule *mr)
 	err = ck_json_get_bool(r, "optional", &opt);
 	if (err && err != -ENOENT)
 		return err;
-	mr->optional = opt;
+	mr->optional = opt || mr->required_if_any;
 	ck_err_clear();
 	return 0;
 }
 
 static void rule_release(struct map_rule *r)
 {
+	free(r->count);
+	free(r->required_if_any);
 	free(r->hf);
 	free(r->when);
 	for (unsigned i = 0; i < r->nsrc; i++)
@@ -459,7 +471,7 @@ static int parse_doc(const cJSON *doc, struct mapping *m)
 		struct map_rule *r = &m->rules[m->nrules++];
 
 		err = parse_rule(e, r);
-		if (!err && r->per_layer && !m->layer_count)
+		if (!err && r->per_layer && !r->count && !m->layer_count)
 			err = ck_err(-EINVAL, "uses {i} or {layers} but the mapping "
 				     "has no 'layers'");
 		if (!err && r->when && !r->per_layer)

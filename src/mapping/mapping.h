@@ -72,6 +72,9 @@ struct map_rule {
 	unsigned nsrc;
 	char *src[HOOK_MAX_INPUTS];	/* source templates (owned) */
 	int per_layer;			/* hf or a source uses {i}/{layers} */
+	char *count;			/* {i} runs over 0..count-1 instead of
+					   the layers (a vision or audio tower's
+					   blocks), or NULL */
 	char *experts;			/* expert count expression, or NULL */
 	unsigned expert_axis;		/* axis of the expert index */
 	unsigned rank;
@@ -79,6 +82,8 @@ struct map_rule {
 	unsigned nhooks;
 	struct map_hook hooks[MAP_MAX_HOOKS];
 	int optional;			/* skip when the source is absent */
+	char *required_if_any;		/* glob: optional only while no array
+					   below the prefix matches it */
 };
 
 struct map_let {

@@ -14,6 +14,7 @@
 #include "mapping/plan.h"
 
 #include <errno.h>
+#include <fnmatch.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,8 +62,9 @@ static const cJSON *array_item(const struct ctx *x, const cJSON *a, const char *
 /*
  * A name is a let name or a dotted path into the config.  A path component
  * after an array indexes it (a number, or i / e for the current layer /
- * expert); one after a string tests it: 1 when the string equals that
- * component, else 0 ("text_config.layer_types.i.full_attention").
+ * expert), or is "len", its length; one after a string tests it: 1 when the
+ * string equals that component, else 0
+ * ("text_config.layer_types.i.full_attention").
  */
 static int lookup(void *vctx, const char *name, size_t len, double *v)
 {
@@ -112,6 +114,10 @@ static int lookup(void *vctx, const char *name, size_t len, double *v)
 			*v = !strcmp(node->valuestring, p);
 			return 0;
 		}
+		if (cJSON_IsArray(node) && !dot && !strcmp(p, "len")) {
+			*v = cJSON_GetArraySize(node);
+			return 0;
+		}
 		node = cJSON_IsArray(node) ? array_item(x, node, p) : ck_json_get(node, p);
 	}
 	if (cJSON_IsBool(node)) {
@@ -130,6 +136,24 @@ static int eval_u64(struct ctx *x, const char *e, uint64_t *v)
 }
 
 /* --- names --- */
+
+/* Whether r may be absent: optional, and (with required_if_any) no array
+ * matches its glob. */
+static int rule_optional(const struct ctx *x, const struct map_rule *r)
+{
+	size_t plen = strlen(x->map->prefix);
+
+	if (!r->optional)
+		return 0;
+	for (size_t i = 0; r->required_if_any && i < x->c->narrays; i++) {
+		const char *n = x->c->arrays[i].name;
+
+		if (!strncmp(n, x->map->prefix, plen) &&
+		    !fnmatch(r->required_if_any, n + plen, 0))
+			return 0;
+	}
+	return 1;
+}
 
 /* Evaluate a condition for layer i (NULL holds). */
 static int holds(struct ctx *x, const char *when, int64_t i, int *yes)
@@ -314,7 +338,8 @@ static int pick_layout(struct ctx *x, uint64_t *layers)
 				     "layers the config says ('%s%s' exists)",
 				     (unsigned long long)*layers, m->prefix,
 				     (char *)u.data);
-		ck_err_clear();
+		else
+			ck_err_clear();	/* e2's message, if any */
 	}
 	x->scanned = scan;
 	ck_buf_release(&b);
@@ -433,7 +458,7 @@ static int set_src(struct ctx *x, const struct map_rule *r, unsigned k,
 		err = ck_err(-EINVAL, "'%s' has rank %u, too small to slice for %s",
 			     a->name, info.rank, hfname);
 out:
-	if (err == -ENOENT && !r->optional)
+	if (err == -ENOENT && !rule_optional(x, r))
 		err = note_missing(x, (const char *)name.data) ? -ENOMEM : -ENOENT;
 	ck_buf_release(&name);
 	return err;
@@ -568,6 +593,13 @@ static int add_rule(struct ctx *x, struct plan *p, const struct map_rule *r,
 	uint64_t nl = r->per_layer ? p->layers : 1, ne = 1;
 	int err = 0;
 
+	if (r->count) {
+		err = eval_u64(x, r->count, &nl);
+		if (!err && nl > PLAN_MAX_TENSORS)
+			err = ck_err(-EINVAL, "%llu is too many", (unsigned long long)nl);
+		if (err)
+			return ck_err_ctx(err, "count of '%s'", r->hf);
+	}
 	if (r->experts) {
 		err = eval_u64(x, r->experts, &ne);
 		if (err)

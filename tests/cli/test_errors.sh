@@ -98,4 +98,8 @@ PYEOF
 else
 	echo "skip zstd frame cut short: $PY lacks zstandard"
 fi
+# A config with fewer layers than an unscanned checkpoint holds.
+"$CKPTFS" example "$TMP/exu" --unscanned >/dev/null || not_ok "example"
+expect_fail "config with too few layers" "more than the 1 layers.*layers_1' exists" \
+	"$CKPTFS" plan "$TMP/exu" -o "hf_config=$TMP/exu/config.json,config.num_hidden_layers=1"
 finish

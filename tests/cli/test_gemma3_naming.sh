@@ -103,4 +103,14 @@ jq '.text_config + {architectures: ["Gemma3ForCausalLM"]}' "$VIS/config.json" \
 	>"$TMP/text.json"
 expect_fail "vision arrays under gemma3_text" "does not use.*vision_encoder" \
 	"$CKPTFS" plan "$VIS" -o "hf_config=$TMP/text.json"
+# The vision tower has its own block count: more blocks (2) than text
+# layers (1) is fine, and every value still matches numpy.
+"$CKPTFS" example "$TMP/one" --family gemma3 --layers 1 >/dev/null || not_ok "example --layers 1"
+if "$CKPTFS" convert "$TMP/one" "$TMP/one-hf" -o "hf_config=$TMP/one/config.json" \
+	>/dev/null 2>"$TMP/err" &&
+	/usr/bin/python3 "$(dirname "$0")/../tools/verify_example.py" "$TMP/one-hf" >"$TMP/out" 2>&1; then
+	ok "vision tower deeper than the text model: $(cat "$TMP/out")"
+else
+	not_ok "vision tower deeper than the text model: $(cat "$TMP/err" "$TMP/out")"
+fi
 finish

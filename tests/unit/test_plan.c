@@ -909,6 +909,76 @@ END_TEST
  * layers from layer_types.  Layer 0 is sliding, layer 1 full; past the
  * array's end, or a component after the string, the let's fallback wins.
  */
+/*
+ * A tower rule ("count") runs over its own blocks, however many text layers
+ * there are; with required_if_any, a tower that is present must be whole,
+ * and an absent one is skipped; "len" reads a config list's length.
+ */
+START_TEST(tower_rules_should_count_their_own_blocks)
+{
+	static const char map[] =
+		"{\"family\": \"t\", \"model_types\": [\"t\"], \"prefix\": \"params.params.\","
+		" \"layers\": {\"count\": \"num_hidden_layers\", \"axis\": 1,"
+		" \"unscanned\": \"decoder.layers_{i}\"},"
+		" \"tensors\": ["
+		"{\"hf\": \"q.{i}\", \"from\": \"{layers}.self_attention.query.kernel\","
+		" \"shape\": [\"8\", \"32\"]},"
+		"{\"hf\": \"tower.{i}\", \"from\": \"vision.block_{i}.scale\","
+		" \"shape\": [\"8\"], \"count\": \"tower.len\","
+		" \"required_if_any\": \"vision.*\"}]}";
+	static const char cfg[] =
+		"{\"num_hidden_layers\": 2, \"tower\": [0, 0, 0]}";
+	static const struct weight q = { "decoder.{L}.self_attention.query.kernel", 3,
+					 { D, HQ, HD }, 0 };
+	struct weight b = { NULL, 1, { 8 }, 0 };
+	struct orbax_writer_opts wo = ORBAX_WRITER_OPTS_INIT;
+	struct mapping *m = NULL;
+	char names[3][64];
+
+	ck_assert_int_eq(mapping_parse(map, strlen(map), "t.json", &m), 0);
+	for (int blocks = 0; blocks <= 3; blocks++) {
+		/* 0: no tower (skipped); 1: block 1 missing; 2, 3: whole (2:
+		 * the config's three blocks, one array missing) */
+		char *t = ck_test_tmpdir();
+		struct orbax_writer *ow = NULL;
+		struct orbax_ckpt *c = NULL;
+		struct plan *p = NULL;
+		int err;
+
+		wo.scan_layers = 0;
+		ck_assert_int_eq(orbax_writer_open(t, 1, &wo, &ow), 0);
+		write_weight(ow, &q, 0, 0, CK_DT_F32, 3);
+		for (int j = 0; j < 3; j++) {
+			if (blocks == 0 || (blocks == 1 && j == 1) || (blocks == 2 && j == 2))
+				continue;
+			snprintf(names[j], sizeof(names[j]), "vision.block_%d.scale", j);
+			b.name = names[j];
+			write_weight(ow, &b, 1 + (unsigned)j, 0, CK_DT_F32, 3);
+		}
+		ck_assert_int_eq(orbax_writer_commit(ow), 0);
+		orbax_writer_free(ow);
+		ck_assert_int_eq(orbax_open(t, NULL, &c), 0);
+		err = plan_build(m, c, cfg, strlen(cfg), NULL, &p);
+		if (blocks == 0 || blocks == 3) {
+			ck_assert_msg(err == 0, "%d: %d %s", blocks, err, ck_err_msg());
+			/* two text layers, and all three blocks past them */
+			ck_assert_uint_eq(p->ntensors, blocks ? 5 : 2);
+			if (blocks)
+				ck_assert_str_eq(p->tensors[4].name, "tower.2");
+			plan_free(p);
+		} else {
+			ck_assert_int_eq(err, -EINVAL);
+			ck_assert_msg(strstr(ck_err_msg(), blocks == 1 ? "vision.block_1.scale" :
+					     "vision.block_2.scale"), "%s", ck_err_msg());
+		}
+		orbax_close(c);
+		ck_test_rmtree(t);
+		free(t);
+	}
+	mapping_free(m);
+}
+END_TEST
+
 START_TEST(expressions_should_index_config_arrays_and_test_strings)
 {
 	static const char map[] =
@@ -978,6 +1048,7 @@ int main(void)
 	tcase_add_test(tc, every_preset_should_have_a_mapping);
 	tcase_add_test(tc, mapping_parse_should_reject_bad_files);
 	tcase_add_test(tc, expressions_should_index_config_arrays_and_test_strings);
+	tcase_add_test(tc, tower_rules_should_count_their_own_blocks);
 	suite_add_tcase(s, tc);
 	return ck_test_run(s);
 }
