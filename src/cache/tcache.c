@@ -216,6 +216,49 @@ int tcache_get(struct tcache *c, uint32_t id, struct tcache_ref *ref)
 	return 0;
 }
 
+int tcache_offer(struct tcache *c, uint32_t id, uint8_t *data, uint64_t size)
+{
+	struct entry *e = NULL;
+
+	pthread_mutex_lock(&c->lock);
+	if (id < c->n && !c->slots[id] && size <= c->budget)
+		e = calloc(1, sizeof(*e));
+	if (!e) {
+		pthread_mutex_unlock(&c->lock);
+		free(data);
+		return 0;
+	}
+	e->id = id;
+	e->state = READY;
+	e->data = data;
+	e->size = size;
+	e->refs = 1;		/* the slot's */
+	make_room_locked(c, size);
+	e->listed = 1;
+	c->st.bytes += size;
+	if (c->st.bytes > c->st.peak_bytes)
+		c->st.peak_bytes = c->st.bytes;
+	c->slots[id] = e;
+	push_front(c, e);
+	pthread_mutex_unlock(&c->lock);
+	return 1;
+}
+
+int tcache_has(struct tcache *c, uint32_t id)
+{
+	int yes;
+
+	pthread_mutex_lock(&c->lock);
+	yes = id < c->n && c->slots[id] != NULL;
+	pthread_mutex_unlock(&c->lock);
+	return yes;
+}
+
+uint64_t tcache_budget(const struct tcache *c)
+{
+	return c->budget;
+}
+
 void tcache_put(struct tcache *c, struct tcache_ref *ref)
 {
 	if (!ref->entry)

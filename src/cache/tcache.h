@@ -55,6 +55,22 @@ int tcache_new(uint32_t ntensors, uint64_t budget, tcache_load_fn load,
  * until tcache_put(ref).  Errors from the load callback.  Thread-safe. */
 int tcache_get(struct tcache *c, uint32_t id, struct tcache_ref *ref);
 
+/*
+ * Offer tensor id, computed by someone else (a sibling's load), to the
+ * cache: listed as most recent when the slot is empty and it fits the
+ * budget (evicting as needed).  The cache takes data (malloc'd, size bytes)
+ * in every case, freeing it when not kept.  Returns 1 if kept, else 0.
+ * Thread-safe.
+ */
+int tcache_offer(struct tcache *c, uint32_t id, uint8_t *data, uint64_t size);
+
+/* 1 if tensor id is cached or being loaded now (a hint: it may be evicted
+ * the next moment). */
+int tcache_has(struct tcache *c, uint32_t id);
+
+/* The budget in bytes. */
+uint64_t tcache_budget(const struct tcache *c);
+
 /* Drop a reference from tcache_get(). */
 void tcache_put(struct tcache *c, struct tcache_ref *ref);
 

@@ -55,13 +55,78 @@ static const char *torch_dtype_name(enum ck_dtype t)
 	}
 }
 
+/*
+ * Load tensor id with its next siblings (see plan.h): as many as the cache
+ * can hold, so that a front-to-back read decodes each source array once
+ * (once per wave when the cache is smaller than the array's output).  id's
+ * bytes go to *data; the others are offered to the cache.  -EAGAIN when a
+ * wave would hold id alone.
+ */
+static int load_wave(struct ckfs *fs, uint32_t id, uint8_t **data)
+{
+	const struct plan_groups *g = &fs->groups;
+	const struct plan_tensor *t = &fs->plan->tensors[id];
+	uint32_t grp = g->of[id], first = g->first[grp];
+	size_t n = g->first[grp + 1] - first, pos = 0, k, start;
+	uint64_t each = t->nbytes + hook_shape_numel(&t->src[0].slice) *
+		ck_dtype_size(t->src[0].dtype);
+	uint32_t *ids;
+	void **outs;
+	int err = 0;
+
+	while (g->members[first + pos] != id)
+		pos++;
+	k = each ? (size_t)(tcache_budget(fs->cache) / each) : n;
+	if (k > n)
+		k = n;
+	if (k < 2)
+		return -EAGAIN;
+	/* The wave: id and the siblings after it (before it at the end). */
+	start = pos + k <= n ? pos : n - k;
+	ids = calloc(k, sizeof(*ids));
+	outs = calloc(k, sizeof(*outs));
+	if (!ids || !outs)
+		err = ck_err(-ENOMEM, "out of memory");
+	for (size_t i = 0; !err && i < k; i++) {
+		ids[i] = g->members[first + start + i];
+		outs[i] = malloc(fs->plan->tensors[ids[i]].nbytes + 1);
+		if (!outs[i])
+			err = ck_err(-ENOMEM, "out of memory for tensor '%s'",
+				     fs->plan->tensors[ids[i]].name);
+	}
+	if (!err)
+		err = plan_tensors_read(fs->plan, g, ids, k, outs);
+	for (size_t i = 0; i < k && outs; i++) {
+		if (err || !ids || ids[i] == id)
+			continue;
+		tcache_offer(fs->cache, ids[i], outs[i], fs->plan->tensors[ids[i]].nbytes);
+		outs[i] = NULL;
+	}
+	if (!err)
+		*data = outs[pos - start];
+	for (size_t i = 0; outs && i < k; i++)
+		if (err || i != pos - start)
+			free(outs[i]);
+	free(ids);
+	free(outs);
+	return err;
+}
+
 static int load_tensor(void *ctx, uint32_t id, uint8_t **data, uint64_t *size)
 {
 	struct ckfs *fs = ctx;
 	const struct plan_tensor *t = &fs->plan->tensors[id];
-	uint8_t *buf = malloc(t->nbytes ? (size_t)t->nbytes : 1);
+	uint8_t *buf;
 	int err;
 
+	if (fs->groups.of && fs->groups.of[id] != UINT32_MAX) {
+		err = load_wave(fs, id, data);
+		if (!err)
+			*size = t->nbytes;
+		if (err != -EAGAIN)
+			return err;
+	}
+	buf = malloc(t->nbytes ? (size_t)t->nbytes : 1);
 	if (!buf)
 		return ck_err(-ENOMEM, "out of memory for tensor '%s' (%llu bytes)",
 			      t->name, (unsigned long long)t->nbytes);
@@ -319,6 +384,8 @@ int ckfs_open(const struct ckfs_opts *o, struct ckfs **out)
 	if (!err && fs->plan->ntensors > UINT32_MAX)
 		err = ck_err(-EOVERFLOW, "too many tensors");
 	if (!err)
+		err = plan_groups_build(fs->plan, &fs->groups);
+	if (!err)
 		err = tcache_new((uint32_t)fs->plan->ntensors,
 				 o->cache_size ? o->cache_size : CKFS_DEFAULT_CACHE_SIZE,
 				 load_tensor, fs, &fs->cache);
@@ -496,6 +563,7 @@ void ckfs_close(struct ckfs *fs)
 	}
 	free(fs->files);
 	st_layout_free(fs->layout);
+	plan_groups_release(&fs->groups);
 	plan_free(fs->plan);
 	for (size_t i = 0; i < fs->nmaps; i++)
 		mapping_free(fs->maps[i]);

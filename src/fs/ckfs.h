@@ -64,6 +64,7 @@ struct ckfs {
 	size_t nmaps;
 	const struct mapping *map;	/* the one in use */
 	struct plan *plan;
+	struct plan_groups groups;	/* siblings, read together */
 	struct st_layout *layout;
 	struct tcache *cache;
 	size_t nfiles;

@@ -81,6 +81,39 @@ int plan_build(const struct mapping *map, const struct orbax_ckpt *c,
  */
 int plan_tensor_read(const struct plan_tensor *t, void *out);
 
+/*
+ * Siblings: tensors computed by the same rule from one source array, whose
+ * sources differ only in their index on the stacked layer axis (the layers
+ * of a scanned array).  Every chunk of such an array holds a part of every
+ * layer, so reading them one by one would decode the array once per layer;
+ * plan_tensors_read() decodes the box covering several of them once.
+ */
+struct plan_groups {
+	unsigned axis;			/* the stacked source axis */
+	size_t ngroups, nmembers;
+	uint32_t *of;			/* per tensor: its group, or UINT32_MAX */
+	uint32_t *first;		/* per group (and one past the last):
+					   its first index in members[] */
+	uint32_t *members;		/* tensor ids, by their index on axis */
+};
+
+/* Find p's sibling groups (groups of two or more).  -ENOMEM.  Not
+ * thread-safe (call it once, before serving); release with
+ * plan_groups_release(). */
+int plan_groups_build(const struct plan *p, struct plan_groups *g);
+
+void plan_groups_release(struct plan_groups *g);
+
+/*
+ * Compute the n tensors ids[] (members of one group of g) into outs[k]
+ * (each p->tensors[ids[k]].nbytes bytes), decoding the source box that
+ * covers them once.  The box holds, in the stored dtype, every layer from
+ * the lowest to the highest of ids[]; each slice is widened to float32 as it
+ * is cut out.  Errors as plan_tensor_read().
+ */
+int plan_tensors_read(const struct plan *p, const struct plan_groups *g,
+		      const uint32_t *ids, size_t n, void **outs);
+
 void plan_free(struct plan *p);
 
 #endif

@@ -120,19 +120,6 @@ static uint32_t f32_bits(float f)
 	return u;
 }
 
-uint16_t ck_f32_to_bf16(float f)
-{
-	uint32_t u = f32_bits(f);
-
-	/* A NaN keeps its sign and top payload bits and is made quiet, so
-	 * truncation can never turn it into an infinity. */
-	if ((u & 0x7fffffffu) > 0x7f800000u)
-		return (uint16_t)((u >> 16) | 0x0040u);
-	/* Round to nearest, ties to even; overflow carries into inf. */
-	u += 0x7fffu + ((u >> 16) & 1u);
-	return (uint16_t)(u >> 16);
-}
-
 float ck_f16_to_f32(uint16_t h)
 {
 	uint32_t sign = (uint32_t)(h & 0x8000u) << 16;

@@ -66,7 +66,19 @@ static inline float ck_bf16_to_f32(uint16_t h)
 	return v.f;
 }
 
-uint16_t ck_f32_to_bf16(float f);
+static inline uint16_t ck_f32_to_bf16(float f)
+{
+	union { float f; uint32_t u; } v = { .f = f };
+	uint32_t u = v.u;
+
+	/* A NaN keeps its sign and top payload bits and is made quiet, so
+	 * truncation can never turn it into an infinity. */
+	if ((u & 0x7fffffffu) > 0x7f800000u)
+		return (uint16_t)((u >> 16) | 0x0040u);
+	/* Round to nearest, ties to even; overflow carries into inf. */
+	u += 0x7fffu + ((u >> 16) & 1u);
+	return (uint16_t)(u >> 16);
+}
 
 /* IEEE half <-> float32 (narrowing rounds to nearest even). */
 float ck_f16_to_f32(uint16_t h);

@@ -979,6 +979,61 @@ START_TEST(tower_rules_should_count_their_own_blocks)
 }
 END_TEST
 
+/* Siblings (the layers of a scanned array, per rule and expert) read
+ * together give the same bytes as read one by one. */
+START_TEST(siblings_should_read_as_they_do_alone)
+{
+	for (size_t f = 0; f < sizeof(families) / sizeof(families[0]); f++) {
+		char *t = write_ckpt(&families[f], 1, NULL), *dir = mappings_dir(), file[512];
+		char *cfg = config_for(&families[f]);
+		struct orbax_ckpt *c = NULL;
+		struct mapping *m = NULL;
+		struct plan *p = NULL;
+		struct plan_groups g;
+
+		snprintf(file, sizeof(file), "%s/%s.json", dir, families[f].name);
+		ck_assert_int_eq(mapping_load(file, &m), 0);
+		ck_assert_int_eq(orbax_open(t, NULL, &c), 0);
+		ck_assert_msg(plan_build(m, c, cfg, strlen(cfg), NULL, &p) == 0, "%s",
+			      ck_err_msg());
+		ck_assert_int_eq(plan_groups_build(p, &g), 0);
+		ck_assert_uint_gt(g.ngroups, 0);
+		for (size_t k = 0; k < g.ngroups; k++) {
+			uint32_t n = g.first[k + 1] - g.first[k];
+			const uint32_t *ids = &g.members[g.first[k]];
+			void *outs[L];
+
+			ck_assert_uint_eq(n, L);	/* every layer of the stack */
+			for (uint32_t i = 0; i < n; i++) {
+				ck_assert_uint_eq(g.of[ids[i]], k);
+				ck_assert_int_eq(p->tensors[ids[i]].layer, (int64_t)i);
+				outs[i] = malloc(p->tensors[ids[i]].nbytes);
+			}
+			ck_assert_int_eq(plan_tensors_read(p, &g, ids, n, outs), 0);
+			for (uint32_t i = 0; i < n; i++) {
+				const struct plan_tensor *pt = &p->tensors[ids[i]];
+				void *one = malloc(pt->nbytes);
+
+				ck_assert_int_eq(plan_tensor_read(pt, one), 0);
+				ck_assert_msg(!memcmp(one, outs[i], pt->nbytes), "%s", pt->name);
+				free(one);
+				free(outs[i]);
+			}
+		}
+		/* Unstacked tensors (the embedding) belong to no group. */
+		ck_assert_uint_eq(g.of[0], UINT32_MAX);
+		plan_groups_release(&g);
+		plan_free(p);
+		mapping_free(m);
+		orbax_close(c);
+		free(cfg);
+		free(dir);
+		ck_test_rmtree(t);
+		free(t);
+	}
+}
+END_TEST
+
 START_TEST(expressions_should_index_config_arrays_and_test_strings)
 {
 	static const char map[] =
@@ -1049,6 +1104,7 @@ int main(void)
 	tcase_add_test(tc, mapping_parse_should_reject_bad_files);
 	tcase_add_test(tc, expressions_should_index_config_arrays_and_test_strings);
 	tcase_add_test(tc, tower_rules_should_count_their_own_blocks);
+	tcase_add_test(tc, siblings_should_read_as_they_do_alone);
 	suite_add_tcase(s, tc);
 	return ck_test_run(s);
 }

@@ -35,6 +35,43 @@ static int load(void *ctx, uint32_t id, uint8_t **data, uint64_t *size)
 	return 0;
 }
 
+/* An offered tensor is served without a load; an occupied slot, or one
+ * larger than the budget, refuses the offer (and frees it). */
+START_TEST(offer_should_fill_an_empty_slot_only)
+{
+	struct loader l = { .fail_id = -1 };
+	struct tcache *c;
+	struct tcache_ref r;
+	struct tcache_stats st;
+	uint8_t *d;
+
+	ck_assert_int_eq(tcache_new(64, 100, load, &l, &c), 0);
+	ck_assert_uint_eq(tcache_budget(c), 100);
+	d = malloc(5);
+	memset(d, 0xab, 5);
+	ck_assert_int_eq(tcache_offer(c, 7, d, 5), 1);
+	ck_assert(tcache_has(c, 7));
+	ck_assert(!tcache_has(c, 8));
+	ck_assert_int_eq(tcache_get(c, 7, &r), 0);
+	ck_assert_uint_eq(r.size, 5);
+	ck_assert_uint_eq(r.data[4], 0xab);	/* the offered bytes, not a load */
+	tcache_put(c, &r);
+	ck_assert_uint_eq(atomic_load(&l.loads[7]), 0);
+	ck_assert_int_eq(tcache_offer(c, 7, malloc(5), 5), 0);	/* occupied */
+	ck_assert_int_eq(tcache_offer(c, 9, malloc(101), 101), 0);	/* too big */
+	ck_assert_int_eq(tcache_offer(c, 64, malloc(1), 1), 0);	/* out of range */
+	/* Offers count against the budget and evict the least recent. */
+	ck_assert_int_eq(tcache_offer(c, 1, malloc(60), 60), 1);
+	ck_assert_int_eq(tcache_offer(c, 2, malloc(60), 60), 1);
+	ck_assert(!tcache_has(c, 7));
+	ck_assert(!tcache_has(c, 1));
+	tcache_stats(c, &st);
+	ck_assert_uint_eq(st.bytes, 60);
+	ck_assert_uint_eq(st.evictions, 2);
+	tcache_free(c);
+}
+END_TEST
+
 START_TEST(get_should_load_once_and_then_hit)
 {
 	struct loader l = { .fail_id = -1 };
@@ -182,6 +219,7 @@ int main(void)
 	tcase_add_test(tc, budget_should_evict_least_recently_used_and_keep_held_refs_valid);
 	tcase_add_test(tc, failed_load_should_report_and_not_be_cached);
 	tcase_add_test(tc, concurrent_readers_should_share_one_load);
+	tcase_add_test(tc, offer_should_fill_an_empty_slot_only);
 	suite_add_tcase(s, tc);
 	return ck_test_run(s);
 }

@@ -1,0 +1,433 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * This file implements reading plan tensors: a tensor's source slices are
+ * read, widened to float32, run through the hook chain and rounded to the
+ * served dtype.  Siblings (see plan.h) are read together: the box covering
+ * all of them is decoded once and each sibling is cut out of it.
+ */
+#include "mapping/plan.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util/ck_err.h"
+
+/* Threads that cut siblings out of one box, at most. */
+#define PLAN_MAX_THREADS 16
+
+/* Widen n source elements of dtype dt to float32 (raw may alias f when dt is
+ * float32). */
+static void widen(const uint8_t *raw, enum ck_dtype dt, uint64_t n, float *f)
+{
+	uint16_t h;
+	double d;
+
+	/* One loop per dtype: these run over every served byte. */
+	switch (dt) {
+	case CK_DT_F32:
+		if ((const void *)raw != (const void *)f)
+			memmove(f, raw, (size_t)n * sizeof(float));
+		break;
+	case CK_DT_BF16:
+		for (uint64_t i = 0; i < n; i++) {
+			memcpy(&h, raw + 2 * i, 2);
+			f[i] = ck_bf16_to_f32(h);
+		}
+		break;
+	case CK_DT_F16:
+		for (uint64_t i = 0; i < n; i++) {
+			memcpy(&h, raw + 2 * i, 2);
+			f[i] = ck_f16_to_f32(h);
+		}
+		break;
+	default:	/* CK_DT_F64 */
+		for (uint64_t i = 0; i < n; i++) {
+			memcpy(&d, raw + 8 * i, 8);
+			f[i] = (float)d;
+		}
+		break;
+	}
+}
+
+/* The box source s reads: its fixed axes at their index, the others whole. */
+static void box_of(const struct plan_src *s, uint64_t *start, uint64_t *count)
+{
+	unsigned j = 0;
+
+	for (unsigned ax = 0; ax < s->rank; ax++) {
+		if (j < s->nfixed && s->fixed_axis[j] == ax) {
+			start[ax] = s->fixed_idx[j++];
+			count[ax] = 1;
+		} else {
+			start[ax] = 0;
+			count[ax] = s->shape[ax];
+		}
+	}
+}
+
+/* Read the box [start, start + count) of s's array as float32 (malloc'd). */
+static float *read_box(const struct plan_src *s, const uint64_t *start,
+		       const uint64_t *count, int *err)
+{
+	size_t isz = ck_dtype_size(s->dtype);
+	uint64_t n = 1;
+	uint8_t *raw;
+	float *f;
+
+	for (unsigned ax = 0; ax < s->rank; ax++)
+		n *= count[ax];
+	f = malloc((size_t)n * sizeof(float) + 1);
+	raw = s->dtype == CK_DT_F32 ? (uint8_t *)f : malloc((size_t)n * isz + 1);
+	if (!f || !raw) {
+		*err = ck_err(-ENOMEM, "out of memory");
+		goto fail;
+	}
+	*err = orbax_array_read(s->array, start, count, raw);
+	if (*err) {
+		*err = ck_err_ctx(*err, "array '%s'", s->array->name);
+		goto fail;
+	}
+	widen(raw, s->dtype, n, f);
+	if (raw != (uint8_t *)f)
+		free(raw);
+	return f;
+fail:
+	if (raw != (uint8_t *)f)
+		free(raw);
+	free(f);
+	return NULL;
+}
+
+static void narrow(const float *f, uint64_t n, enum ck_dtype t, uint8_t *out)
+{
+	uint16_t h;
+	double d;
+
+	switch (t) {
+	case CK_DT_BF16:
+		for (uint64_t i = 0; i < n; i++) {
+			h = ck_f32_to_bf16(f[i]);
+			memcpy(out + 2 * i, &h, 2);
+		}
+		break;
+	case CK_DT_F16:
+		for (uint64_t i = 0; i < n; i++) {
+			h = ck_f32_to_f16(f[i]);
+			memcpy(out + 2 * i, &h, 2);
+		}
+		break;
+	case CK_DT_F64:
+		for (uint64_t i = 0; i < n; i++) {
+			d = f[i];
+			memcpy(out + 8 * i, &d, 8);
+		}
+		break;
+	default:	/* CK_DT_F32 */
+		memcpy(out, f, (size_t)n * sizeof(float));
+		break;
+	}
+}
+
+/*
+ * Run t's hook chain on its source slices in[] (float32, owned: freed here)
+ * and write the served bytes to out.
+ */
+static int run_chain(const struct plan_tensor *t, float **in, void *out)
+{
+	const struct map_rule *r = t->rule;
+	struct hook_shape ins[HOOK_MAX_INPUTS];
+	unsigned nin = t->nsrc;
+	int err = 0;
+
+	for (unsigned k = 0; k < nin; k++)
+		ins[k] = t->src[k].slice;
+	for (unsigned h = 0; h < r->nhooks && !err; h++) {
+		float *o = malloc((size_t)hook_shape_numel(&t->out[h]) * sizeof(float) + 1);
+
+		if (!o) {
+			err = ck_err(-ENOMEM, "out of memory");
+			break;
+		}
+		err = r->hooks[h].hook->forward(&t->args[h], ins,
+						(const float *const *)in, nin,
+						&t->out[h], o);
+		for (unsigned k = 0; k < nin; k++) {
+			free(in[k]);
+			in[k] = NULL;
+		}
+		in[0] = o;
+		ins[0] = t->out[h];
+		nin = 1;
+	}
+	if (!err)
+		narrow(in[0], hook_shape_numel(&t->shape), t->dtype, out);
+	for (unsigned k = 0; k < nin; k++) {
+		free(in[k]);
+		in[k] = NULL;
+	}
+	return err;
+}
+
+int plan_tensor_read(const struct plan_tensor *t, void *out)
+{
+	uint64_t start[ZARR_MAX_RANK], count[ZARR_MAX_RANK];
+	float *in[HOOK_MAX_INPUTS] = { NULL };
+	int err = 0;
+
+	for (unsigned k = 0; k < t->nsrc && !err; k++) {
+		box_of(&t->src[k], start, count);
+		in[k] = read_box(&t->src[k], start, count, &err);
+	}
+	if (!err)
+		err = run_chain(t, in, out);
+	for (unsigned k = 0; k < t->nsrc; k++)
+		free(in[k]);
+	return err ? ck_err_ctx(err, "tensor '%s'", t->name) : 0;
+}
+
+/* --- siblings --- */
+
+/* Where source axis ax is fixed in s, or -1. */
+static int fixed_at(const struct plan_src *s, unsigned ax)
+{
+	for (unsigned j = 0; j < s->nfixed; j++)
+		if (s->fixed_axis[j] == ax)
+			return (int)j;
+	return -1;
+}
+
+/* The plan whose tensors the sort compares (qsort has no context). */
+static const struct plan *sort_plan;
+static unsigned sort_axis;
+
+/* Order by (rule, array, the other fixed indices), then by the index on
+ * sort_axis; tensors that cannot be siblings sort last. */
+static int cmp_sibling(const void *va, const void *vb)
+{
+	const struct plan_tensor *a = &sort_plan->tensors[*(const uint32_t *)va];
+	const struct plan_tensor *b = &sort_plan->tensors[*(const uint32_t *)vb];
+	const struct plan_src *sa = &a->src[0], *sb = &b->src[0];
+	int ja = fixed_at(sa, sort_axis), jb = fixed_at(sb, sort_axis);
+
+	if (a->rule != b->rule)
+		return (uintptr_t)a->rule < (uintptr_t)b->rule ? -1 : 1;
+	if (sa->array != sb->array)
+		return (uintptr_t)sa->array < (uintptr_t)sb->array ? -1 : 1;
+	if (sa->nfixed != sb->nfixed)
+		return sa->nfixed < sb->nfixed ? -1 : 1;
+	for (unsigned j = 0; j < sa->nfixed; j++) {
+		if ((int)j == ja)
+			continue;
+		if (sa->fixed_idx[j] != sb->fixed_idx[j])
+			return sa->fixed_idx[j] < sb->fixed_idx[j] ? -1 : 1;
+	}
+	if (sa->fixed_idx[ja] != sb->fixed_idx[jb])
+		return sa->fixed_idx[ja] < sb->fixed_idx[jb] ? -1 : 1;
+	return 0;
+}
+
+/* 1 if tensors a and b (sorted neighbours) are siblings on axis ax. */
+static int same_group(const struct plan_tensor *a, const struct plan_tensor *b,
+		      unsigned ax)
+{
+	const struct plan_src *sa = &a->src[0], *sb = &b->src[0];
+	int ja = fixed_at(sa, ax);
+
+	if (a->rule != b->rule || sa->array != sb->array || sa->nfixed != sb->nfixed ||
+	    fixed_at(sb, ax) != ja)
+		return 0;
+	for (unsigned j = 0; j < sa->nfixed; j++)
+		if ((int)j != ja && (sa->fixed_axis[j] != sb->fixed_axis[j] ||
+				     sa->fixed_idx[j] != sb->fixed_idx[j]))
+			return 0;
+	return sa->fixed_idx[ja] != sb->fixed_idx[ja];
+}
+
+int plan_groups_build(const struct plan *p, struct plan_groups *g)
+{
+	uint32_t *cand;
+	size_t n = 0;
+	unsigned ax = p->map ? p->map->scan_axis : 1;
+
+	memset(g, 0, sizeof(*g));
+	if (p->ntensors > UINT32_MAX - 1)
+		return ck_err(-EOVERFLOW, "too many tensors");
+	g->of = malloc((p->ntensors + 1) * sizeof(*g->of));
+	g->members = malloc((p->ntensors + 1) * sizeof(*g->members));
+	g->first = malloc((p->ntensors + 1) * sizeof(*g->first));
+	cand = malloc((p->ntensors + 1) * sizeof(*cand));
+	if (!g->of || !g->members || !g->first || !cand) {
+		free(cand);
+		plan_groups_release(g);
+		return ck_err(-ENOMEM, "out of memory");
+	}
+	/* Candidates: one source, stacked on the scan axis. */
+	for (size_t i = 0; i < p->ntensors; i++) {
+		const struct plan_tensor *t = &p->tensors[i];
+
+		g->of[i] = UINT32_MAX;
+		if (p->scanned == 1 && t->nsrc == 1 && fixed_at(&t->src[0], ax) >= 0)
+			cand[n++] = (uint32_t)i;
+	}
+	sort_plan = p;
+	sort_axis = ax;
+	qsort(cand, n, sizeof(*cand), cmp_sibling);
+	g->axis = ax;
+	for (size_t i = 0; i < n;) {
+		size_t k = i + 1;
+
+		while (k < n && same_group(&p->tensors[cand[k - 1]], &p->tensors[cand[k]], ax))
+			k++;
+		if (k - i >= 2) {
+			g->first[g->ngroups] = (uint32_t)g->nmembers;
+			for (size_t m = i; m < k; m++) {
+				g->of[cand[m]] = (uint32_t)g->ngroups;
+				g->members[g->nmembers++] = cand[m];
+			}
+			g->ngroups++;
+		}
+		i = k;
+	}
+	g->first[g->ngroups] = (uint32_t)g->nmembers;
+	free(cand);
+	return 0;
+}
+
+void plan_groups_release(struct plan_groups *g)
+{
+	free(g->of);
+	free(g->members);
+	free(g->first);
+	memset(g, 0, sizeof(*g));
+}
+
+/* Cutting siblings out of a decoded box, on several threads. */
+struct cut {
+	const struct plan *p;
+	const uint32_t *ids;
+	size_t n;
+	void **outs;
+	const uint8_t *box;
+	enum ck_dtype dtype;
+	size_t isz;
+	unsigned j;			/* the stacked axis' fixed-index slot */
+	uint64_t lo, outer, inner, span;	/* box: [outer, span, inner] */
+	pthread_mutex_t lock;
+	size_t next;			/* the next sibling to take */
+	unsigned nthreads;
+	int err;			/* the first error */
+	char msg[1024];			/* its message */
+};
+
+/* Compute siblings until none is left (or one failed). */
+static void *cut_worker(void *arg)
+{
+	struct cut *c = arg;
+
+	for (;;) {
+		const struct plan_tensor *t;
+		float *in[HOOK_MAX_INPUTS] = { NULL };
+		size_t k;
+		uint64_t at;
+		int err;
+
+		pthread_mutex_lock(&c->lock);
+		k = c->err ? c->n : c->next++;
+		pthread_mutex_unlock(&c->lock);
+		if (k >= c->n)
+			return NULL;
+		t = &c->p->tensors[c->ids[k]];
+		at = t->src[0].fixed_idx[c->j] - c->lo;
+		in[0] = malloc((size_t)(c->outer * c->inner) * sizeof(float) + 1);
+		if (!in[0]) {
+			err = ck_err(-ENOMEM, "out of memory");
+		} else {
+			for (uint64_t o = 0; o < c->outer; o++)
+				widen(c->box + (o * c->span + at) * c->inner * c->isz, c->dtype,
+				      c->inner, in[0] + o * c->inner);
+			err = run_chain(t, in, c->outs[k]);
+			if (err)
+				err = ck_err_ctx(err, "tensor '%s'", t->name);
+		}
+		if (err) {
+			pthread_mutex_lock(&c->lock);
+			if (!c->err) {
+				c->err = err;
+				snprintf(c->msg, sizeof(c->msg), "%s", ck_err_msg());
+			}
+			pthread_mutex_unlock(&c->lock);
+		}
+	}
+}
+
+/* Run cut_worker on up to one thread per core (this one included). */
+static int cut_all(struct cut *c)
+{
+	pthread_t th[PLAN_MAX_THREADS];
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	unsigned want = cpus < 1 ? 1 : cpus > PLAN_MAX_THREADS ? PLAN_MAX_THREADS :
+		(unsigned)cpus, started = 0;
+
+	if (want > c->n)
+		want = (unsigned)c->n;
+	while (started + 1 < want && !pthread_create(&th[started], NULL, cut_worker, c))
+		started++;
+	cut_worker(c);
+	for (unsigned i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+	pthread_mutex_destroy(&c->lock);
+	return c->err ? ck_err(c->err, "%s", c->msg) : 0;
+}
+
+int plan_tensors_read(const struct plan *p, const struct plan_groups *g,
+		      const uint32_t *ids, size_t n, void **outs)
+{
+	const struct plan_src *s0 = &p->tensors[ids[0]].src[0];
+	uint64_t start[ZARR_MAX_RANK], count[ZARR_MAX_RANK], lo = UINT64_MAX, hi = 0;
+	uint64_t outer = 1, inner = 1, boxn = 1;
+	size_t isz = ck_dtype_size(s0->dtype);
+	int j = fixed_at(s0, g->axis), err = 0;
+	uint8_t *box;
+
+	if (j < 0)
+		return ck_err(-EINVAL, "tensor '%s' is not stacked", p->tensors[ids[0]].name);
+	for (size_t k = 0; k < n; k++) {
+		uint64_t idx = p->tensors[ids[k]].src[0].fixed_idx[j];
+
+		lo = idx < lo ? idx : lo;
+		hi = idx > hi ? idx : hi;
+	}
+	box_of(s0, start, count);
+	start[g->axis] = lo;
+	count[g->axis] = hi - lo + 1;
+	for (unsigned ax = 0; ax < s0->rank; ax++)
+		boxn *= count[ax];
+	/* The box stays in the stored dtype; each slice is widened as it is
+	 * cut out. */
+	box = malloc((size_t)(boxn * isz) + 1);
+	if (!box)
+		return ck_err(-ENOMEM, "out of memory");
+	err = orbax_array_read(s0->array, start, count, box);
+	if (err) {
+		free(box);
+		return ck_err_ctx(err, "tensor '%s': array '%s'", p->tensors[ids[0]].name,
+				  s0->array->name);
+	}
+	for (unsigned ax = 0; ax < g->axis; ax++)
+		outer *= count[ax];
+	for (unsigned ax = g->axis + 1; ax < s0->rank; ax++)
+		inner *= count[ax];
+	{
+		struct cut c = { p, ids, n, outs, box, s0->dtype, isz, (unsigned)j, lo,
+				 outer, inner, count[g->axis], PTHREAD_MUTEX_INITIALIZER,
+				 0, 0, 0, "" };
+
+		err = cut_all(&c);
+	}
+	free(box);
+	return err;
+}
