@@ -216,32 +216,67 @@ int tcache_get(struct tcache *c, uint32_t id, struct tcache_ref *ref)
 	return 0;
 }
 
-int tcache_offer(struct tcache *c, uint32_t id, uint8_t *data, uint64_t size)
+int tcache_claim(struct tcache *c, uint32_t id)
 {
 	struct entry *e = NULL;
 
 	pthread_mutex_lock(&c->lock);
-	if (id < c->n && !c->slots[id] && size <= c->budget)
+	if (id < c->n && !c->slots[id])
 		e = calloc(1, sizeof(*e));
-	if (!e) {
-		pthread_mutex_unlock(&c->lock);
-		free(data);
-		return 0;
+	if (e) {
+		e->id = id;
+		e->state = LOADING;
+		e->refs = 1;		/* the slot's */
+		c->slots[id] = e;
+		c->st.misses++;
 	}
-	e->id = id;
-	e->state = READY;
+	pthread_mutex_unlock(&c->lock);
+	return e != NULL;
+}
+
+void tcache_fulfil(struct tcache *c, uint32_t id, uint8_t *data, uint64_t size,
+		   int err)
+{
+	struct entry *e;
+
+	pthread_mutex_lock(&c->lock);
+	e = id < c->n ? c->slots[id] : NULL;
+	if (!e || e->state != LOADING) {
+		/* Not claimed: nothing waits for it. */
+		pthread_mutex_unlock(&c->lock);
+		if (!err)
+			free(data);
+		return;
+	}
+	if (err) {
+		e->state = FAILED;
+		e->err = err;
+		c->st.loads_failed++;
+		c->slots[id] = NULL;
+		pthread_cond_broadcast(&c->loaded);
+		unref_locked(e);
+		pthread_mutex_unlock(&c->lock);
+		return;
+	}
 	e->data = data;
 	e->size = size;
-	e->refs = 1;		/* the slot's */
-	make_room_locked(c, size);
-	e->listed = 1;
-	c->st.bytes += size;
-	if (c->st.bytes > c->st.peak_bytes)
-		c->st.peak_bytes = c->st.bytes;
-	c->slots[id] = e;
-	push_front(c, e);
+	e->state = READY;
+	if (size <= c->budget) {
+		make_room_locked(c, size);
+		e->listed = 1;
+		c->st.bytes += size;
+		if (c->st.bytes > c->st.peak_bytes)
+			c->st.peak_bytes = c->st.bytes;
+		push_front(c, e);
+	} else {
+		c->slots[id] = NULL;
+		pthread_cond_broadcast(&c->loaded);
+		unref_locked(e);	/* waiters, if any, still hold it */
+		pthread_mutex_unlock(&c->lock);
+		return;
+	}
+	pthread_cond_broadcast(&c->loaded);
 	pthread_mutex_unlock(&c->lock);
-	return 1;
 }
 
 int tcache_has(struct tcache *c, uint32_t id)

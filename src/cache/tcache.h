@@ -56,13 +56,21 @@ int tcache_new(uint32_t ntensors, uint64_t budget, tcache_load_fn load,
 int tcache_get(struct tcache *c, uint32_t id, struct tcache_ref *ref);
 
 /*
- * Offer tensor id, computed by someone else (a sibling's load), to the
- * cache: listed as most recent when the slot is empty and it fits the
- * budget (evicting as needed).  The cache takes data (malloc'd, size bytes)
- * in every case, freeing it when not kept.  Returns 1 if kept, else 0.
- * Thread-safe.
+ * Claim tensor id for a load done outside tcache_get (a sibling's load
+ * computes several tensors at once): when its slot is empty, publish it as
+ * being loaded, so that tcache_get callers wait for it instead of loading it
+ * again, and return 1; else (cached or loading already) return 0.  Every
+ * claim must be ended by tcache_fulfil.  Thread-safe.
  */
-int tcache_offer(struct tcache *c, uint32_t id, uint8_t *data, uint64_t size);
+int tcache_claim(struct tcache *c, uint32_t id);
+
+/*
+ * End a claim: with err 0 the cache takes data (malloc'd, size bytes) and
+ * lists it as most recent (when it fits the budget), waking the waiters;
+ * with an error the waiters get it and data is ignored.  Thread-safe.
+ */
+void tcache_fulfil(struct tcache *c, uint32_t id, uint8_t *data, uint64_t size,
+		   int err);
 
 /* 1 if tensor id is cached or being loaded now (a hint: it may be evicted
  * the next moment). */

@@ -134,6 +134,12 @@ static int one(char *opt, struct ckfs_opts *o, struct ck_buf *fuse)
 		return cli_parse_size(val, &o->shard_size) ? ck_err_ctx(-EINVAL, "shard_size") : 0;
 	else if (KEY("cache_size"))
 		return cli_parse_size(val, &o->cache_size) ? ck_err_ctx(-EINVAL, "cache_size") : 0;
+	else if (KEY("read_ahead")) {
+		if (cli_parse_size(val, &o->read_ahead))
+			return ck_err_ctx(-EINVAL, "read_ahead");
+		o->keep_read_ahead = o->read_ahead == 0;
+		return 0;
+	}
 	else if (KEY("step")) {
 		o->step = strtoll(val, &end, 10);
 		if (end == val || *end || o->step < 0)

@@ -40,6 +40,7 @@ static const char usage[] =
 	"  step=N           checkpoint step (default: latest committed)\n"
 	"  shard_size=SIZE  tensor bytes per safetensors file (default 5GB)\n"
 	"  cache_size=SIZE  budget of the converted-tensor cache (default 1GiB)\n"
+	"  read_ahead=SIZE  kernel readahead of the mount (default 4MiB, 0 = kernel's)\n"
 	"  tokenizer=DIR    pass the tokenizer files of DIR through\n"
 	"  mappings=DIR     use the mapping files of DIR\n"
 	"  config.KEY=VALUE set field KEY of config.json (VALUE as JSON if it\n"

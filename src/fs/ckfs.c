@@ -58,16 +58,18 @@ static const char *torch_dtype_name(enum ck_dtype t)
 /*
  * Load tensor id with its next siblings (see plan.h): as many as the cache
  * can hold, so that a front-to-back read decodes each source array once
- * (once per wave when the cache is smaller than the array's output).  id's
- * bytes go to *data; the others are offered to the cache.  -EAGAIN when a
- * wave would hold id alone.
+ * (once per wave when the cache is smaller than the array's output).  The
+ * siblings are claimed in the cache first, so that readers wanting them
+ * wait for this wave rather than start their own; those cached or loading
+ * already are left out.  id's bytes go to *data.  -EAGAIN when the wave
+ * would hold id alone.
  */
 static int load_wave(struct ckfs *fs, uint32_t id, uint8_t **data)
 {
 	const struct plan_groups *g = &fs->groups;
 	const struct plan_tensor *t = &fs->plan->tensors[id];
 	uint32_t grp = g->of[id], first = g->first[grp];
-	size_t n = g->first[grp + 1] - first, pos = 0, k, start;
+	size_t n = g->first[grp + 1] - first, pos = 0, k, start, m = 0, self = 0;
 	uint64_t each = t->nbytes + hook_shape_numel(&t->src[0].slice) *
 		ck_dtype_size(t->src[0].dtype);
 	uint32_t *ids;
@@ -85,28 +87,39 @@ static int load_wave(struct ckfs *fs, uint32_t id, uint8_t **data)
 	start = pos + k <= n ? pos : n - k;
 	ids = calloc(k, sizeof(*ids));
 	outs = calloc(k, sizeof(*outs));
-	if (!ids || !outs)
-		err = ck_err(-ENOMEM, "out of memory");
-	for (size_t i = 0; !err && i < k; i++) {
-		ids[i] = g->members[first + start + i];
+	if (!ids || !outs) {
+		free(ids);
+		free(outs);
+		return ck_err(-ENOMEM, "out of memory");
+	}
+	for (size_t i = 0; i < k; i++) {
+		uint32_t s = g->members[first + start + i];
+
+		if (s == id)
+			self = m;
+		if (s == id || tcache_claim(fs->cache, s))
+			ids[m++] = s;
+	}
+	for (size_t i = 0; !err && i < m; i++) {
 		outs[i] = malloc(fs->plan->tensors[ids[i]].nbytes + 1);
 		if (!outs[i])
 			err = ck_err(-ENOMEM, "out of memory for tensor '%s'",
 				     fs->plan->tensors[ids[i]].name);
 	}
 	if (!err)
-		err = plan_tensors_read(fs->plan, g, ids, k, outs);
-	for (size_t i = 0; i < k && outs; i++) {
-		if (err || !ids || ids[i] == id)
+		err = plan_tensors_read(fs->plan, g, ids, m, outs);
+	for (size_t i = 0; i < m; i++) {
+		if (i == self)
 			continue;
-		tcache_offer(fs->cache, ids[i], outs[i], fs->plan->tensors[ids[i]].nbytes);
-		outs[i] = NULL;
-	}
-	if (!err)
-		*data = outs[pos - start];
-	for (size_t i = 0; outs && i < k; i++)
-		if (err || i != pos - start)
+		tcache_fulfil(fs->cache, ids[i], err ? NULL : outs[i],
+			      fs->plan->tensors[ids[i]].nbytes, err);
+		if (err)
 			free(outs[i]);
+	}
+	if (err)
+		free(outs[self]);
+	else
+		*data = outs[self];
 	free(ids);
 	free(outs);
 	return err;

@@ -35,6 +35,9 @@ struct ckfs_opts {
 	int64_t step;			/* -1 = latest */
 	uint64_t shard_size;		/* bytes of tensor data per shard */
 	uint64_t cache_size;		/* tensor cache budget in bytes */
+	uint64_t read_ahead;		/* mount: kernel readahead in bytes,
+					   0 = CKFS_DEFAULT_READ_AHEAD */
+	int keep_read_ahead;		/* mount: leave the kernel's */
 	size_t nsets;
 	struct detect_set sets[DETECT_MAX_SETS];	/* config.KEY=VALUE, in
 							   order */
@@ -42,6 +45,7 @@ struct ckfs_opts {
 
 #define CKFS_DEFAULT_SHARD_SIZE ((uint64_t)5000000000)
 #define CKFS_DEFAULT_CACHE_SIZE ((uint64_t)1 << 30)
+#define CKFS_DEFAULT_READ_AHEAD ((uint64_t)4 << 20)
 
 enum ckfs_kind {
 	CKFS_BYTES,			/* contents held in memory */

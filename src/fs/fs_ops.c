@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -37,6 +38,53 @@ static const struct ckfs_file *lookup(const char *path)
 	return ckfs_find(fs_of(), path + 1);
 }
 
+/* Set by fs_ops_main for fs_init (the mountpoint resolved before the
+ * daemon leaves the working directory). */
+static char fs_mountpoint[4096];
+static uint64_t fs_read_ahead;
+
+/*
+ * Raise the kernel's readahead for the mount (its bdi, named by the device
+ * number /proc/self/mountinfo gives the mountpoint): FUSE mounts start at
+ * 128 KiB, which caps every cold read request at that size.  Best effort
+ * (needs root): a failure is logged, nothing else.
+ */
+static void set_read_ahead(void)
+{
+	char line[8192], path[128];
+	unsigned maj = 0, min = 0;
+	int found = 0;
+	FILE *f;
+
+	if (!fs_read_ahead || !fs_mountpoint[0])
+		return;
+	f = fopen("/proc/self/mountinfo", "r");
+	while (f && !found && fgets(line, sizeof(line), f)) {
+		char mp[4096];
+
+		/* id parent maj:min root mountpoint ... (no escapes expected
+		 * in the mountpoints ckptfs compares; one with spaces just
+		 * does not match) */
+		if (sscanf(line, "%*u %*u %u:%u %*s %4095s", &maj, &min, mp) == 3 &&
+		    !strcmp(mp, fs_mountpoint))
+			found = 1;
+	}
+	if (f)
+		fclose(f);
+	if (!found)
+		return;
+	snprintf(path, sizeof(path), "/sys/class/bdi/%u:%u/read_ahead_kb", maj, min);
+	f = fopen(path, "w");
+	if (!f || fprintf(f, "%llu\n", (unsigned long long)(fs_read_ahead >> 10)) < 0 ||
+	    fclose(f)) {
+		ck_log(CK_LOG_DEBUG, "%s: cannot set the readahead (%s)", path,
+		       strerror(errno));
+		return;
+	}
+	ck_log(CK_LOG_DEBUG, "readahead %llu KiB (%s)",
+	       (unsigned long long)(fs_read_ahead >> 10), path);
+}
+
 static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 {
 	cfg->kernel_cache = 1;
@@ -49,6 +97,8 @@ static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 		conn->max_background = 64;
 	if (conn->congestion_threshold < 48)
 		conn->congestion_threshold = 48;
+	conn->max_readahead = UINT32_MAX;
+	set_read_ahead();
 	return fuse_get_context()->private_data;
 }
 
@@ -306,7 +356,10 @@ static const struct fuse_operations fs_operations = {
 	.removexattr = fs_removexattr,
 };
 
-int fs_ops_main(struct ckfs *fs, int argc, char **argv)
+int fs_ops_main(struct ckfs *fs, uint64_t read_ahead, int argc, char **argv)
 {
+	if (argc < 2 || !realpath(argv[1], fs_mountpoint))
+		fs_mountpoint[0] = '\0';
+	fs_read_ahead = read_ahead;
 	return fuse_main(argc, argv, &fs_operations, fs);
 }

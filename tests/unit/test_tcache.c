@@ -35,39 +35,81 @@ static int load(void *ctx, uint32_t id, uint8_t **data, uint64_t *size)
 	return 0;
 }
 
-/* An offered tensor is served without a load; an occupied slot, or one
- * larger than the budget, refuses the offer (and frees it). */
-START_TEST(offer_should_fill_an_empty_slot_only)
+/* A claimed tensor is served from its fulfilment, without a load, also to
+ * a reader that asked while it was claimed; a claim on an occupied slot
+ * fails; a failed fulfilment reaches the waiters and is not cached. */
+struct claim_reader {
+	struct tcache *c;
+	uint32_t id;
+	int err;
+	uint8_t first;
+};
+
+static void *claim_read(void *arg)
+{
+	struct claim_reader *r = arg;
+	struct tcache_ref ref;
+
+	r->err = tcache_get(r->c, r->id, &ref);
+	if (!r->err) {
+		r->first = ref.data[0];
+		tcache_put(r->c, &ref);
+	}
+	return NULL;
+}
+
+START_TEST(claim_should_make_readers_wait_for_the_fulfilment)
 {
 	struct loader l = { .fail_id = -1 };
+	struct claim_reader rd = { 0 };
 	struct tcache *c;
 	struct tcache_ref r;
 	struct tcache_stats st;
+	pthread_t th;
 	uint8_t *d;
 
 	ck_assert_int_eq(tcache_new(64, 100, load, &l, &c), 0);
 	ck_assert_uint_eq(tcache_budget(c), 100);
+	ck_assert_int_eq(tcache_claim(c, 7), 1);
+	ck_assert_int_eq(tcache_claim(c, 7), 0);	/* loading already */
+	ck_assert(tcache_has(c, 7));
+	rd.c = c;
+	rd.id = 7;
+	ck_assert_int_eq(pthread_create(&th, NULL, claim_read, &rd), 0);
+	usleep(20000);		/* the reader waits on the claim */
 	d = malloc(5);
 	memset(d, 0xab, 5);
-	ck_assert_int_eq(tcache_offer(c, 7, d, 5), 1);
-	ck_assert(tcache_has(c, 7));
-	ck_assert(!tcache_has(c, 8));
+	tcache_fulfil(c, 7, d, 5, 0);
+	pthread_join(th, NULL);
+	ck_assert_int_eq(rd.err, 0);
+	ck_assert_uint_eq(rd.first, 0xab);
+	ck_assert_uint_eq(atomic_load(&l.loads[7]), 0);	/* never loaded */
 	ck_assert_int_eq(tcache_get(c, 7, &r), 0);
-	ck_assert_uint_eq(r.size, 5);
-	ck_assert_uint_eq(r.data[4], 0xab);	/* the offered bytes, not a load */
+	ck_assert_uint_eq(r.data[4], 0xab);
 	tcache_put(c, &r);
-	ck_assert_uint_eq(atomic_load(&l.loads[7]), 0);
-	ck_assert_int_eq(tcache_offer(c, 7, malloc(5), 5), 0);	/* occupied */
-	ck_assert_int_eq(tcache_offer(c, 9, malloc(101), 101), 0);	/* too big */
-	ck_assert_int_eq(tcache_offer(c, 64, malloc(1), 1), 0);	/* out of range */
-	/* Offers count against the budget and evict the least recent. */
-	ck_assert_int_eq(tcache_offer(c, 1, malloc(60), 60), 1);
-	ck_assert_int_eq(tcache_offer(c, 2, malloc(60), 60), 1);
-	ck_assert(!tcache_has(c, 7));
+	ck_assert_int_eq(tcache_claim(c, 7), 0);	/* cached */
+	ck_assert_int_eq(tcache_claim(c, 64), 0);	/* out of range */
+	/* A failed fulfilment: the waiter gets the error, the next get loads. */
+	ck_assert_int_eq(tcache_claim(c, 3), 1);
+	rd.id = 3;
+	ck_assert_int_eq(pthread_create(&th, NULL, claim_read, &rd), 0);
+	usleep(20000);
+	tcache_fulfil(c, 3, NULL, 0, -EIO);
+	pthread_join(th, NULL);
+	ck_assert_int_eq(rd.err, -EIO);
+	ck_assert(!tcache_has(c, 3));
+	ck_assert_int_eq(tcache_get(c, 3, &r), 0);
+	tcache_put(c, &r);
+	ck_assert_uint_eq(atomic_load(&l.loads[3]), 1);
+	/* Fulfilments count against the budget and evict the least recent. */
+	ck_assert_int_eq(tcache_claim(c, 1), 1);
+	tcache_fulfil(c, 1, malloc(60), 60, 0);
+	ck_assert_int_eq(tcache_claim(c, 2), 1);
+	tcache_fulfil(c, 2, malloc(60), 60, 0);
 	ck_assert(!tcache_has(c, 1));
 	tcache_stats(c, &st);
-	ck_assert_uint_eq(st.bytes, 60);
-	ck_assert_uint_eq(st.evictions, 2);
+	ck_assert_uint_eq(st.bytes, 60);	/* only 2: 7, 3 and 1 evicted */
+	ck_assert(!tcache_has(c, 3));
 	tcache_free(c);
 }
 END_TEST
@@ -219,7 +261,7 @@ int main(void)
 	tcase_add_test(tc, budget_should_evict_least_recently_used_and_keep_held_refs_valid);
 	tcase_add_test(tc, failed_load_should_report_and_not_be_cached);
 	tcase_add_test(tc, concurrent_readers_should_share_one_load);
-	tcase_add_test(tc, offer_should_fill_an_empty_slot_only);
+	tcase_add_test(tc, claim_should_make_readers_wait_for_the_fulfilment);
 	suite_add_tcase(s, tc);
 	return ck_test_run(s);
 }
