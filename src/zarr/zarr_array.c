@@ -4,10 +4,12 @@
 #include "zarr/zarr_array.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "kvstore/kvstore.h"
 #include "util/ck_err.h"
@@ -28,8 +30,15 @@
  *     chunk and dst is laid out like it, the decode goes straight into dst.
  * Inner chunks recurse into chunk_read_box() with the shard's inner
  * pipeline.  All state lives on the stack of one call; the only shared
- * mutable field is the atomic decode counter.
+ * mutable field is the atomic decode counter.  A large read over several
+ * cells reads them on one thread per core: they write disjoint parts of
+ * dst.
  */
+
+/* Reads of at least this many bytes over several chunks use up to one
+ * thread per core, at most ZARR_MAX_THREADS. */
+#define ZARR_PARALLEL_MIN_BYTES ((uint64_t)1 << 20)
+#define ZARR_MAX_THREADS 16
 
 /* Cap on one stored value (or an intermediate decoded buffer). */
 #define ZARR_MAX_VALUE_BYTES (2 * ZARR_MAX_CHUNK_BYTES + ZARR_SHARD_MAX_INDEX_BYTES)
@@ -666,6 +675,118 @@ static int read_cell(void *ctx, const uint64_t *cell, const uint64_t *sublo,
 	return 0;
 }
 
+/* One outer cell of a read, collected for the threads. */
+struct zarr_cell {
+	uint64_t cell[ZARR_MAX_RANK], sublo[ZARR_MAX_RANK], subn[ZARR_MAX_RANK],
+		 dpos[ZARR_MAX_RANK];
+};
+
+struct zarr_cells {
+	struct zarr_cell *v;
+	size_t n, cap;
+};
+
+static int collect_cell(void *ctx, const uint64_t *cell, const uint64_t *sublo,
+			const uint64_t *subn, const uint64_t *dpos)
+{
+	struct zarr_cells *c = ctx;
+	struct zarr_cell *e;
+
+	if (c->n == c->cap)
+		return -E2BIG;	/* caller falls back to the serial walk */
+	e = &c->v[c->n++];
+	memcpy(e->cell, cell, sizeof(e->cell));
+	memcpy(e->sublo, sublo, sizeof(e->sublo));
+	memcpy(e->subn, subn, sizeof(e->subn));
+	memcpy(e->dpos, dpos, sizeof(e->dpos));
+	return 0;
+}
+
+/* Threads reading the collected cells: each takes the next cell. */
+struct zarr_par {
+	const struct zarr_read_walk *proto;	/* dst, strides, prefix */
+	const struct zarr_cells *cells;
+	_Atomic size_t next;
+	_Atomic int err;
+	pthread_mutex_t lock;
+	char msg[1024];				/* the first error's message */
+};
+
+static void *par_worker(void *arg)
+{
+	struct zarr_par *p = arg;
+	struct zarr_read_walk w = *p->proto;
+	size_t i;
+
+	w.key = malloc(w.keycap);
+	if (w.key)
+		memcpy(w.key, p->proto->key, w.plen);
+	while ((i = atomic_fetch_add(&p->next, 1)) < p->cells->n) {
+		const struct zarr_cell *c = &p->cells->v[i];
+		int err = atomic_load(&p->err) ? 0 :
+			  !w.key ? ck_err(-ENOMEM, "out of memory") :
+			  read_cell(&w, c->cell, c->sublo, c->subn, c->dpos);
+
+		if (err) {
+			pthread_mutex_lock(&p->lock);
+			if (!atomic_load(&p->err)) {
+				snprintf(p->msg, sizeof(p->msg), "%s", ck_err_msg());
+				atomic_store(&p->err, err);
+			}
+			pthread_mutex_unlock(&p->lock);
+		}
+	}
+	free(w.key);
+	return NULL;
+}
+
+/*
+ * Read the box's cells on several threads, when it spans several chunks and
+ * is large enough to be worth it.  -EAGAIN: do it serially.
+ */
+static int read_parallel(struct zarr_read_walk *w, const uint64_t *start,
+			 const uint64_t *count)
+{
+	const struct zarr_meta *m = w->a->meta;
+	struct zarr_cells cells = { 0 };
+	struct zarr_par p;
+	pthread_t th[ZARR_MAX_THREADS];
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+	uint64_t bytes = m->itemsize;
+	unsigned want, started = 0;
+	int err;
+
+	for (unsigned i = 0; i < m->rank; i++)
+		bytes *= count[i];
+	if (cpus < 2 || bytes < ZARR_PARALLEL_MIN_BYTES)
+		return -EAGAIN;
+	cells.cap = 4096;
+	cells.v = malloc(cells.cap * sizeof(*cells.v));
+	if (!cells.v)
+		return -EAGAIN;
+	err = grid_walk(m->rank, m->chunk, start, count, collect_cell, &cells);
+	if (err || cells.n < 2) {
+		free(cells.v);
+		return -EAGAIN;
+	}
+	memset(&p, 0, sizeof(p));
+	p.proto = w;
+	p.cells = &cells;
+	pthread_mutex_init(&p.lock, NULL);
+	want = cpus > ZARR_MAX_THREADS ? ZARR_MAX_THREADS : (unsigned)cpus;
+	if (want > cells.n)
+		want = (unsigned)cells.n;
+	while (started + 1 < want && !pthread_create(&th[started], NULL, par_worker, &p))
+		started++;
+	par_worker(&p);
+	for (unsigned i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+	pthread_mutex_destroy(&p.lock);
+	free(cells.v);
+	err = atomic_load(&p.err);
+	return err ? ck_err(err, "%s", p.msg) : 0;
+}
+
 int zarr_array_read(const struct zarr_array *a, const uint64_t *start,
 		    const uint64_t *count, void *dst)
 {
@@ -693,7 +814,10 @@ int zarr_array_read(const struct zarr_array *a, const uint64_t *start,
 	if (!w.key)
 		return -ENOMEM;
 	memcpy(w.key, a->prefix, w.plen);
-	err = grid_walk(m->rank, m->chunk, start, count, read_cell, &w);
+	/* Cells write disjoint parts of dst, so they can be read at once. */
+	err = read_parallel(&w, start, count);
+	if (err == -EAGAIN)
+		err = grid_walk(m->rank, m->chunk, start, count, read_cell, &w);
 	free(w.key);
 	return err;
 }
