@@ -132,43 +132,60 @@ static void narrow(const float *f, uint64_t n, enum ck_dtype t, uint8_t *out)
 	}
 }
 
+/* Two float buffers the hooks of a chain write in turn, kept across the
+ * tensors one thread computes so that their pages are not faulted in again
+ * for every tensor. */
+struct chain_buf {
+	float *p[2];
+	size_t cap[2];			/* in floats */
+};
+
+static float *chain_slot(struct chain_buf *cb, unsigned k, uint64_t n)
+{
+	if (cb->cap[k] < n) {
+		free(cb->p[k]);
+		cb->p[k] = malloc((size_t)n * sizeof(float) + 1);
+		cb->cap[k] = cb->p[k] ? (size_t)n : 0;
+	}
+	return cb->p[k];
+}
+
+static void chain_release(struct chain_buf *cb)
+{
+	free(cb->p[0]);
+	free(cb->p[1]);
+	memset(cb, 0, sizeof(*cb));
+}
+
 /*
- * Run t's hook chain on its source slices in[] (float32, owned: freed here)
- * and write the served bytes to out.
+ * Run t's hook chain on its source slices in[] (float32, borrowed) and write
+ * the served bytes to out.  The hooks write into cb's buffers, alternately.
  */
-static int run_chain(const struct plan_tensor *t, float **in, void *out)
+static int run_chain(const struct plan_tensor *t, float *const *in, void *out,
+		     struct chain_buf *cb)
 {
 	const struct map_rule *r = t->rule;
 	struct hook_shape ins[HOOK_MAX_INPUTS];
+	const float *cur[HOOK_MAX_INPUTS];
 	unsigned nin = t->nsrc;
 	int err = 0;
 
-	for (unsigned k = 0; k < nin; k++)
+	for (unsigned k = 0; k < nin; k++) {
 		ins[k] = t->src[k].slice;
+		cur[k] = in[k];
+	}
 	for (unsigned h = 0; h < r->nhooks && !err; h++) {
-		float *o = malloc((size_t)hook_shape_numel(&t->out[h]) * sizeof(float) + 1);
+		float *o = chain_slot(cb, h & 1, hook_shape_numel(&t->out[h]));
 
-		if (!o) {
-			err = ck_err(-ENOMEM, "out of memory");
-			break;
-		}
-		err = r->hooks[h].hook->forward(&t->args[h], ins,
-						(const float *const *)in, nin,
-						&t->out[h], o);
-		for (unsigned k = 0; k < nin; k++) {
-			free(in[k]);
-			in[k] = NULL;
-		}
-		in[0] = o;
+		if (!o)
+			return ck_err(-ENOMEM, "out of memory");
+		err = r->hooks[h].hook->forward(&t->args[h], ins, cur, nin, &t->out[h], o);
+		cur[0] = o;
 		ins[0] = t->out[h];
 		nin = 1;
 	}
 	if (!err)
-		narrow(in[0], hook_shape_numel(&t->shape), t->dtype, out);
-	for (unsigned k = 0; k < nin; k++) {
-		free(in[k]);
-		in[k] = NULL;
-	}
+		narrow(cur[0], hook_shape_numel(&t->shape), t->dtype, out);
 	return err;
 }
 
@@ -176,6 +193,7 @@ int plan_tensor_read(const struct plan_tensor *t, void *out)
 {
 	uint64_t start[ZARR_MAX_RANK], count[ZARR_MAX_RANK];
 	float *in[HOOK_MAX_INPUTS] = { NULL };
+	struct chain_buf cb = { { NULL, NULL }, { 0, 0 } };
 	int err = 0;
 
 	for (unsigned k = 0; k < t->nsrc && !err; k++) {
@@ -183,9 +201,10 @@ int plan_tensor_read(const struct plan_tensor *t, void *out)
 		in[k] = read_box(&t->src[k], start, count, &err);
 	}
 	if (!err)
-		err = run_chain(t, in, out);
+		err = run_chain(t, in, out, &cb);
 	for (unsigned k = 0; k < t->nsrc; k++)
 		free(in[k]);
+	chain_release(&cb);
 	return err ? ck_err_ctx(err, "tensor '%s'", t->name) : 0;
 }
 
@@ -323,14 +342,17 @@ struct cut {
 	char msg[1024];			/* its message */
 };
 
-/* Compute siblings until none is left (or one failed). */
+/* Compute siblings until none is left (or one failed).  The slice and
+ * chain buffers are the same size for every sibling: allocated once. */
 static void *cut_worker(void *arg)
 {
 	struct cut *c = arg;
+	struct chain_buf cb = { { NULL, NULL }, { 0, 0 } };
+	float *in[HOOK_MAX_INPUTS] = { NULL };
 
+	in[0] = malloc((size_t)(c->outer * c->inner) * sizeof(float) + 1);
 	for (;;) {
 		const struct plan_tensor *t;
-		float *in[HOOK_MAX_INPUTS] = { NULL };
 		size_t k;
 		uint64_t at;
 		int err;
@@ -339,17 +361,16 @@ static void *cut_worker(void *arg)
 		k = c->err ? c->n : c->next++;
 		pthread_mutex_unlock(&c->lock);
 		if (k >= c->n)
-			return NULL;
+			break;
 		t = &c->p->tensors[c->ids[k]];
 		at = t->src[0].fixed_idx[c->j] - c->lo;
-		in[0] = malloc((size_t)(c->outer * c->inner) * sizeof(float) + 1);
 		if (!in[0]) {
 			err = ck_err(-ENOMEM, "out of memory");
 		} else {
 			for (uint64_t o = 0; o < c->outer; o++)
 				widen(c->box + (o * c->span + at) * c->inner * c->isz, c->dtype,
 				      c->inner, in[0] + o * c->inner);
-			err = run_chain(t, in, c->outs[k]);
+			err = run_chain(t, in, c->outs[k], &cb);
 			if (err)
 				err = ck_err_ctx(err, "tensor '%s'", t->name);
 		}
@@ -362,6 +383,9 @@ static void *cut_worker(void *arg)
 			pthread_mutex_unlock(&c->lock);
 		}
 	}
+	free(in[0]);
+	chain_release(&cb);
+	return NULL;
 }
 
 /* Run cut_worker on up to one thread per core (this one included). */
