@@ -2,7 +2,8 @@
 /*
  * This file implements `ckptfs convert SRC OUT [-o opts]`: the files of the
  * Hugging Face view written to a directory, byte-identical to what a mount
- * serves (both go through ckfs_read), with a progress bar on a terminal.
+ * serves (both go through ckfs_read), with a progress bar on a terminal;
+ * --stats prints the counters of ckfs_stats_json on stdout at the end.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -94,7 +95,7 @@ int cmd_convert(int argc, char **argv)
 	struct ckfs_opts o = { 0 };
 	const char *src = NULL, *out = NULL;
 	char *keep[32];
-	int nkeep = 0, err = 0, tty = isatty(STDERR_FILENO);
+	int nkeep = 0, err = 0, tty = isatty(STDERR_FILENO), stats = 0;
 	struct ckfs *fs = NULL;
 	uint64_t total = 0, done = 0;
 	uint8_t *buf = NULL;
@@ -104,6 +105,8 @@ int cmd_convert(int argc, char **argv)
 	for (int i = 1; i < argc && !err; i++) {
 		if (!strcmp(argv[i], "-o") && i + 1 < argc && nkeep < 32)
 			err = cli_opts_parse(argv[++i], &o, NULL, &keep[nkeep++]);
+		else if (!strcmp(argv[i], "--stats"))
+			stats = 1;
 		else if (argv[i][0] == '-')
 			return cli_usage_error("convert: unknown option '%s'", argv[i]);
 		else if (!src)
@@ -133,6 +136,16 @@ int cmd_convert(int argc, char **argv)
 	if (!err)
 		fprintf(stderr, "ckptfs: wrote %zu files, %llu bytes to %s (%s)\n",
 			fs->nfiles, (unsigned long long)done, out, fs->summary);
+	if (!err && stats) {
+		char *json;
+		size_t len;
+
+		err = ckfs_stats_json(fs, &json, &len);
+		if (!err) {
+			printf("%s\n", json);
+			free(json);
+		}
+	}
 	free(buf);
 	ckfs_close(fs);
 	for (int i = 0; i < nkeep; i++)

@@ -15,6 +15,7 @@
 #ifndef CKFS_H
 #define CKFS_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -76,6 +77,10 @@ struct ckfs {
 	char *summary;			/* one line: family, layout, tensors */
 	int64_t mtime;			/* the checkpoint's modification time,
 					   shown as every file's */
+	/* Counters for ckfs_stats_json (atomic, relaxed). */
+	_Atomic uint64_t bytes_served;	/* returned by ckfs_read on the
+					   safetensors files */
+	_Atomic uint64_t tensor_loads;	/* tensors computed successfully */
 };
 
 /* The mapping directory: dir, or the installed one (the source tree's when
@@ -107,6 +112,18 @@ ssize_t ckfs_read(struct ckfs *fs, const struct ckfs_file *f, void *buf,
  */
 int ckfs_describe(const struct ckfs *fs, const struct ckfs_file *f, char **text,
 		  size_t *len);
+
+/*
+ * The counters of the view as one line of JSON, without a newline (the
+ * user.ckptfs.stats xattr, `convert --stats`): bytes_served, bytes_decoded,
+ * chunk_decodes, cache_hits, cache_misses, cache_evictions, cache_bytes,
+ * cache_peak_bytes, disk_tier_bytes_written, disk_tier_bytes_read,
+ * tensor_loads, source_bytes, read_amplification (README.md defines them).
+ * *json is a new NUL-terminated string the caller frees; *len its length.
+ * -ENOMEM.  Thread-safe; the counters are read one by one, not as one
+ * snapshot.
+ */
+int ckfs_stats_json(struct ckfs *fs, char **json, size_t *len);
 
 void ckfs_close(struct ckfs *fs);
 

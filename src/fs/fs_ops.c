@@ -25,6 +25,10 @@
 
 #define FS_TIMEOUT 86400.0
 #define FS_XATTR "user.ckptfs.source"
+#define FS_XATTR_STATS "user.ckptfs.stats"	/* the root's only xattr */
+/* A size query for the stats gets this much room on top of their length:
+ * the counters may grow before the read that follows it. */
+#define FS_STATS_SLACK 64
 
 static struct ckfs *fs_of(void)
 {
@@ -192,6 +196,28 @@ static int fs_statfs(const char *path, struct statvfs *sv)
 	return 0;
 }
 
+/* The root's user.ckptfs.stats: the counters as one line of JSON. */
+static int root_getxattr(const char *name, char *value, size_t size)
+{
+	char *text = NULL;
+	size_t len = 0;
+	int err;
+
+	if (strcmp(name, FS_XATTR_STATS))
+		return -ENODATA;
+	err = ckfs_stats_json(fs_of(), &text, &len);
+	if (err)
+		return err;
+	if (!size)
+		len += FS_STATS_SLACK;
+	else if (len > size)
+		err = -ERANGE;
+	else
+		memcpy(value, text, len);
+	free(text);
+	return err ? err : (int)len;
+}
+
 static int fs_getxattr(const char *path, const char *name, char *value, size_t size)
 {
 	const struct ckfs_file *f = lookup(path);
@@ -200,7 +226,7 @@ static int fs_getxattr(const char *path, const char *name, char *value, size_t s
 	int err;
 
 	if (!f)
-		return strcmp(path, "/") ? -ENOENT : -ENODATA;
+		return strcmp(path, "/") ? -ENOENT : root_getxattr(name, value, size);
 	if (strcmp(name, FS_XATTR))
 		return -ENODATA;
 	err = ckfs_describe(fs_of(), f, &text, &len);
@@ -216,15 +242,22 @@ static int fs_getxattr(const char *path, const char *name, char *value, size_t s
 
 static int fs_listxattr(const char *path, char *list, size_t size)
 {
-	static const char names[] = FS_XATTR;
+	static const char file_names[] = FS_XATTR;
+	static const char root_names[] = FS_XATTR_STATS;
+	const char *names = file_names;
+	size_t len = sizeof(file_names);
 
-	if (!lookup(path))
-		return strcmp(path, "/") ? -ENOENT : 0;
-	if (size && size < sizeof(names))
+	if (!lookup(path)) {
+		if (strcmp(path, "/"))
+			return -ENOENT;
+		names = root_names;
+		len = sizeof(root_names);
+	}
+	if (size && size < len)
 		return -ERANGE;
 	if (size)
-		memcpy(list, names, sizeof(names));
-	return (int)sizeof(names);
+		memcpy(list, names, len);
+	return (int)len;
 }
 
 static int fs_erofs_path(const char *path, mode_t mode)

@@ -482,6 +482,19 @@ uint64_t orbax_total_bytes(const struct orbax_ckpt *c)
 	return total;
 }
 
+void orbax_decode_stats(const struct orbax_ckpt *c, uint64_t *decodes,
+			uint64_t *bytes)
+{
+	*decodes = 0;
+	*bytes = 0;
+	for (size_t i = 0; i < c->narrays; i++) {
+		if (!c->arrays[i].za)
+			continue;
+		*decodes += zarr_array_decode_count(c->arrays[i].za);
+		*bytes += zarr_array_decoded_bytes(c->arrays[i].za);
+	}
+}
+
 void orbax_close(struct orbax_ckpt *c)
 {
 	if (!c)

@@ -89,6 +89,14 @@ int orbax_array_read(const struct orbax_array *a, const uint64_t *start,
 /* Total decoded bytes of all arrays. */
 uint64_t orbax_total_bytes(const struct orbax_ckpt *c);
 
+/*
+ * Chunk decodes so far, and the bytes they produced, summed over the zarr
+ * arrays (zarr_array_decode_count, zarr_array_decoded_bytes); aggregate
+ * leaves are held decoded and count nothing.  Thread-safe.
+ */
+void orbax_decode_stats(const struct orbax_ckpt *c, uint64_t *decodes,
+			uint64_t *bytes);
+
 /* Free everything.  NULL is allowed. */
 void orbax_close(struct orbax_ckpt *c);
 

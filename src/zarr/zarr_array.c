@@ -30,7 +30,7 @@
  *     chunk and dst is laid out like it, the decode goes straight into dst.
  * Inner chunks recurse into chunk_read_box() with the shard's inner
  * pipeline.  All state lives on the stack of one call; the only shared
- * mutable field is the atomic decode counter.  A large read over several
+ * mutable fields are the atomic decode counters.  A large read over several
  * cells reads them on one thread per core: they write disjoint parts of
  * dst.
  */
@@ -48,6 +48,8 @@ struct zarr_array {
 	char *prefix;			/* "<name>/" ("" for the root) */
 	struct zarr_meta *meta;		/* owned */
 	_Atomic uint64_t ndecodes;	/* chunk decodes so far (atomic) */
+	_Atomic uint64_t ndecoded;	/* bytes those decodes produced
+					   (atomic) */
 };
 
 /* Per-read context: which value the current chunk is in. */
@@ -388,6 +390,8 @@ static int chunk_decode_full(const struct zarr_rctx *rc,
 						     ? m->itemsize / 2 : m->itemsize);
 		atomic_fetch_add_explicit(&((struct zarr_array *)rc->a)->ndecodes, 1,
 					  memory_order_relaxed);
+		atomic_fetch_add_explicit(&((struct zarr_array *)rc->a)->ndecoded,
+					  (uint64_t)bytes, memory_order_relaxed);
 	}
 	if (p->transposed) {
 		/* Output dim perm[i] is encoded dim i. */
@@ -566,6 +570,7 @@ int zarr_array_open(const struct kvstore *kv, const char *name,
 		return -ENOMEM;
 	a->kv = kv;
 	atomic_init(&a->ndecodes, 0);
+	atomic_init(&a->ndecoded, 0);
 	a->prefix = str_cat(name, name[0] ? "/" : "");
 	key = a->prefix ? str_cat(a->prefix, "zarr.json") : NULL;
 	if (!key) {
@@ -825,6 +830,12 @@ int zarr_array_read(const struct zarr_array *a, const uint64_t *start,
 uint64_t zarr_array_decode_count(const struct zarr_array *a)
 {
 	return atomic_load_explicit(&((struct zarr_array *)a)->ndecodes,
+				    memory_order_relaxed);
+}
+
+uint64_t zarr_array_decoded_bytes(const struct zarr_array *a)
+{
+	return atomic_load_explicit(&((struct zarr_array *)a)->ndecoded,
 				    memory_order_relaxed);
 }
 

@@ -74,6 +74,10 @@ int zarr_array_read(const struct zarr_array *a, const uint64_t *start,
 /* Number of chunk (or inner chunk) decodes done by this array so far. */
 uint64_t zarr_array_decode_count(const struct zarr_array *a);
 
+/* Bytes those decodes produced so far: the decoded size of each (inner)
+ * chunk decoded, whatever part of it the read wanted.  Thread-safe. */
+uint64_t zarr_array_decoded_bytes(const struct zarr_array *a);
+
 /* Free the array.  NULL is allowed. */
 void zarr_array_free(struct zarr_array *a);
 

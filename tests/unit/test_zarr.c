@@ -1096,7 +1096,7 @@ START_TEST(v3_nested_sharding_should_read)
 	int present[4] = { 1, 1, 1, 1 };
 	struct kvstore *kv;
 	struct zarr_array *a;
-	uint64_t before;
+	uint64_t before, bytes_before;
 	int m, i;
 
 	put_str(d, "n/zarr.json",
@@ -1135,8 +1135,11 @@ START_TEST(v3_nested_sharding_should_read)
 	a = open_array(kv, "n");
 	check_all(a, 2, shape, 4, EK_INT);
 	before = zarr_array_decode_count(a);
+	bytes_before = zarr_array_decoded_bytes(a);
 	check_box(a, 2, shape, (uint64_t[]){ 3, 3 }, (uint64_t[]){ 2, 2 }, 4, EK_INT);
 	ck_assert_uint_eq(zarr_array_decode_count(a) - before, 4);
+	/* Four whole [2,2] int32 inner chunks, though 4 values were wanted. */
+	ck_assert_uint_eq(zarr_array_decoded_bytes(a) - bytes_before, 4 * 2 * 2 * 4);
 	zarr_array_free(a);
 	kvstore_free(kv);
 	for (m = 0; m < 4; m++)
