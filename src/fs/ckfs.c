@@ -70,8 +70,9 @@ static int load_wave(struct ckfs *fs, uint32_t id, uint8_t **data)
 	const struct plan_tensor *t = &fs->plan->tensors[id];
 	uint32_t grp = g->of[id], first = g->first[grp];
 	size_t n = g->first[grp + 1] - first, pos = 0, k, start, m = 0, self = 0;
-	uint64_t each = t->nbytes + hook_shape_numel(&t->src[0].slice) *
-		ck_dtype_size(t->src[0].dtype);
+	/* The wave's outputs must all fit the cache (they are read next); the
+	 * source box is transient, of the same order (see docs/performance.md). */
+	uint64_t each = t->nbytes;
 	uint32_t *ids;
 	void **outs;
 	int err = 0;
