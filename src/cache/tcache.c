@@ -115,6 +115,25 @@ static void make_room_locked(struct tcache *c, uint64_t need)
 		evict_locked(c, c->tail);
 }
 
+/* A load ended with data: the entry is READY, and listed as most recent
+ * when it fits the budget (returns 1), else not listed (returns 0). */
+static int ready_locked(struct tcache *c, struct entry *e, uint8_t *data,
+			uint64_t size)
+{
+	e->data = data;
+	e->size = size;
+	e->state = READY;
+	if (size > c->budget)
+		return 0;
+	make_room_locked(c, size);
+	e->listed = 1;
+	c->st.bytes += size;
+	if (c->st.bytes > c->st.peak_bytes)
+		c->st.peak_bytes = c->st.bytes;
+	push_front(c, e);
+	return 1;
+}
+
 static void hand_out(struct entry *e, struct tcache_ref *ref)
 {
 	ref->data = e->data;
@@ -195,17 +214,7 @@ int tcache_get(struct tcache *c, uint32_t id, struct tcache_ref *ref)
 		pthread_mutex_unlock(&c->lock);
 		return err;
 	}
-	e->data = data;
-	e->size = size;
-	e->state = READY;
-	if (size <= c->budget) {
-		make_room_locked(c, size);
-		e->listed = 1;
-		c->st.bytes += size;
-		if (c->st.bytes > c->st.peak_bytes)
-			c->st.peak_bytes = c->st.bytes;
-		push_front(c, e);
-	} else {
+	if (!ready_locked(c, e, data, size)) {
 		/* Too big to keep: served to current readers only. */
 		c->slots[id] = NULL;
 		e->refs--;
@@ -258,17 +267,7 @@ void tcache_fulfil(struct tcache *c, uint32_t id, uint8_t *data, uint64_t size,
 		pthread_mutex_unlock(&c->lock);
 		return;
 	}
-	e->data = data;
-	e->size = size;
-	e->state = READY;
-	if (size <= c->budget) {
-		make_room_locked(c, size);
-		e->listed = 1;
-		c->st.bytes += size;
-		if (c->st.bytes > c->st.peak_bytes)
-			c->st.peak_bytes = c->st.bytes;
-		push_front(c, e);
-	} else {
+	if (!ready_locked(c, e, data, size)) {
 		c->slots[id] = NULL;
 		pthread_cond_broadcast(&c->loaded);
 		unref_locked(e);	/* waiters, if any, still hold it */
