@@ -40,7 +40,7 @@ static float ex_value(unsigned w, uint64_t l, uint64_t k)
 static int write_array(struct orbax_writer *ow, const struct ex_dims *d,
 		       const struct ex_weight *w, unsigned value_id, const char *name,
 		       const uint64_t *layer_of, const uint64_t *nstack, unsigned naxes,
-		       uint64_t l, int f32)
+		       uint64_t l, int f32, unsigned nchunks)
 {
 	struct zarr_write_spec s = { 0 };
 	unsigned rank = (unsigned)strlen(w->shape);
@@ -54,9 +54,16 @@ static int write_array(struct orbax_writer *ow, const struct ex_dims *d,
 	s.rank = rank + naxes;
 	for (unsigned i = 0, j = 0; i < s.rank; i++) {
 		s.shape[i] = i >= 1 && i <= naxes ? nstack[i - 1] : ex_dim(d, w->shape[j++]);
-		/* Two chunks along axis 0, as a 2-way FSDP save makes them. */
-		s.chunk[i] = i == 0 && s.shape[0] % 2 == 0 ? s.shape[0] / 2 : s.shape[i];
+		s.chunk[i] = s.shape[i];
 		total *= s.shape[i];
+	}
+	/* nchunks chunks along axis 0, as an nchunks-way FSDP save makes them
+	 * (the largest divisor of the axis not above nchunks). */
+	for (unsigned c = nchunks; c > 1; c--) {
+		if (s.shape[0] % c == 0) {
+			s.chunk[0] = s.shape[0] / c;
+			break;
+		}
 	}
 	buf = malloc((size_t)total * 4);
 	if (!buf)
@@ -111,7 +118,7 @@ static void array_name(char *out, size_t size, const struct ex_weight *w,
  * a stacked container together. */
 static int write_layer_weight(struct orbax_writer *ow, const struct ex_family *f,
 			      const struct ex_dims *d, const struct ex_weight *w,
-			      unsigned value_id, int scanned, int f32)
+			      unsigned value_id, int scanned, int f32, unsigned nchunks)
 {
 	uint64_t n = ex_mt_layers(f, d);
 	char *done = calloc(n, 1);
@@ -129,7 +136,8 @@ static int write_layer_weight(struct orbax_writer *ow, const struct ex_family *f
 		array_name(name, sizeof(name), w, p.container);
 		if (!p.stacked) {
 			done[l] = 1;
-			err = write_array(ow, d, w, value_id, name, NULL, NULL, 0, l, f32);
+			err = write_array(ow, d, w, value_id, name, NULL, NULL, 0, l, f32,
+					  nchunks);
 			continue;
 		}
 		if (p.stacked == 1)
@@ -157,7 +165,7 @@ static int write_layer_weight(struct orbax_writer *ow, const struct ex_family *f
 			uint64_t nstack[2] = { p.len, p.len2 };
 
 			err = write_array(ow, d, w, value_id, name, layer_of, nstack,
-					  (unsigned)p.stacked, 0, f32);
+					  (unsigned)p.stacked, 0, f32, nchunks);
 		}
 	}
 	free(done);
@@ -166,7 +174,7 @@ static int write_layer_weight(struct orbax_writer *ow, const struct ex_family *f
 }
 
 static int write_example(const char *root, const struct ex_family *f,
-			 const struct ex_dims *d, int scanned, int f32)
+			 const struct ex_dims *d, int scanned, int f32, unsigned nchunks)
 {
 	struct orbax_writer_opts wo = ORBAX_WRITER_OPTS_INIT;
 	struct orbax_writer *ow = NULL;
@@ -183,10 +191,12 @@ static int write_example(const char *root, const struct ex_family *f,
 		if (!ex_family_has(f, w))
 			continue;
 		if (strstr(w->name, "{L}")) {
-			err = write_layer_weight(ow, f, d, w, value_id, scanned, f32);
+			err = write_layer_weight(ow, f, d, w, value_id, scanned, f32,
+						 nchunks);
 		} else {
 			array_name(name, sizeof(name), w, "");
-			err = write_array(ow, d, w, value_id, name, NULL, NULL, 0, 0, f32);
+			err = write_array(ow, d, w, value_id, name, NULL, NULL, 0, 0, f32,
+					  nchunks);
 		}
 		value_id++;
 	}
@@ -211,7 +221,7 @@ int cmd_example(int argc, char **argv)
 	const struct ex_family *fam = ex_families[0];
 	struct ex_dims d;
 	const char *dir = NULL;
-	long layers = 0, scale = 1, pad = -1;
+	long layers = 0, scale = 1, pad = -1, chunks = 2;
 	int scanned = 1, f32 = 0, err;
 	char *root = NULL, *cfg = NULL, *end;
 
@@ -229,6 +239,10 @@ int cmd_example(int argc, char **argv)
 			pad = strtol(argv[++i], &end, 10);
 			if (*end || pad < 0 || pad > 1024)
 				return cli_usage_error("example: --pad-vocab takes 0..1024");
+		} else if (!strcmp(argv[i], "--chunks") && i + 1 < argc) {
+			chunks = strtol(argv[++i], &end, 10);
+			if (*end || chunks < 1 || chunks > 1024)
+				return cli_usage_error("example: --chunks takes 1..1024");
 		} else if (!strcmp(argv[i], "--family") && i + 1 < argc) {
 			fam = ex_family_find(argv[++i]);
 			if (!fam)
@@ -272,7 +286,7 @@ int cmd_example(int argc, char **argv)
 		return cli_fail(ck_err(-errno, "%s: %s", dir, strerror(errno)));
 	root = ck_path_join(dir, "checkpoints");
 	cfg = ck_path_join(dir, "config.json");
-	err = root && cfg ? write_example(root, fam, &d, scanned, f32) :
+	err = root && cfg ? write_example(root, fam, &d, scanned, f32, (unsigned)chunks) :
 			    ck_err(-ENOMEM, "out of memory");
 	if (!err)
 		err = ex_write_config(cfg, fam, &d);
