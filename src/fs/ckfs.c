@@ -128,7 +128,42 @@ static int load_wave(struct ckfs *fs, uint32_t id, uint8_t **data)
 	return err;
 }
 
+/*
+ * At most one tensor computation per core runs at once: each holds a
+ * tensor's source slice and hook buffers, and the FUSE threads would
+ * otherwise start one each, multiplying the daemon's memory.
+ */
+static void load_begin(struct ckfs *fs)
+{
+	pthread_mutex_lock(&fs->load_lock);
+	while (fs->loads_running >= fs->loads_max)
+		pthread_cond_wait(&fs->load_done, &fs->load_lock);
+	fs->loads_running++;
+	pthread_mutex_unlock(&fs->load_lock);
+}
+
+static void load_end(struct ckfs *fs)
+{
+	pthread_mutex_lock(&fs->load_lock);
+	fs->loads_running--;
+	pthread_cond_signal(&fs->load_done);
+	pthread_mutex_unlock(&fs->load_lock);
+}
+
+static int load_one(void *ctx, uint32_t id, uint8_t **data, uint64_t *size);
+
 static int load_tensor(void *ctx, uint32_t id, uint8_t **data, uint64_t *size)
+{
+	struct ckfs *fs = ctx;
+	int err;
+
+	load_begin(fs);
+	err = load_one(ctx, id, data, size);
+	load_end(fs);
+	return err;
+}
+
+static int load_one(void *ctx, uint32_t id, uint8_t **data, uint64_t *size)
 {
 	struct ckfs *fs = ctx;
 	const struct plan_tensor *t = &fs->plan->tensors[id];
@@ -376,6 +411,13 @@ int ckfs_open(const struct ckfs_opts *o, struct ckfs **out)
 
 	if (!fs)
 		return ck_err(-ENOMEM, "out of memory");
+	pthread_mutex_init(&fs->load_lock, NULL);
+	pthread_cond_init(&fs->load_done, NULL);
+	{
+		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+		fs->loads_max = cpus < 1 ? 1 : cpus > 16 ? 16 : (unsigned)cpus;
+	}
 	if (!o->src)
 		return free(fs), ck_err(-EINVAL, "no checkpoint given");
 	oo.step = o->step;
@@ -576,6 +618,8 @@ void ckfs_close(struct ckfs *fs)
 	if (!fs)
 		return;
 	tcache_free(fs->cache);
+	pthread_mutex_destroy(&fs->load_lock);
+	pthread_cond_destroy(&fs->load_done);
 	for (size_t i = 0; i < fs->nfiles; i++) {
 		free(fs->files[i].name);
 		free(fs->files[i].bytes);

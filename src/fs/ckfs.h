@@ -17,6 +17,7 @@
 
 #include <stdatomic.h>
 #include <stddef.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -81,6 +82,9 @@ struct ckfs {
 	_Atomic uint64_t bytes_served;	/* returned by ckfs_read on the
 					   safetensors files */
 	_Atomic uint64_t tensor_loads;	/* tensors computed successfully */
+	pthread_mutex_t load_lock;	/* bounds the loads running at once */
+	pthread_cond_t load_done;
+	unsigned loads_running, loads_max;
 };
 
 /* The mapping directory: dir, or the installed one (the source tree's when
