@@ -399,6 +399,35 @@ static int build_files(struct ckfs *fs, const struct ckfs_opts *o,
 	return err;
 }
 
+/* Uncompressed bytes of the distinct source arrays the plan reads. */
+static int plan_source_bytes(const struct ckfs *fs, uint64_t *total)
+{
+	size_t n = fs->ckpt->narrays;
+	uint8_t *seen = calloc(n + 1, 1);
+
+	if (!seen)
+		return ck_err(-ENOMEM, "out of memory");
+	*total = 0;
+	for (size_t i = 0; i < fs->plan->ntensors; i++) {
+		const struct plan_tensor *t = &fs->plan->tensors[i];
+
+		for (unsigned k = 0; k < t->nsrc; k++) {
+			const struct plan_src *s = &t->src[k];
+			size_t a = (size_t)(s->array - fs->ckpt->arrays);
+			uint64_t bytes = ck_dtype_size(s->dtype);
+
+			if (a >= n || seen[a])
+				continue;
+			seen[a] = 1;
+			for (unsigned ax = 0; ax < s->rank; ax++)
+				bytes *= s->shape[ax];
+			*total += bytes;
+		}
+	}
+	free(seen);
+	return 0;
+}
+
 int ckfs_open(const struct ckfs_opts *o, struct ckfs **out)
 {
 	struct orbax_opts oo = ORBAX_OPTS_INIT;
@@ -444,6 +473,8 @@ int ckfs_open(const struct ckfs_opts *o, struct ckfs **out)
 		err = ck_err(-EOVERFLOW, "too many tensors");
 	if (!err)
 		err = plan_groups_build(fs->plan, &fs->groups);
+	if (!err)
+		err = plan_source_bytes(fs, &fs->source_bytes);
 	if (!err)
 		err = tcache_new((uint32_t)fs->plan->ntensors,
 				 o->cache_size ? o->cache_size : CKFS_DEFAULT_CACHE_SIZE,
@@ -638,45 +669,13 @@ void ckfs_close(struct ckfs *fs)
 	free(fs);
 }
 
-/* Uncompressed bytes of the distinct source arrays the plan reads. */
-static int plan_source_bytes(const struct ckfs *fs, uint64_t *total)
-{
-	size_t n = fs->ckpt->narrays;
-	uint8_t *seen = calloc(n + 1, 1);
-
-	if (!seen)
-		return ck_err(-ENOMEM, "out of memory");
-	*total = 0;
-	for (size_t i = 0; i < fs->plan->ntensors; i++) {
-		const struct plan_tensor *t = &fs->plan->tensors[i];
-
-		for (unsigned k = 0; k < t->nsrc; k++) {
-			const struct plan_src *s = &t->src[k];
-			size_t a = (size_t)(s->array - fs->ckpt->arrays);
-			uint64_t bytes = ck_dtype_size(s->dtype);
-
-			if (a >= n || seen[a])
-				continue;
-			seen[a] = 1;
-			for (unsigned ax = 0; ax < s->rank; ax++)
-				bytes *= s->shape[ax];
-			*total += bytes;
-		}
-	}
-	free(seen);
-	return 0;
-}
-
 int ckfs_stats_json(struct ckfs *fs, char **json, size_t *len)
 {
 	struct ck_buf b = CK_BUF_INIT;
 	struct tcache_stats cs;
-	uint64_t decodes, decoded, source = 0;
+	uint64_t decodes, decoded, source = fs->source_bytes;
 	int err;
 
-	err = plan_source_bytes(fs, &source);
-	if (err)
-		return err;
 	orbax_decode_stats(fs->ckpt, &decodes, &decoded);
 	tcache_stats(fs->cache, &cs);
 	/* No disk tier yet: its fields stay 0 so that tools can rely on them. */

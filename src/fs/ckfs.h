@@ -82,6 +82,8 @@ struct ckfs {
 	_Atomic uint64_t bytes_served;	/* returned by ckfs_read on the
 					   safetensors files */
 	_Atomic uint64_t tensor_loads;	/* tensors computed successfully */
+	uint64_t source_bytes;		/* uncompressed bytes of the source
+					   arrays the plan reads (at open) */
 	pthread_mutex_t load_lock;	/* bounds the loads running at once */
 	pthread_cond_t load_done;
 	unsigned loads_running, loads_max;

@@ -97,9 +97,8 @@ struct plan_groups {
 	uint32_t *members;		/* tensor ids, by their index on axis */
 };
 
-/* Find p's sibling groups (groups of two or more).  -ENOMEM.  Not
- * thread-safe (call it once, before serving); release with
- * plan_groups_release(). */
+/* Find p's sibling groups (groups of two or more).  -ENOMEM.  Release
+ * with plan_groups_release(). */
 int plan_groups_build(const struct plan *p, struct plan_groups *g);
 
 void plan_groups_release(struct plan_groups *g);

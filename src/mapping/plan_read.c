@@ -219,18 +219,21 @@ static int fixed_at(const struct plan_src *s, unsigned ax)
 	return -1;
 }
 
-/* The plan whose tensors the sort compares (qsort has no context). */
-static const struct plan *sort_plan;
-static unsigned sort_axis;
+/* What the sibling sort compares. */
+struct sort_ctx {
+	const struct plan *p;
+	unsigned axis;
+};
 
 /* Order by (rule, array, the other fixed indices), then by the index on
- * sort_axis; tensors that cannot be siblings sort last. */
-static int cmp_sibling(const void *va, const void *vb)
+ * the stacked axis. */
+static int cmp_sibling(const void *va, const void *vb, void *vctx)
 {
-	const struct plan_tensor *a = &sort_plan->tensors[*(const uint32_t *)va];
-	const struct plan_tensor *b = &sort_plan->tensors[*(const uint32_t *)vb];
+	const struct sort_ctx *x = vctx;
+	const struct plan_tensor *a = &x->p->tensors[*(const uint32_t *)va];
+	const struct plan_tensor *b = &x->p->tensors[*(const uint32_t *)vb];
 	const struct plan_src *sa = &a->src[0], *sb = &b->src[0];
-	int ja = fixed_at(sa, sort_axis), jb = fixed_at(sb, sort_axis);
+	int ja = fixed_at(sa, x->axis), jb = fixed_at(sb, x->axis);
 
 	if (a->rule != b->rule)
 		return (uintptr_t)a->rule < (uintptr_t)b->rule ? -1 : 1;
@@ -292,9 +295,7 @@ int plan_groups_build(const struct plan *p, struct plan_groups *g)
 		if (p->scanned == 1 && t->nsrc == 1 && fixed_at(&t->src[0], ax) >= 0)
 			cand[n++] = (uint32_t)i;
 	}
-	sort_plan = p;
-	sort_axis = ax;
-	qsort(cand, n, sizeof(*cand), cmp_sibling);
+	qsort_r(cand, n, sizeof(*cand), cmp_sibling, &(struct sort_ctx){ p, ax });
 	g->axis = ax;
 	for (size_t i = 0; i < n;) {
 		size_t k = i + 1;
