@@ -159,4 +159,48 @@ int hook_util_check_pair(const char *name, const struct hook_shape *in,
 int hook_util_double_axis(const char *name, const struct hook_shape *s,
 			  unsigned axis, struct hook_shape *out);
 
+/*
+ * Define `const struct hook hook_<id>`: the hook "<id>" that permutes the
+ * axes of its one rank-`rank` input, output axis k being input axis
+ * perm[k] (the braced list), with the inverse permutation as its inverse.
+ */
+#define HOOK_PERMUTATION(id, rank, ...)						\
+	static const unsigned id##_perm[rank] = __VA_ARGS__;			\
+	static int id##_shape(const struct hook_args *a,			\
+			      const struct hook_shape *in, unsigned nin,	\
+			      const struct hook_shape *tgt,			\
+			      struct hook_shape *out)				\
+	{									\
+		(void)tgt;							\
+		return hook_util_perm_hook_shape(#id, a, in, nin, rank,	\
+						 id##_perm, out);		\
+	}									\
+	static int id##_forward(const struct hook_args *a,			\
+				const struct hook_shape *ins,			\
+				const float *const *in, unsigned nin,		\
+				const struct hook_shape *outs, float *out)	\
+	{									\
+		(void)a;							\
+		(void)nin;							\
+		(void)outs;							\
+		hook_util_permute(&ins[0], in[0], id##_perm, out);		\
+		return 0;							\
+	}									\
+	static int id##_inverse(const struct hook_args *a,			\
+				const struct hook_shape *hf, const float *in,	\
+				const struct hook_shape *mt, float *out)	\
+	{									\
+		(void)a;							\
+		return hook_util_perm_hook_inverse(#id, hf, in, mt, rank,	\
+						   id##_perm, out);		\
+	}									\
+	const struct hook hook_##id = {						\
+		.name = #id,							\
+		.nin = 1,							\
+		.nargs = 0,							\
+		.shape = id##_shape,						\
+		.forward = id##_forward,					\
+		.inverse = id##_inverse,					\
+	}
+
 #endif
