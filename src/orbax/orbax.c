@@ -467,6 +467,29 @@ int orbax_array_read(const struct orbax_array *a, const uint64_t *start,
 	return read_dense(a->agg, start, count, dst);
 }
 
+int orbax_array_visit(const struct orbax_array *a, const uint64_t *start,
+		      const uint64_t *count, zarr_visit_fn fn, void *ctx)
+{
+	uint64_t pos[ZARR_MAX_RANK] = { 0 }, bytes;
+	uint8_t *box;
+	int err;
+
+	if (a->za)
+		return zarr_array_visit(a->za, start, count, fn, ctx);
+	/* An aggregate leaf is small and held decoded: one piece. */
+	bytes = ck_dtype_size(a->agg->dtype);
+	for (unsigned i = 0; i < a->agg->rank; i++)
+		bytes *= count[i] <= a->agg->shape[i] ? count[i] : 0;
+	box = malloc((size_t)bytes + 1);
+	if (!box)
+		return ck_err(-ENOMEM, "out of memory");
+	err = read_dense(a->agg, start, count, box);
+	if (!err && bytes)
+		err = fn(ctx, pos, count, box);
+	free(box);
+	return err;
+}
+
 uint64_t orbax_total_bytes(const struct orbax_ckpt *c)
 {
 	uint64_t total = 0;

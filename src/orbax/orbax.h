@@ -86,6 +86,10 @@ int orbax_array_info(const struct orbax_array *a, struct zarr_info *info);
 int orbax_array_read(const struct orbax_array *a, const uint64_t *start,
 		     const uint64_t *count, void *dst);
 
+/* Hand the box to fn chunk by chunk; see zarr_array_visit().  Thread-safe. */
+int orbax_array_visit(const struct orbax_array *a, const uint64_t *start,
+		      const uint64_t *count, zarr_visit_fn fn, void *ctx);
+
 /* Total decoded bytes of all arrays. */
 uint64_t orbax_total_bytes(const struct orbax_ckpt *c);
 

@@ -641,43 +641,84 @@ int zarr_array_info(const struct zarr_array *a, struct zarr_info *info)
 /* State of one zarr_array_read() walk over the outer grid. */
 struct zarr_read_walk {
 	const struct zarr_array *a;	/* the array */
-	uint8_t *dst;			/* caller's buffer */
+	uint8_t *dst;			/* caller's buffer (a read) */
 	size_t ds[ZARR_MAX_RANK];	/* its byte strides */
+	zarr_visit_fn visit;		/* or the visitor (a visit) */
+	void *vctx;
+	uint8_t *piece;			/* a visit's cell buffer, per thread */
+	size_t piececap;
 	char *key;			/* key buffer, prefix already in place */
 	size_t plen;			/* length of the prefix */
 	size_t keycap;			/* size of key */
 };
+
+/* A visit: where read_cell decodes a cell's part of the box, dense.
+ * NULL with -ENOMEM or -EOVERFLOW. */
+static uint8_t *piece_buf(struct zarr_read_walk *w, const uint64_t *subn,
+			  size_t *ds, int *err)
+{
+	const struct zarr_meta *m = w->a->meta;
+	size_t bytes = m->itemsize;
+
+	for (unsigned i = 0; i < m->rank; i++)
+		if (__builtin_mul_overflow(bytes, (size_t)subn[i], &bytes)) {
+			*err = ck_err(-EOVERFLOW, "chunk too large");
+			return NULL;
+		}
+	cstrides(m->rank, subn, m->itemsize, ds);
+	if (w->piececap < bytes) {
+		free(w->piece);
+		w->piece = malloc(bytes);
+		w->piececap = w->piece ? bytes : 0;
+		if (!w->piece) {
+			*err = ck_err(-ENOMEM, "out of memory");
+			return NULL;
+		}
+	}
+	return w->piece;
+}
 
 static int read_cell(void *ctx, const uint64_t *cell, const uint64_t *sublo,
 		     const uint64_t *subn, const uint64_t *dpos)
 {
 	struct zarr_read_walk *w = ctx;
 	const struct zarr_meta *m = w->a->meta;
-	uint8_t *d = w->dst + box_offset(m->rank, dpos, w->ds);
+	size_t pds[ZARR_MAX_RANK];
+	const size_t *ds = w->ds;
+	uint8_t *d;
 	struct zarr_rctx rc;
 	struct zarr_src src;
 	struct kv_value v;
-	int len, err;
+	int len, err = 0;
 
+	if (w->visit) {
+		d = piece_buf(w, subn, pds, &err);
+		if (!d)
+			return err;
+		ds = pds;
+	} else {
+		d = w->dst + box_offset(m->rank, dpos, w->ds);
+	}
 	len = zarr_meta_chunk_key(m, cell, w->key + w->plen, w->keycap - w->plen);
 	if (len < 0)
 		return ck_err(len, "chunk key too long");
 	err = kvstore_get(w->a->kv, w->key, w->plen + (size_t)len, &v);
 	if (err == -ENOENT) {
-		nd_copy(m->rank, subn, NULL, NULL, d, w->ds, m->itemsize, m->fill);
-		return 0;
-	}
-	if (err)
+		nd_copy(m->rank, subn, NULL, NULL, d, ds, m->itemsize, m->fill);
+		err = 0;
+	} else if (err) {
 		return ck_err_ctx(err, "key '%s'", w->key);
-	rc.a = w->a;
-	rc.v = &v;
-	src.mem = NULL;
-	src.off = 0;
-	src.len = v.length;
-	err = chunk_read_box(&rc, m->codecs, m->chunk, &src, sublo, subn, d, w->ds);
-	if (err)
-		return ck_err_ctx(err, "%s: key '%s'", v.file, w->key);
-	return 0;
+	} else {
+		rc.a = w->a;
+		rc.v = &v;
+		src.mem = NULL;
+		src.off = 0;
+		src.len = v.length;
+		err = chunk_read_box(&rc, m->codecs, m->chunk, &src, sublo, subn, d, ds);
+		if (err)
+			return ck_err_ctx(err, "%s: key '%s'", v.file, w->key);
+	}
+	return w->visit ? w->visit(w->vctx, dpos, subn, d) : 0;
 }
 
 /* One outer cell of a read, collected for the threads. */
@@ -723,6 +764,8 @@ static void *par_worker(void *arg)
 	struct zarr_read_walk w = *p->proto;
 	size_t i;
 
+	w.piece = NULL;
+	w.piececap = 0;
 	w.key = malloc(w.keycap);
 	if (w.key)
 		memcpy(w.key, p->proto->key, w.plen);
@@ -742,6 +785,7 @@ static void *par_worker(void *arg)
 		}
 	}
 	free(w.key);
+	free(w.piece);
 	return NULL;
 }
 
@@ -792,11 +836,12 @@ static int read_parallel(struct zarr_read_walk *w, const uint64_t *start,
 	return err ? ck_err(err, "%s", p.msg) : 0;
 }
 
-int zarr_array_read(const struct zarr_array *a, const uint64_t *start,
-		    const uint64_t *count, void *dst)
+/* Check the box and walk its cells, on several threads when it is worth
+ * it: they write disjoint parts of dst (or visit disjoint pieces). */
+static int walk_box(struct zarr_read_walk *w, const uint64_t *start,
+		    const uint64_t *count)
 {
-	const struct zarr_meta *m = a->meta;
-	struct zarr_read_walk w = { .a = a, .dst = dst };
+	const struct zarr_meta *m = w->a->meta;
 	uint64_t end;
 	unsigned i;
 	int err;
@@ -812,19 +857,35 @@ int zarr_array_read(const struct zarr_array *a, const uint64_t *start,
 	for (i = 0; i < m->rank; i++)
 		if (count[i] == 0)
 			return 0;
-	cstrides(m->rank, count, m->itemsize, w.ds);
-	w.plen = strlen(a->prefix);
-	w.keycap = w.plen + 8 + 21 * ZARR_MAX_RANK;
-	w.key = malloc(w.keycap);
-	if (!w.key)
+	cstrides(m->rank, count, m->itemsize, w->ds);
+	w->plen = strlen(w->a->prefix);
+	w->keycap = w->plen + 8 + 21 * ZARR_MAX_RANK;
+	w->key = malloc(w->keycap);
+	if (!w->key)
 		return -ENOMEM;
-	memcpy(w.key, a->prefix, w.plen);
-	/* Cells write disjoint parts of dst, so they can be read at once. */
-	err = read_parallel(&w, start, count);
+	memcpy(w->key, w->a->prefix, w->plen);
+	err = read_parallel(w, start, count);
 	if (err == -EAGAIN)
-		err = grid_walk(m->rank, m->chunk, start, count, read_cell, &w);
-	free(w.key);
+		err = grid_walk(m->rank, m->chunk, start, count, read_cell, w);
+	free(w->key);
+	free(w->piece);
 	return err;
+}
+
+int zarr_array_read(const struct zarr_array *a, const uint64_t *start,
+		    const uint64_t *count, void *dst)
+{
+	struct zarr_read_walk w = { .a = a, .dst = dst };
+
+	return walk_box(&w, start, count);
+}
+
+int zarr_array_visit(const struct zarr_array *a, const uint64_t *start,
+		     const uint64_t *count, zarr_visit_fn fn, void *ctx)
+{
+	struct zarr_read_walk w = { .a = a, .visit = fn, .vctx = ctx };
+
+	return walk_box(&w, start, count);
 }
 
 uint64_t zarr_array_decode_count(const struct zarr_array *a)

@@ -71,6 +71,25 @@ int zarr_array_info(const struct zarr_array *a, struct zarr_info *info);
 int zarr_array_read(const struct zarr_array *a, const uint64_t *start,
 		    const uint64_t *count, void *dst);
 
+/*
+ * Called by zarr_array_visit() with one decoded piece of the box: the
+ * sub-box [pos, pos + n) of it (pos relative to the box's start), held dense
+ * in C order at data, little-endian, in the array's dtype.  Calls come from
+ * several threads at once, for disjoint pieces; data is valid only during
+ * the call.  0 goes on; an error stops the visit and is returned by it.
+ */
+typedef int (*zarr_visit_fn)(void *ctx, const uint64_t *pos,
+			     const uint64_t *n, const void *data);
+
+/*
+ * Hand the box [start, start+count) to fn piece by piece, each piece being
+ * the box's part of one chunk, decoded once.  The caller needs no buffer for
+ * the whole box: at most one chunk per thread is held.  Errors as
+ * zarr_array_read(), or fn's.  Thread-safe.
+ */
+int zarr_array_visit(const struct zarr_array *a, const uint64_t *start,
+		     const uint64_t *count, zarr_visit_fn fn, void *ctx);
+
 /* Number of chunk (or inner chunk) decodes done by this array so far. */
 uint64_t zarr_array_decode_count(const struct zarr_array *a);
 
