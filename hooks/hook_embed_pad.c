@@ -89,4 +89,5 @@ const struct hook hook_embed_pad = {
 	.shape = embed_pad_shape,
 	.forward = embed_pad_forward,
 	.inverse = embed_pad_inverse,
+	.moves = hook_util_copy_moves,	/* the leading rows: a crop */
 };

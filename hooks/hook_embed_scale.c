@@ -115,6 +115,14 @@ static int embed_scale_inverse(const struct hook_args *a,
 	return 0;
 }
 
+/* Moves: the leading rows and columns (padding is not a move); then x / n. */
+static void embed_scale_pointwise(const struct hook_args *a, enum hook_op *op,
+				  float *c)
+{
+	*op = HOOK_OP_DIV;
+	*c = (float)a->v[0];
+}
+
 const struct hook hook_embed_scale = {
 	.name = NAME,
 	.nin = 1,
@@ -122,4 +130,6 @@ const struct hook hook_embed_scale = {
 	.shape = embed_scale_shape,
 	.forward = embed_scale_forward,
 	.inverse = embed_scale_inverse,
+	.moves = hook_util_copy_moves,
+	.pointwise = embed_scale_pointwise,
 };

@@ -86,6 +86,24 @@ static int expert_transpose_inverse(const struct hook_args *a,
 	return 0;
 }
 
+/* The input as is, its last two axes swapped. */
+static int expert_transpose_moves(const struct hook_args *a,
+				  const struct hook_shape *in,
+				  const struct hook_shape *out,
+				  struct hook_shape *view, unsigned *perm)
+{
+	unsigned r = in->rank;
+
+	(void)a;
+	(void)out;
+	*view = *in;
+	for (unsigned k = 0; k < r; k++)
+		perm[k] = k;
+	perm[r - 2] = r - 1;
+	perm[r - 1] = r - 2;
+	return 0;
+}
+
 const struct hook hook_expert_transpose = {
 	.name = NAME,
 	.nin = 1,
@@ -93,4 +111,5 @@ const struct hook hook_expert_transpose = {
 	.shape = expert_transpose_shape,
 	.forward = expert_transpose_forward,
 	.inverse = expert_transpose_inverse,
+	.moves = expert_transpose_moves,
 };

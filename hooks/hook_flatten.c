@@ -52,5 +52,6 @@ const struct hook hook_flatten = {
 	.nargs = 0,
 	.shape = flatten_shape,
 	.forward = hook_util_copy_forward,
+	.moves = hook_util_copy_moves,
 	.inverse = flatten_inverse,
 };

@@ -38,5 +38,6 @@ const struct hook hook_identity = {
 	.nargs = 0,
 	.shape = identity_shape,
 	.forward = hook_util_copy_forward,
+	.moves = hook_util_copy_moves,
 	.inverse = identity_inverse,
 };

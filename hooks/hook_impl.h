@@ -118,6 +118,12 @@ int hook_util_copy_forward(const struct hook_args *a, const struct hook_shape *i
 int hook_util_copy_inverse(const char *name, const struct hook_shape *hf,
 			   const float *in, const struct hook_shape *mt, float *out);
 
+/* moves() of the hooks that do not move anything (identity, reshapes): the
+ * view is the input, the permutation the identity. */
+int hook_util_copy_moves(const struct hook_args *a, const struct hook_shape *in,
+			 const struct hook_shape *out, struct hook_shape *view,
+			 unsigned *perm);
+
 /* -EINVAL naming `name` and s unless s has exactly `rank` axes. */
 int hook_util_check_rank(const char *name, const struct hook_shape *s,
 			 unsigned rank);
@@ -194,6 +200,18 @@ int hook_util_double_axis(const char *name, const struct hook_shape *s,
 		return hook_util_perm_hook_inverse(#id, hf, in, mt, rank,	\
 						   id##_perm, out);		\
 	}									\
+	static int id##_moves(const struct hook_args *a,			\
+			      const struct hook_shape *in,			\
+			      const struct hook_shape *out,			\
+			      struct hook_shape *view, unsigned *perm)		\
+	{									\
+		(void)a;							\
+		(void)out;							\
+		*view = *in;							\
+		for (unsigned k = 0; k < (rank); k++)				\
+			perm[k] = id##_perm[k];					\
+		return 0;							\
+	}									\
 	const struct hook hook_##id = {						\
 		.name = #id,							\
 		.nin = 1,							\
@@ -201,6 +219,7 @@ int hook_util_double_axis(const char *name, const struct hook_shape *s,
 		.shape = id##_shape,						\
 		.forward = id##_forward,					\
 		.inverse = id##_inverse,					\
+		.moves = id##_moves,						\
 	}
 
 #endif

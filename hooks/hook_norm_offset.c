@@ -61,6 +61,14 @@ static int norm_offset_inverse(const struct hook_args *a,
 	return 0;
 }
 
+static void norm_offset_pointwise(const struct hook_args *a, enum hook_op *op,
+				  float *c)
+{
+	(void)a;
+	*op = HOOK_OP_ADD;
+	*c = -1.0f;
+}
+
 const struct hook hook_norm_offset = {
 	.name = NAME,
 	.nin = 1,
@@ -68,4 +76,6 @@ const struct hook hook_norm_offset = {
 	.shape = norm_offset_shape,
 	.forward = norm_offset_forward,
 	.inverse = norm_offset_inverse,
+	.moves = hook_util_copy_moves,
+	.pointwise = norm_offset_pointwise,
 };

@@ -38,5 +38,6 @@ const struct hook hook_reshape_bias = {
 	.nargs = 0,
 	.shape = reshape_bias_shape,
 	.forward = hook_util_copy_forward,
+	.moves = hook_util_copy_moves,
 	.inverse = reshape_bias_inverse,
 };

@@ -76,6 +76,22 @@ static int reshape_kernel_inverse(const struct hook_args *a,
 	return 0;
 }
 
+/* The input viewed as reverse(out), every axis reversed. */
+static int reshape_kernel_moves(const struct hook_args *a,
+				const struct hook_shape *in,
+				const struct hook_shape *out,
+				struct hook_shape *view, unsigned *perm)
+{
+	(void)a;
+	(void)in;
+	view->rank = out->rank;
+	for (unsigned k = 0; k < out->rank; k++) {
+		view->d[k] = out->d[out->rank - 1 - k];
+		perm[k] = out->rank - 1 - k;
+	}
+	return 0;
+}
+
 const struct hook hook_reshape_kernel = {
 	.name = NAME,
 	.nin = 1,
@@ -83,4 +99,5 @@ const struct hook hook_reshape_kernel = {
 	.shape = reshape_kernel_shape,
 	.forward = reshape_kernel_forward,
 	.inverse = reshape_kernel_inverse,
+	.moves = reshape_kernel_moves,
 };

@@ -101,6 +101,29 @@ static int rope_to_halves_inverse(const struct hook_args *a,
 	return 0;
 }
 
+/* The last axis viewed as [hd/2, 2] and those two axes swapped. */
+static int rope_to_halves_moves(const struct hook_args *a,
+				const struct hook_shape *in,
+				const struct hook_shape *out,
+				struct hook_shape *view, unsigned *perm)
+{
+	unsigned r = in->rank;
+
+	(void)a;
+	(void)out;
+	if (r + 1 > ZARR_MAX_RANK)
+		return -EINVAL;
+	*view = *in;
+	view->rank = r + 1;
+	view->d[r - 1] = in->d[r - 1] / 2;
+	view->d[r] = 2;
+	for (unsigned k = 0; k < r + 1; k++)
+		perm[k] = k;
+	perm[r - 1] = r;
+	perm[r] = r - 1;
+	return 0;
+}
+
 const struct hook hook_rope_to_halves = {
 	.name = NAME,
 	.nin = 1,
@@ -108,4 +131,5 @@ const struct hook hook_rope_to_halves = {
 	.shape = rope_to_halves_shape,
 	.forward = rope_to_halves_forward,
 	.inverse = rope_to_halves_inverse,
+	.moves = rope_to_halves_moves,
 };

@@ -92,6 +92,13 @@ static int scale_div_inverse(const struct hook_args *a,
 	return 0;
 }
 
+static void scale_div_pointwise(const struct hook_args *a, enum hook_op *op,
+				float *c)
+{
+	*op = HOOK_OP_DIV;
+	*c = (float)a->v[0];
+}
+
 const struct hook hook_scale_div = {
 	.name = NAME,
 	.nin = 1,
@@ -99,4 +106,6 @@ const struct hook hook_scale_div = {
 	.shape = scale_div_shape,
 	.forward = scale_div_forward,
 	.inverse = scale_div_inverse,
+	.moves = hook_util_copy_moves,
+	.pointwise = scale_div_pointwise,
 };

@@ -88,6 +88,13 @@ static int scale_query_inverse(const struct hook_args *a,
 	return 0;
 }
 
+static void scale_query_pointwise(const struct hook_args *a, enum hook_op *op,
+				  float *c)
+{
+	*op = HOOK_OP_MUL;
+	*c = (float)a->v[0];
+}
+
 const struct hook hook_scale_query = {
 	.name = NAME,
 	.nin = 1,
@@ -95,4 +102,6 @@ const struct hook hook_scale_query = {
 	.shape = scale_query_shape,
 	.forward = scale_query_forward,
 	.inverse = scale_query_inverse,
+	.moves = hook_util_copy_moves,
+	.pointwise = scale_query_pointwise,
 };

@@ -76,5 +76,6 @@ const struct hook hook_squeeze0 = {
 	.nargs = 0,
 	.shape = squeeze0_shape,
 	.forward = hook_util_copy_forward,
+	.moves = hook_util_copy_moves,
 	.inverse = squeeze0_inverse,
 };

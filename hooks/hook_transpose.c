@@ -78,6 +78,19 @@ static int transpose_inverse(const struct hook_args *a,
 	return 0;
 }
 
+/* x.T: the input viewed as is, its two axes swapped. */
+static int transpose_moves(const struct hook_args *a, const struct hook_shape *in,
+			   const struct hook_shape *out, struct hook_shape *view,
+			   unsigned *perm)
+{
+	(void)a;
+	(void)out;
+	*view = *in;
+	for (unsigned k = 0; k < in->rank; k++)
+		perm[k] = in->rank == 2 ? 1 - k : k;
+	return 0;
+}
+
 const struct hook hook_transpose = {
 	.name = NAME,
 	.nin = 1,
@@ -85,4 +98,5 @@ const struct hook hook_transpose = {
 	.shape = transpose_shape,
 	.forward = transpose_forward,
 	.inverse = transpose_inverse,
+	.moves = transpose_moves,
 };

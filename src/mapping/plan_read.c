@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "mapping/plan_direct.h"
 #include "util/ck_err.h"
 
 /* Threads that cut siblings out of one box, at most. */
@@ -50,22 +51,6 @@ static void widen(const uint8_t *raw, enum ck_dtype dt, uint64_t n, float *f)
 			f[i] = (float)d;
 		}
 		break;
-	}
-}
-
-/* The box source s reads: its fixed axes at their index, the others whole. */
-static void box_of(const struct plan_src *s, uint64_t *start, uint64_t *count)
-{
-	unsigned j = 0;
-
-	for (unsigned ax = 0; ax < s->rank; ax++) {
-		if (j < s->nfixed && s->fixed_axis[j] == ax) {
-			start[ax] = s->fixed_idx[j++];
-			count[ax] = 1;
-		} else {
-			start[ax] = 0;
-			count[ax] = s->shape[ax];
-		}
 	}
 }
 
@@ -189,7 +174,7 @@ static int run_chain(const struct plan_tensor *t, float *const *in, void *out,
 	return err;
 }
 
-int plan_tensor_read(const struct plan_tensor *t, void *out)
+int plan_tensor_read_hooks(const struct plan_tensor *t, void *out)
 {
 	uint64_t start[ZARR_MAX_RANK], count[ZARR_MAX_RANK];
 	float *in[HOOK_MAX_INPUTS] = { NULL };
@@ -197,7 +182,7 @@ int plan_tensor_read(const struct plan_tensor *t, void *out)
 	int err = 0;
 
 	for (unsigned k = 0; k < t->nsrc && !err; k++) {
-		box_of(&t->src[k], start, count);
+		plan_src_box(&t->src[k], start, count);
 		in[k] = read_box(&t->src[k], start, count, &err);
 	}
 	if (!err)
@@ -206,6 +191,21 @@ int plan_tensor_read(const struct plan_tensor *t, void *out)
 		free(in[k]);
 	chain_release(&cb);
 	return err ? ck_err_ctx(err, "tensor '%s'", t->name) : 0;
+}
+
+int plan_tensor_read(const struct plan_tensor *t, void *out)
+{
+	struct plan_moves m;
+	int err;
+
+	/* A chain that only moves elements: straight from the chunks. */
+	err = plan_moves_build(t, &m);
+	if (err == -ENOTSUP)
+		return plan_tensor_read_hooks(t, out);
+	if (!err)
+		err = plan_direct_read(t, &m, 0, NULL, 1, &out);
+	plan_moves_release(&m);
+	return err;
 }
 
 /* --- siblings --- */
@@ -416,17 +416,33 @@ int plan_tensors_read(const struct plan *p, const struct plan_groups *g,
 	uint64_t outer = 1, inner = 1, boxn = 1;
 	size_t isz = ck_dtype_size(s0->dtype);
 	int j = fixed_at(s0, g->axis), err = 0;
+	struct plan_moves m;
 	uint8_t *box;
 
 	if (j < 0)
 		return ck_err(-EINVAL, "tensor '%s' is not stacked", p->tensors[ids[0]].name);
+	err = plan_moves_build(&p->tensors[ids[0]], &m);
+	if (err != -ENOTSUP) {
+		uint64_t *idx = malloc(n * sizeof(*idx) + 1);
+
+		if (!err && !idx)
+			err = ck_err(-ENOMEM, "out of memory");
+		for (size_t k = 0; !err && k < n; k++)
+			idx[k] = p->tensors[ids[k]].src[0].fixed_idx[j];
+		if (!err)
+			err = plan_direct_read(&p->tensors[ids[0]], &m, g->axis, idx, n, outs);
+		free(idx);
+		plan_moves_release(&m);
+		return err;
+	}
+	err = 0;
 	for (size_t k = 0; k < n; k++) {
 		uint64_t idx = p->tensors[ids[k]].src[0].fixed_idx[j];
 
 		lo = idx < lo ? idx : lo;
 		hi = idx > hi ? idx : hi;
 	}
-	box_of(s0, start, count);
+	plan_src_box(s0, start, count);
 	start[g->axis] = lo;
 	count[g->axis] = hi - lo + 1;
 	for (unsigned ax = 0; ax < s0->rank; ax++)

@@ -40,6 +40,13 @@ struct hook_args {
 	double v[HOOK_MAX_ARGS];
 };
 
+/* The float32 operation of a pointwise hook (see hook.pointwise). */
+enum hook_op {
+	HOOK_OP_MUL,		/* x * c */
+	HOOK_OP_DIV,		/* x / c */
+	HOOK_OP_ADD,		/* x + c */
+};
+
 struct hook {
 	const char *name;	/* as written in mapping files */
 	unsigned nin;		/* number of input tensors (1 unless composite) */
@@ -67,6 +74,26 @@ struct hook {
 	 */
 	int (*inverse)(const struct hook_args *a, const struct hook_shape *hf,
 		       const float *in, const struct hook_shape *mt, float *out);
+	/*
+	 * For hooks that only move elements, NULL for those that compute:
+	 * forward() is the same as reshaping the (single) input, in C order, to
+	 * *view and permuting its axes, output axis k being view axis perm[k]
+	 * (perm has view->rank entries); the result, in C order, is the output.
+	 * When out has the permuted view's rank but shorter axes, the output is
+	 * their leading part (a crop: embed_pad dropping padded vocabulary).
+	 * in and out are the shapes shape() accepted and gave.  -EINVAL when
+	 * the view does not fit in ZARR_MAX_RANK axes.  The engine composes
+	 * these to copy source chunks straight into the served tensor.
+	 */
+	int (*moves)(const struct hook_args *a, const struct hook_shape *in,
+		     const struct hook_shape *out, struct hook_shape *view,
+		     unsigned *perm);
+	/*
+	 * For hooks whose every output element is one float32 operation on
+	 * the input element it is moved from (they also define moves()):
+	 * *op and its constant *c.  NULL for the others.
+	 */
+	void (*pointwise)(const struct hook_args *a, enum hook_op *op, float *c);
 };
 
 /* The hook registered under name, or NULL. */

@@ -18,6 +18,7 @@
 #include "mapping/detect.h"
 #include "mapping/mapping.h"
 #include "mapping/plan.h"
+#include "mapping/plan_direct.h"
 #include "orbax/orbax.h"
 #include "orbax/orbax_writer.h"
 #include "util/ck_err.h"
@@ -1016,6 +1017,9 @@ START_TEST(siblings_should_read_as_they_do_alone)
 
 				ck_assert_int_eq(plan_tensor_read(pt, one), 0);
 				ck_assert_msg(!memcmp(one, outs[i], pt->nbytes), "%s", pt->name);
+				/* The same bytes as the hook chain. */
+				ck_assert_int_eq(plan_tensor_read_hooks(pt, one), 0);
+				ck_assert_msg(!memcmp(one, outs[i], pt->nbytes), "%s", pt->name);
 				free(one);
 				free(outs[i]);
 			}
@@ -1031,6 +1035,122 @@ START_TEST(siblings_should_read_as_they_do_alone)
 		ck_test_rmtree(t);
 		free(t);
 	}
+}
+END_TEST
+
+/* Chains that only move elements are read straight from the chunks, with
+ * the same bytes as the hook chain, in both layouts. */
+START_TEST(the_direct_path_should_match_the_hook_chain)
+{
+	for (size_t f = 0; f < sizeof(families) / sizeof(families[0]); f++)
+		for (int scanned = 0; scanned < 2; scanned++) {
+			char *t = write_ckpt(&families[f], scanned, NULL), *dir = mappings_dir();
+			char *cfg = config_for(&families[f]), file[512];
+			struct orbax_ckpt *c = NULL;
+			struct mapping *m = NULL;
+			struct plan *p = NULL;
+			size_t direct = 0;
+
+			snprintf(file, sizeof(file), "%s/%s.json", dir, families[f].name);
+			ck_assert_int_eq(mapping_load(file, &m), 0);
+			ck_assert_int_eq(orbax_open(t, NULL, &c), 0);
+			ck_assert_msg(plan_build(m, c, cfg, strlen(cfg), NULL, &p) == 0, "%s",
+				      ck_err_msg());
+			for (size_t i = 0; i < p->ntensors; i++) {
+				const struct plan_tensor *pt = &p->tensors[i];
+				uint8_t *a = malloc(pt->nbytes), *b = malloc(pt->nbytes);
+				struct plan_moves mv;
+				int err = plan_moves_build(pt, &mv);
+
+				ck_assert(err == 0 || err == -ENOTSUP);
+				direct += err == 0;
+				plan_moves_release(&mv);
+				memset(a, 0xa5, pt->nbytes);
+				ck_assert_msg(plan_tensor_read(pt, a) == 0, "%s", ck_err_msg());
+				ck_assert_int_eq(plan_tensor_read_hooks(pt, b), 0);
+				ck_assert_msg(!memcmp(a, b, pt->nbytes), "%s %s", families[f].name,
+					      pt->name);
+				free(a);
+				free(b);
+			}
+			/* Every family has kernels that are plain transposes. */
+			ck_assert_msg(direct * 2 >= p->ntensors, "%s: %zu of %zu direct",
+				      families[f].name, direct, p->ntensors);
+			plan_free(p);
+			mapping_free(m);
+			orbax_close(c);
+			free(cfg);
+			free(dir);
+			ck_test_rmtree(t);
+			free(t);
+		}
+}
+END_TEST
+
+/* The moves of reshape_kernel on a [D, H, hd] slice, out [H * hd, D]:
+ * element (d, h, k) goes to row h * hd + k, column d. */
+START_TEST(moves_should_compose_reshape_and_transpose)
+{
+	struct map_rule r = { 0 };
+	struct plan_tensor t = { 0 };
+	struct plan_moves mv;
+	const uint64_t nd = 6, nh = 2, hd = 4;
+
+	r.nhooks = 1;
+	r.hooks[0].hook = hook_find("reshape_kernel");
+	t.rule = &r;
+	t.nsrc = 1;
+	t.src[0].rank = 3;
+	t.src[0].shape[0] = nd;
+	t.src[0].shape[1] = nh;
+	t.src[0].shape[2] = hd;
+	t.src[0].slice = (struct hook_shape){ 3, { nd, nh, hd } };
+	t.out[0] = (struct hook_shape){ 2, { nh * hd, nd } };
+	t.shape = t.out[0];
+	ck_assert_int_eq(plan_moves_build(&t, &mv), 0);
+	ck_assert_uint_eq(mv.nax, 3);
+	for (uint64_t d = 0; d < nd; d++)
+		for (uint64_t h = 0; h < nh; h++)
+			for (uint64_t k = 0; k < hd; k++)
+				ck_assert_uint_eq(mv.off[0][d] + mv.off[1][h] + mv.off[2][k],
+						  (h * hd + k) * nd + d);
+	ck_assert_int_eq(mv.unit[0], 1);
+	ck_assert_int_eq(mv.unit[2], 0);
+	plan_moves_release(&mv);
+	/* A pointwise hook is applied as elements are converted. */
+	r.nhooks = 2;
+	r.hooks[1].hook = hook_find("scale_query");
+	t.args[1].n = 1;
+	t.args[1].v[0] = 0.5;
+	t.out[1] = t.out[0];
+	ck_assert_int_eq(plan_moves_build(&t, &mv), 0);
+	ck_assert_uint_eq(mv.nops, 1);
+	ck_assert_int_eq(mv.op[0], HOOK_OP_MUL);
+	ck_assert(mv.c[0] == 0.5f);
+	plan_moves_release(&mv);
+	/* Rows that are two slice axes cannot be cropped as one. */
+	r.hooks[1].hook = hook_find("embed_pad");
+	t.out[1] = (struct hook_shape){ 2, { 5, nd } };
+	t.shape = t.out[1];
+	ck_assert_int_eq(plan_moves_build(&t, &mv), -ENOTSUP);
+	/* lm_head: [D, V] transposed, the padded vocabulary dropped: only the
+	 * leading 5 of the 8 source columns are read. */
+	r.hooks[0].hook = hook_find("transpose");
+	t.src[0].rank = 2;
+	t.src[0].shape[1] = 8;
+	t.src[0].slice = (struct hook_shape){ 2, { nd, 8 } };
+	t.out[0] = (struct hook_shape){ 2, { 8, nd } };
+	ck_assert_int_eq(plan_moves_build(&t, &mv), 0);
+	ck_assert_uint_eq(mv.len[0], nd);
+	ck_assert_uint_eq(mv.len[1], 5);
+	for (uint64_t d = 0; d < nd; d++)
+		for (uint64_t v = 0; v < 5; v++)
+			ck_assert_uint_eq(mv.off[0][d] + mv.off[1][v], v * nd + d);
+	plan_moves_release(&mv);
+	/* Padding is not a move: the hook chain does it. */
+	t.out[1] = (struct hook_shape){ 2, { 10, nd } };
+	t.shape = t.out[1];
+	ck_assert_int_eq(plan_moves_build(&t, &mv), -ENOTSUP);
 }
 END_TEST
 
@@ -1105,6 +1225,8 @@ int main(void)
 	tcase_add_test(tc, expressions_should_index_config_arrays_and_test_strings);
 	tcase_add_test(tc, tower_rules_should_count_their_own_blocks);
 	tcase_add_test(tc, siblings_should_read_as_they_do_alone);
+	tcase_add_test(tc, the_direct_path_should_match_the_hook_chain);
+	tcase_add_test(tc, moves_should_compose_reshape_and_transpose);
 	suite_add_tcase(s, tc);
 	return ck_test_run(s);
 }

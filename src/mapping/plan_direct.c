@@ -1,0 +1,533 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * This file implements the direct read path (plan_direct.h): composing the
+ * element moves of a hook chain into per-axis offset tables, and scattering
+ * each decoded source chunk through them into the outputs.
+ *
+ * Composition.  The source slice is tracked as a list of "fine" axes, in
+ * the current tensor's C order: each is a factor of one slice axis (its
+ * coordinate contributes digit * mult to that axis' coordinate).  A hook's
+ * reshape to its view splits fine axes where a view dimension ends inside
+ * one; its permutation reorders the groups of fine axes that make up the
+ * view's dimensions.  After the last hook the fine list is in output C
+ * order, which gives each fine axis its output stride.  A hook that crops
+ * (keeps the leading part of an axis) cuts the top digit of a slice axis:
+ * less of that axis is read.  Pointwise hooks (x * c, x / c, x + c) commute
+ * with the moves; they are applied in chain order as each element is
+ * converted, in float32, as the hook chain would.
+ */
+#include "mapping/plan_direct.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/ck_err.h"
+
+/* Fine axes at most; a chain that needs more is read through its hooks. */
+#define MAX_FINE 64
+
+struct fine {
+	uint64_t size, mult;
+	unsigned ax;			/* slice axis */
+};
+
+struct fines {
+	unsigned n, ng;
+	struct fine f[MAX_FINE];
+	unsigned g[MAX_FINE + 1];	/* group k is f[g[k] .. g[k+1]) */
+};
+
+/* Drop size-1 axes and merge neighbours that are adjacent parts of one
+ * slice axis (the merged index times the lower mult is their sum). */
+static void fines_normalize(struct fines *s)
+{
+	unsigned k = 0;
+
+	for (unsigned i = 0; i < s->n; i++) {
+		struct fine f = s->f[i];
+
+		if (f.size == 1)
+			continue;
+		if (k && s->f[k - 1].ax == f.ax && s->f[k - 1].mult == f.size * f.mult) {
+			s->f[k - 1].size *= f.size;
+			s->f[k - 1].mult = f.mult;
+		} else {
+			s->f[k++] = f;
+		}
+	}
+	s->n = k;
+}
+
+/* Regroup the fine axes into the dimensions of view (C order), splitting
+ * an axis where a dimension ends inside it.  -ENOTSUP when a dimension
+ * does not line up with the axes (a copy would be needed). */
+static int fines_regroup(struct fines *s, const struct hook_shape *view)
+{
+	struct fines o;
+	unsigned i = 0;
+
+	fines_normalize(s);
+	o.n = 0;
+	for (unsigned d = 0; d < view->rank; d++) {
+		uint64_t rem = view->d[d];
+
+		o.g[d] = o.n;
+		while (rem > 1) {
+			struct fine *f = &s->f[i];
+
+			if (i >= s->n || o.n >= MAX_FINE)
+				return -ENOTSUP;
+			if (f->size <= rem) {
+				if (rem % f->size)
+					return -ENOTSUP;
+				o.f[o.n++] = *f;
+				rem /= f->size;
+				i++;
+			} else {
+				if (f->size % rem)
+					return -ENOTSUP;
+				o.f[o.n++] = (struct fine){ rem, f->mult * (f->size / rem), f->ax };
+				f->size /= rem;
+				rem = 1;
+			}
+		}
+	}
+	if (i != s->n)
+		return -ENOTSUP;
+	o.ng = view->rank;
+	o.g[o.ng] = o.n;
+	*s = o;
+	return 0;
+}
+
+/* Output group k is group perm[k]. */
+static int fines_permute(struct fines *s, const unsigned *perm)
+{
+	struct fines o;
+	unsigned seen = 0;
+
+	o.n = 0;
+	for (unsigned k = 0; k < s->ng; k++) {
+		if (perm[k] >= s->ng || perm[k] >= 32 || (seen & (1u << perm[k])))
+			return -ENOTSUP;
+		seen |= 1u << perm[k];
+		o.g[k] = o.n;
+		for (unsigned i = s->g[perm[k]]; i < s->g[perm[k] + 1]; i++)
+			o.f[o.n++] = s->f[i];
+	}
+	o.ng = s->ng;
+	o.g[o.ng] = o.n;
+	*s = o;
+	return 0;
+}
+
+void plan_src_box(const struct plan_src *s, uint64_t *start, uint64_t *count)
+{
+	unsigned j = 0;
+
+	for (unsigned ax = 0; ax < s->rank; ax++) {
+		if (j < s->nfixed && s->fixed_axis[j] == ax) {
+			start[ax] = s->fixed_idx[j++];
+			count[ax] = 1;
+		} else {
+			start[ax] = 0;
+			count[ax] = s->shape[ax];
+		}
+	}
+}
+
+/* After a hook's permutation: when its output is a crop of the permuted
+ * view (same rank, no longer axes, fewer elements), cut the top digit of
+ * the slice axis each cropped dimension is. */
+static int fines_crop(struct fines *s, const struct hook_shape *out,
+		      struct plan_moves *m)
+{
+	uint64_t gsize[ZARR_MAX_RANK + 1], numel = 1;
+
+	for (unsigned k = 0; k < s->ng; k++) {
+		gsize[k] = 1;
+		for (unsigned i = s->g[k]; i < s->g[k + 1]; i++)
+			gsize[k] *= s->f[i].size;
+		numel *= gsize[k];
+	}
+	if (numel == hook_shape_numel(out))
+		return 0;
+	if (out->rank != s->ng)
+		return -ENOTSUP;
+	for (unsigned k = 0; k < s->ng; k++) {
+		struct fine *f = &s->f[s->g[k]];
+
+		if (out->d[k] == gsize[k])
+			continue;
+		if (out->d[k] == 0 || out->d[k] > gsize[k] || s->g[k + 1] - s->g[k] != 1 ||
+		    f->mult * f->size != m->len[f->ax])
+			return -ENOTSUP;
+		f->size = out->d[k];
+		m->len[f->ax] = f->mult * f->size;
+	}
+	return 0;
+}
+
+/* Fill m's tables from the fine axes in output order. */
+static int moves_tabulate(const struct fines *s, struct plan_moves *m,
+			  uint64_t numel)
+{
+	uint64_t ostride[MAX_FINE], total = 0, stride = 1, maxsum = 0;
+
+	for (unsigned i = s->n; i-- > 0;) {
+		ostride[i] = stride;
+		stride *= s->f[i].size;
+	}
+	for (unsigned j = 0; j < m->nax; j++)
+		total += m->len[j];
+	m->mem = malloc((size_t)total * sizeof(uint64_t) + 1);
+	if (!m->mem)
+		return ck_err(-ENOMEM, "out of memory");
+	total = 0;
+	for (unsigned j = 0; j < m->nax; j++) {
+		uint64_t *off = m->mem + total, covered = 1;
+
+		m->off[j] = off;
+		total += m->len[j];
+		for (unsigned i = 0; i < s->n; i++)
+			if (s->f[i].ax == j)
+				covered *= s->f[i].size;
+		if (covered != m->len[j])
+			return -ENOTSUP;
+		m->unit[j] = 1;
+		for (uint64_t x = 0; x < m->len[j]; x++) {
+			off[x] = 0;
+			for (unsigned i = 0; i < s->n; i++)
+				if (s->f[i].ax == j)
+					off[x] += (x / s->f[i].mult % s->f[i].size) * ostride[i];
+			m->unit[j] &= off[x] == off[0] + x;
+		}
+		maxsum += off[m->len[j] - 1] > off[0] ? off[m->len[j] - 1] : off[0];
+	}
+	/* A one-to-one map puts the last element last. */
+	return stride == numel && maxsum == numel - 1 ? 0 : -ENOTSUP;
+}
+
+int plan_moves_build(const struct plan_tensor *t, struct plan_moves *m)
+{
+	const struct plan_src *s = &t->src[0];
+	const struct map_rule *r = t->rule;
+	struct hook_shape cur, view;
+	unsigned perm[ZARR_MAX_RANK], j = 0;
+	struct fines f;
+	int err;
+
+	memset(m, 0, sizeof(*m));
+	if (t->nsrc != 1 || hook_shape_numel(&s->slice) == 0 ||
+	    hook_shape_numel(&t->shape) == 0 || r->nhooks > MAP_MAX_HOOKS)
+		return -ENOTSUP;
+	for (unsigned h = 0; h < r->nhooks; h++)
+		if (!r->hooks[h].hook->moves)
+			return -ENOTSUP;
+	for (unsigned ax = 0, k = 0; ax < s->rank; ax++) {
+		if (k < s->nfixed && s->fixed_axis[k] == ax) {
+			k++;
+			continue;
+		}
+		m->axis[j] = ax;
+		m->len[j++] = s->shape[ax];
+	}
+	m->nax = j;
+	if (j == 0 || j != s->slice.rank || j > MAX_FINE)
+		return -ENOTSUP;
+	f.n = f.ng = j;
+	for (unsigned k = 0; k < j; k++) {
+		f.f[k] = (struct fine){ m->len[k], 1, k };
+		f.g[k] = k;
+	}
+	f.g[j] = j;
+	cur = s->slice;
+	for (unsigned h = 0; h < r->nhooks; h++) {
+		err = r->hooks[h].hook->moves(&t->args[h], &cur, &t->out[h], &view, perm);
+		if (err || hook_shape_numel(&view) != hook_shape_numel(&cur))
+			return -ENOTSUP;
+		err = fines_regroup(&f, &view);
+		if (!err)
+			err = fines_permute(&f, perm);
+		if (!err)
+			err = fines_crop(&f, &t->out[h], m);
+		if (err)
+			return err;
+		if (r->hooks[h].hook->pointwise) {
+			r->hooks[h].hook->pointwise(&t->args[h], &m->op[m->nops],
+						    &m->c[m->nops]);
+			m->nops++;
+		}
+		cur = t->out[h];
+	}
+	fines_normalize(&f);
+	err = moves_tabulate(&f, m, hook_shape_numel(&t->shape));
+	if (err)
+		plan_moves_release(m);
+	return err;
+}
+
+void plan_moves_release(struct plan_moves *m)
+{
+	free(m->mem);
+	memset(m, 0, sizeof(*m));
+}
+
+/* --- scattering decoded pieces --- */
+
+struct dctx;
+
+/* The copy loops of one (stored, served) dtype pair:
+ *   run:  o[oi + x] = s[si + x], x < n;
+ *   tile: o[oi + tab[x] + p] = s[si + p * ps + x], p < np, x < n, in blocks;
+ *   elem: o[oi + tab[x]] = s[si + x * ps], x < n. */
+struct kern {
+	void (*run)(const struct dctx *c, uint8_t *o, uint64_t oi, const uint8_t *s,
+		    uint64_t si, uint64_t n);
+	void (*tile)(const struct dctx *c, uint8_t *o, uint64_t oi, const uint64_t *tab,
+		     const uint8_t *s, uint64_t si, uint64_t ps, uint64_t np, uint64_t n);
+	void (*elem)(const struct dctx *c, uint8_t *o, uint64_t oi, const uint64_t *tab,
+		     const uint8_t *s, uint64_t si, uint64_t ps, uint64_t n);
+};
+
+struct dctx {
+	const struct plan_moves *m;
+	const uint64_t *start;		/* the box */
+	unsigned rank;
+	int sel;			/* the stacked axis choosing the output,
+					   or -1 */
+	uint8_t *const *outs;		/* by index on sel from the box start
+					   (one output when sel is -1) */
+	enum ck_dtype sdt, odt;
+	const struct kern *k;
+};
+
+#define TILE 64
+
+#define DEF_KERN(name, MOVE)							\
+	static void name##_run(const struct dctx *c, uint8_t *o, uint64_t oi,	\
+			       const uint8_t *s, uint64_t si, uint64_t n)	\
+	{									\
+		(void)c;							\
+		for (uint64_t x = 0; x < n; x++)				\
+			MOVE(o, oi + x, s, si + x);				\
+	}									\
+	static void name##_tile(const struct dctx *c, uint8_t *o, uint64_t oi,	\
+				const uint64_t *tab, const uint8_t *s,		\
+				uint64_t si, uint64_t ps, uint64_t np,		\
+				uint64_t n)					\
+	{									\
+		(void)c;							\
+		for (uint64_t p0 = 0; p0 < np; p0 += TILE)			\
+			for (uint64_t x0 = 0; x0 < n; x0 += TILE) {		\
+				uint64_t p1 = p0 + TILE < np ? p0 + TILE : np;	\
+				uint64_t x1 = x0 + TILE < n ? x0 + TILE : n;	\
+				for (uint64_t x = x0; x < x1; x++)		\
+					for (uint64_t p = p0; p < p1; p++)	\
+						MOVE(o, oi + tab[x] + p, s,	\
+						     si + p * ps + x);		\
+			}							\
+	}									\
+	static void name##_elem(const struct dctx *c, uint8_t *o, uint64_t oi,	\
+				const uint64_t *tab, const uint8_t *s,		\
+				uint64_t si, uint64_t ps, uint64_t n)		\
+	{									\
+		(void)c;							\
+		for (uint64_t x = 0; x < n; x++)				\
+			MOVE(o, oi + tab[x], s, si + x * ps);			\
+	}									\
+	static const struct kern name = { name##_run, name##_tile, name##_elem }
+
+#define MOVE_U16(o, oi, s, si) (((uint16_t *)(o))[oi] = ((const uint16_t *)(s))[si])
+#define MOVE_U32(o, oi, s, si) (((uint32_t *)(o))[oi] = ((const uint32_t *)(s))[si])
+#define MOVE_BF16_F32(o, oi, s, si)						\
+	(((uint32_t *)(o))[oi] = (uint32_t)((const uint16_t *)(s))[si] << 16)
+#define MOVE_F32_BF16(o, oi, s, si)						\
+	(((uint16_t *)(o))[oi] = ck_f32_to_bf16(((const float *)(s))[si]))
+
+/* Any other pair, through float32 as the hook path does. */
+static void move_any(const struct dctx *c, uint8_t *o, uint64_t oi,
+		     const uint8_t *s, uint64_t si)
+{
+	float f;
+	double d;
+	uint16_t h;
+
+	switch (c->sdt) {
+	case CK_DT_BF16:
+		f = ck_bf16_to_f32(((const uint16_t *)s)[si]);
+		break;
+	case CK_DT_F16:
+		f = ck_f16_to_f32(((const uint16_t *)s)[si]);
+		break;
+	case CK_DT_F32:
+		f = ((const float *)s)[si];
+		break;
+	default:	/* CK_DT_F64 */
+		memcpy(&d, s + si * 8, 8);
+		f = (float)d;
+		break;
+	}
+	for (unsigned i = 0; i < c->m->nops; i++) {
+		float k = c->m->c[i];
+
+		f = c->m->op[i] == HOOK_OP_MUL ? f * k : c->m->op[i] == HOOK_OP_DIV ? f / k : f + k;
+	}
+	switch (c->odt) {
+	case CK_DT_BF16:
+		h = ck_f32_to_bf16(f);
+		memcpy(o + oi * 2, &h, 2);
+		break;
+	case CK_DT_F16:
+		h = ck_f32_to_f16(f);
+		memcpy(o + oi * 2, &h, 2);
+		break;
+	case CK_DT_F32:
+		memcpy(o + oi * 4, &f, 4);
+		break;
+	default:	/* CK_DT_F64 */
+		d = f;
+		memcpy(o + oi * 8, &d, 8);
+		break;
+	}
+}
+
+#define MOVE_ANY(o, oi, s, si) move_any(c, o, oi, s, si)
+
+DEF_KERN(kern_u16, MOVE_U16);
+DEF_KERN(kern_u32, MOVE_U32);
+DEF_KERN(kern_bf16_f32, MOVE_BF16_F32);
+DEF_KERN(kern_f32_bf16, MOVE_F32_BF16);
+DEF_KERN(kern_any, MOVE_ANY);
+
+static const struct kern *kern_for(enum ck_dtype sdt, enum ck_dtype odt,
+				      unsigned nops)
+{
+	if (nops)
+		return &kern_any;
+	if (sdt == odt && (sdt == CK_DT_BF16 || sdt == CK_DT_F16))
+		return &kern_u16;
+	if (sdt == odt && sdt == CK_DT_F32)
+		return &kern_u32;
+	if (sdt == CK_DT_BF16 && odt == CK_DT_F32)
+		return &kern_bf16_f32;
+	if (sdt == CK_DT_F32 && odt == CK_DT_BF16)
+		return &kern_f32_bf16;
+	return &kern_any;
+}
+
+/* An axis the outer loop of scatter() walks. */
+struct loop_ax {
+	uint64_t n, ps;
+	const uint64_t *tab;		/* a slice axis' offsets, or NULL */
+	int sel;			/* the stacked axis */
+};
+
+/* zarr_visit_fn: copy one decoded piece into the outputs. */
+static int scatter(void *ctx, const uint64_t *pos, const uint64_t *n,
+		   const void *data)
+{
+	const struct dctx *c = ctx;
+	const struct plan_moves *m = c->m;
+	uint64_t ps[ZARR_MAX_RANK], idx[ZARR_MAX_RANK] = { 0 };
+	const uint64_t *tab[ZARR_MAX_RANK] = { NULL };
+	struct loop_ax ax[ZARR_MAX_RANK];
+	unsigned aL = m->axis[m->nax - 1], aP = UINT32_MAX, nl = 0;
+	const uint64_t *tabL = NULL, *tabP = NULL;
+	int mode;			/* 0 run, 1 tile, 2 elem */
+
+	ps[c->rank - 1] = 1;
+	for (unsigned a = c->rank - 1; a > 0; a--)
+		ps[a - 1] = ps[a] * n[a];
+	for (unsigned j = 0; j < m->nax; j++) {
+		unsigned a = m->axis[j];
+
+		tab[a] = m->off[j] + c->start[a] + pos[a];
+		if (m->unit[j] && j + 1 < m->nax && n[a] > 1 && aP == UINT32_MAX)
+			aP = a;
+	}
+	tabL = tab[aL];
+	mode = m->unit[m->nax - 1] && ps[aL] == 1 ? 0 : aP != UINT32_MAX && ps[aL] == 1 ? 1 : 2;
+	if (mode == 1)
+		tabP = tab[aP];
+	for (unsigned a = 0; a < c->rank; a++) {
+		int is_slice = 0;
+
+		for (unsigned j = 0; j < m->nax; j++)
+			is_slice |= m->axis[j] == a;
+		if (a == aL || (mode == 1 && a == aP))
+			continue;
+		if ((int)a == c->sel)
+			ax[nl++] = (struct loop_ax){ n[a], ps[a], NULL, 1 };
+		else if (is_slice)
+			ax[nl++] = (struct loop_ax){ n[a], ps[a], tab[a], 0 };
+	}
+	for (;;) {
+		uint64_t si = 0, oi = 0;
+		uint8_t *o = c->sel < 0 ? c->outs[0] : NULL;
+		int k;
+
+		for (unsigned i = 0; i < nl; i++) {
+			si += idx[i] * ax[i].ps;
+			if (ax[i].sel)
+				o = c->outs[pos[c->sel] + idx[i]];
+			else
+				oi += ax[i].tab[idx[i]];
+		}
+		if (o) {
+			if (mode == 0)
+				c->k->run(c, o, oi + tabL[0], data, si, n[aL]);
+			else if (mode == 1)
+				c->k->tile(c, o, oi + tabP[0], tabL, data, si, ps[aP], n[aP],
+					   n[aL]);
+			else
+				c->k->elem(c, o, oi, tabL, data, si, ps[aL], n[aL]);
+		}
+		for (k = (int)nl - 1; k >= 0; k--) {
+			if (++idx[k] < ax[k].n)
+				break;
+			idx[k] = 0;
+		}
+		if (k < 0)
+			return 0;
+	}
+}
+
+int plan_direct_read(const struct plan_tensor *t0, const struct plan_moves *m,
+		     unsigned axis, const uint64_t *idx, size_t n, void **outs)
+{
+	const struct plan_src *s = &t0->src[0];
+	uint64_t start[ZARR_MAX_RANK], count[ZARR_MAX_RANK], lo = UINT64_MAX, hi = 0;
+	uint8_t **by = (uint8_t **)outs;
+	struct dctx c = { m, start, s->rank, -1, NULL, s->dtype, t0->dtype,
+			  kern_for(s->dtype, t0->dtype, m->nops) };
+	int err;
+
+	plan_src_box(s, start, count);
+	for (unsigned j = 0; j < m->nax; j++)
+		count[m->axis[j]] = m->len[j];
+	if (idx) {
+		for (size_t k = 0; k < n; k++) {
+			lo = idx[k] < lo ? idx[k] : lo;
+			hi = idx[k] > hi ? idx[k] : hi;
+		}
+		if (axis >= s->rank || hi >= s->shape[axis])
+			return ck_err(-EINVAL, "tensor '%s': bad sibling index", t0->name);
+		start[axis] = lo;
+		count[axis] = hi - lo + 1;
+		by = calloc((size_t)count[axis], sizeof(*by));
+		if (!by)
+			return ck_err(-ENOMEM, "out of memory");
+		for (size_t k = 0; k < n; k++)
+			by[idx[k] - lo] = outs[k];
+		c.sel = (int)axis;
+	}
+	c.outs = by;
+	err = orbax_array_visit(s->array, start, count, scatter, &c);
+	if (by != (uint8_t **)outs)
+		free(by);
+	if (err)
+		return ck_err_ctx(err, "tensor '%s': array '%s'", t0->name, s->array->name);
+	return 0;
+}

@@ -1,0 +1,69 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * plan_direct.h - the direct read path: tensors whose hook chain only moves
+ * elements (reshapes, transposes, axis permutations; most tensors of every
+ * family) are written straight from each decoded source chunk into the
+ * served tensor, converting the dtype in the same copy.  No float32 copy of
+ * the slice, no hook buffers, no box holding the whole source: the memory a
+ * read needs beyond its outputs is one decoded chunk per thread.
+ *
+ * Such a chain maps the source slice to the output one to one, and the
+ * output offset of an element is a sum of one term per slice axis (each
+ * term a function of that axis' coordinate alone, built by composing the
+ * hooks' moves(), see hook.h).  plan_moves_build() tabulates those terms.
+ *
+ * Private to src/mapping (plan_read.c) and its unit test.
+ */
+#ifndef PLAN_DIRECT_H
+#define PLAN_DIRECT_H
+
+#include <stdint.h>
+
+#include "mapping/plan.h"
+
+/* Where each element of a tensor's source slice goes in its output. */
+struct plan_moves {
+	unsigned nax;				/* axes of the slice */
+	unsigned axis[ZARR_MAX_RANK];		/* their array axis */
+	uint64_t len[ZARR_MAX_RANK];		/* how much of them is read
+						   (less than the array's where
+						   a hook crops) */
+	uint64_t *off[ZARR_MAX_RANK];		/* off[j][x]: the output element
+						   offset contributed by
+						   coordinate x on slice axis j */
+	int unit[ZARR_MAX_RANK];		/* 1 if off[j][x] = off[j][0] + x */
+	uint64_t *mem;				/* owns the tables */
+	unsigned nops;				/* pointwise operations, applied
+						   in float32 in this order */
+	enum hook_op op[MAP_MAX_HOOKS];
+	float c[MAP_MAX_HOOKS];
+};
+
+/* The box source s reads: its fixed axes at their index, the others whole. */
+void plan_src_box(const struct plan_src *s, uint64_t *start, uint64_t *count);
+
+/*
+ * Tabulate t's element moves and pointwise operations.  -ENOTSUP when t has
+ * several sources or a hook that computes otherwise (the caller then runs
+ * the hook chain), -ENOMEM.  Release
+ * with plan_moves_release().
+ */
+int plan_moves_build(const struct plan_tensor *t, struct plan_moves *m);
+
+void plan_moves_release(struct plan_moves *m);
+
+/*
+ * Read n tensors that share t0's moves (t0 itself, or siblings stacked on
+ * array axis `axis`): outs[k] (t0->nbytes bytes) gets the tensor whose
+ * source index on `axis` is idx[k].  With n == 1 and idx NULL, outs[0] gets
+ * t0.  Every chunk of the box covering them is decoded once.  Errors from
+ * the array read, with the tensor and array named; -ENOMEM.
+ */
+int plan_direct_read(const struct plan_tensor *t0, const struct plan_moves *m,
+		     unsigned axis, const uint64_t *idx, size_t n, void **outs);
+
+/* plan_tensor_read() through the hook chain even when the direct path
+ * applies: the reference the direct path is tested against. */
+int plan_tensor_read_hooks(const struct plan_tensor *t, void *out);
+
+#endif
