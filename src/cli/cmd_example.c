@@ -13,6 +13,8 @@
  * skipping the weights the family does not have), l the MaxText layer and k the
  * row-major index within one layer's (unstacked) array, so that tests can
  * recompute every served element independently (tests/tools/verify_example.py).
+ * With --random they are weight-like noise instead (for benchmarks: it
+ * compresses as real weights do).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -26,9 +28,38 @@
 #include "util/ck_err.h"
 #include "util/ck_file.h"
 
+/* How the arrays are written. */
+struct ex_opts {
+	int f32;			/* float32, else bfloat16 */
+	unsigned nchunks;		/* chunks along axis 0 */
+	int random;			/* weight-like noise, not the formula */
+};
+
 static float ex_value(unsigned w, uint64_t l, uint64_t k)
 {
 	return (float)((int)((131u * w + 1009u * (unsigned)l + 7u * k) % 61u) - 30) / 8.0f;
+}
+
+/* splitmix64's finalizer: a well-mixed hash of x. */
+static uint64_t ex_mix(uint64_t x)
+{
+	x += 0x9e3779b97f4a7c15ull;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
+	return x ^ (x >> 31);
+}
+
+/* --random: roughly normal with deviation 0.02, like trained weights (a sum
+ * of four uniforms from a hash of (weight, layer, element)), so that zstd
+ * compresses the data as much as it does real checkpoints. */
+static float ex_random(unsigned w, uint64_t l, uint64_t k)
+{
+	uint64_t h = ex_mix(ex_mix(((uint64_t)w << 48) ^ (l << 32)) ^ k);
+	double s = 0;
+
+	for (int i = 0; i < 4; i++)
+		s += (double)((h >> (16 * i)) & 0xffff) / 65536.0 - 0.5;
+	return (float)(s * 0.02 / 0.5774);
 }
 
 /*
@@ -40,7 +71,7 @@ static float ex_value(unsigned w, uint64_t l, uint64_t k)
 static int write_array(struct orbax_writer *ow, const struct ex_dims *d,
 		       const struct ex_weight *w, unsigned value_id, const char *name,
 		       const uint64_t *layer_of, const uint64_t *nstack, unsigned naxes,
-		       uint64_t l, int f32, unsigned nchunks)
+		       uint64_t l, const struct ex_opts *o)
 {
 	struct zarr_write_spec s = { 0 };
 	unsigned rank = (unsigned)strlen(w->shape);
@@ -49,7 +80,7 @@ static int write_array(struct orbax_writer *ow, const struct ex_dims *d,
 	int err;
 
 	s.zarr_format = 3;
-	s.dtype = f32 ? CK_DT_F32 : CK_DT_BF16;
+	s.dtype = o->f32 ? CK_DT_F32 : CK_DT_BF16;
 	s.zstd_level = 3;
 	s.rank = rank + naxes;
 	for (unsigned i = 0, j = 0; i < s.rank; i++) {
@@ -57,9 +88,9 @@ static int write_array(struct orbax_writer *ow, const struct ex_dims *d,
 		s.chunk[i] = s.shape[i];
 		total *= s.shape[i];
 	}
-	/* nchunks chunks along axis 0, as an nchunks-way FSDP save makes them
-	 * (the largest divisor of the axis not above nchunks). */
-	for (unsigned c = nchunks; c > 1; c--) {
+	/* o->nchunks chunks along axis 0, as an o->nchunks-way FSDP save makes them
+	 * (the largest divisor of the axis not above o->nchunks). */
+	for (unsigned c = o->nchunks; c > 1; c--) {
 		if (s.shape[0] % c == 0) {
 			s.chunk[0] = s.shape[0] / c;
 			break;
@@ -84,8 +115,8 @@ static int write_array(struct orbax_writer *ow, const struct ex_dims *d,
 		}
 		if (naxes)
 			layer = layer_of[st];
-		v = ex_value(value_id, layer, k);
-		if (f32) {
+		v = o->random ? ex_random(value_id, layer, k) : ex_value(value_id, layer, k);
+		if (o->f32) {
 			memcpy(buf + 4 * p, &v, 4);
 		} else {
 			uint32_t u;
@@ -118,7 +149,7 @@ static void array_name(char *out, size_t size, const struct ex_weight *w,
  * a stacked container together. */
 static int write_layer_weight(struct orbax_writer *ow, const struct ex_family *f,
 			      const struct ex_dims *d, const struct ex_weight *w,
-			      unsigned value_id, int scanned, int f32, unsigned nchunks)
+			      unsigned value_id, int scanned, const struct ex_opts *o)
 {
 	uint64_t n = ex_mt_layers(f, d);
 	char *done = calloc(n, 1);
@@ -136,8 +167,7 @@ static int write_layer_weight(struct orbax_writer *ow, const struct ex_family *f
 		array_name(name, sizeof(name), w, p.container);
 		if (!p.stacked) {
 			done[l] = 1;
-			err = write_array(ow, d, w, value_id, name, NULL, NULL, 0, l, f32,
-					  nchunks);
+			err = write_array(ow, d, w, value_id, name, NULL, NULL, 0, l, o);
 			continue;
 		}
 		if (p.stacked == 1)
@@ -165,7 +195,7 @@ static int write_layer_weight(struct orbax_writer *ow, const struct ex_family *f
 			uint64_t nstack[2] = { p.len, p.len2 };
 
 			err = write_array(ow, d, w, value_id, name, layer_of, nstack,
-					  (unsigned)p.stacked, 0, f32, nchunks);
+					  (unsigned)p.stacked, 0, o);
 		}
 	}
 	free(done);
@@ -174,7 +204,7 @@ static int write_layer_weight(struct orbax_writer *ow, const struct ex_family *f
 }
 
 static int write_example(const char *root, const struct ex_family *f,
-			 const struct ex_dims *d, int scanned, int f32, unsigned nchunks)
+			 const struct ex_dims *d, int scanned, const struct ex_opts *o)
 {
 	struct orbax_writer_opts wo = ORBAX_WRITER_OPTS_INIT;
 	struct orbax_writer *ow = NULL;
@@ -191,12 +221,10 @@ static int write_example(const char *root, const struct ex_family *f,
 		if (!ex_family_has(f, w))
 			continue;
 		if (strstr(w->name, "{L}")) {
-			err = write_layer_weight(ow, f, d, w, value_id, scanned, f32,
-						 nchunks);
+			err = write_layer_weight(ow, f, d, w, value_id, scanned, o);
 		} else {
 			array_name(name, sizeof(name), w, "");
-			err = write_array(ow, d, w, value_id, name, NULL, NULL, 0, 0, f32,
-					  nchunks);
+			err = write_array(ow, d, w, value_id, name, NULL, NULL, 0, 0, o);
 		}
 		value_id++;
 	}
@@ -222,7 +250,8 @@ int cmd_example(int argc, char **argv)
 	struct ex_dims d;
 	const char *dir = NULL;
 	long layers = 0, scale = 1, pad = -1, chunks = 2;
-	int scanned = 1, f32 = 0, err;
+	struct ex_opts o = { 0, 2, 0 };
+	int scanned = 1, err;
 	char *root = NULL, *cfg = NULL, *end;
 
 	for (int i = 1; i < argc; i++) {
@@ -255,7 +284,9 @@ int cmd_example(int argc, char **argv)
 				       "scanned unscanned");
 			return CLI_EXIT_OK;
 		} else if (!strcmp(argv[i], "--float32")) {
-			f32 = 1;
+			o.f32 = 1;
+		} else if (!strcmp(argv[i], "--random")) {
+			o.random = 1;
 		} else if (argv[i][0] == '-') {
 			return cli_usage_error("example: unknown option '%s'", argv[i]);
 		} else if (!dir) {
@@ -286,13 +317,14 @@ int cmd_example(int argc, char **argv)
 		return cli_fail(ck_err(-errno, "%s: %s", dir, strerror(errno)));
 	root = ck_path_join(dir, "checkpoints");
 	cfg = ck_path_join(dir, "config.json");
-	err = root && cfg ? write_example(root, fam, &d, scanned, f32, (unsigned)chunks) :
+	o.nchunks = (unsigned)chunks;
+	err = root && cfg ? write_example(root, fam, &d, scanned, &o) :
 			    ck_err(-ENOMEM, "out of memory");
 	if (!err)
 		err = ex_write_config(cfg, fam, &d);
 	if (!err)
 		printf("wrote a tiny %s %s %s checkpoint to %s and its HF config "
-		       "to %s\n", scanned ? "scanned" : "unscanned", f32 ? "float32" : "bfloat16",
+		       "to %s\n", scanned ? "scanned" : "unscanned", o.f32 ? "float32" : "bfloat16",
 		       fam->name, root, cfg);
 	free(root);
 	free(cfg);

@@ -17,7 +17,7 @@ static const char usage[] =
 	"       ckptfs inspect SRC [--json] [--step N] [--mappings DIR]\n"
 	"       ckptfs dump SRC ARRAY [--raw] [--step N]\n"
 	"       ckptfs example DIR [--family F] [--unscanned] [--float32] [--scale K]\n"
-	"                      [--layers N] [--pad-vocab N] [--chunks N] | --list\n"
+	"                      [--layers N] [--pad-vocab N] [--chunks N] [--random] | --list\n"
 	"       ckptfs --help | --version\n"
 	"\n"
 	"SRC is a MaxText/Orbax checkpoint: a run directory, its checkpoints/\n"
