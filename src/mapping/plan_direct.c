@@ -21,6 +21,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 
 #include "util/ck_err.h"
 
@@ -195,14 +198,16 @@ static int moves_tabulate(const struct fines *s, struct plan_moves *m,
 				covered *= s->f[i].size;
 		if (covered != m->len[j])
 			return -ENOTSUP;
-		m->unit[j] = 1;
 		for (uint64_t x = 0; x < m->len[j]; x++) {
 			off[x] = 0;
 			for (unsigned i = 0; i < s->n; i++)
 				if (s->f[i].ax == j)
 					off[x] += (x / s->f[i].mult % s->f[i].size) * ostride[i];
-			m->unit[j] &= off[x] == off[0] + x;
 		}
+		m->step[j] = m->len[j] > 1 ? off[1] - off[0] : 1;
+		for (uint64_t x = 0; x < m->len[j] && m->step[j]; x++)
+			if (off[x] != off[0] + x * m->step[j])
+				m->step[j] = 0;
 		maxsum += off[m->len[j] - 1] > off[0] ? off[m->len[j] - 1] : off[0];
 	}
 	/* A one-to-one map puts the last element last. */
@@ -401,6 +406,69 @@ DEF_KERN(kern_bf16_f32, MOVE_BF16_F32);
 DEF_KERN(kern_f32_bf16, MOVE_F32_BF16);
 DEF_KERN(kern_any, MOVE_ANY);
 
+/*
+ * The transpose of 2-byte elements, the hot loop of most tensors (kernels
+ * are stored [in, out] and served [out, in]): o[x * os + p] = s[p * ss + x]
+ * for p < np, x < nx, in 64 x 64 tiles of 8 x 8 blocks.
+ */
+#ifdef __SSE2__
+static void block8_u16(uint16_t *o, uint64_t os, const uint16_t *s, uint64_t ss)
+{
+	__m128i a[8], t[8], u[8];
+
+	for (int i = 0; i < 8; i++)
+		a[i] = _mm_loadu_si128((const __m128i *)(const void *)(s + i * ss));
+	for (int i = 0; i < 4; i++) {
+		t[2 * i] = _mm_unpacklo_epi16(a[2 * i], a[2 * i + 1]);
+		t[2 * i + 1] = _mm_unpackhi_epi16(a[2 * i], a[2 * i + 1]);
+	}
+	/* u[0..3]: columns (0,1) (2,3) (4,5) (6,7) of rows 0-3; u[4..7]: of
+	 * rows 4-7. */
+	for (int h = 0; h < 2; h++) {
+		u[4 * h] = _mm_unpacklo_epi32(t[4 * h], t[4 * h + 2]);
+		u[4 * h + 1] = _mm_unpackhi_epi32(t[4 * h], t[4 * h + 2]);
+		u[4 * h + 2] = _mm_unpacklo_epi32(t[4 * h + 1], t[4 * h + 3]);
+		u[4 * h + 3] = _mm_unpackhi_epi32(t[4 * h + 1], t[4 * h + 3]);
+	}
+	for (int i = 0; i < 4; i++) {
+		_mm_storeu_si128((__m128i *)(void *)(o + (2 * i) * os),
+				 _mm_unpacklo_epi64(u[i], u[4 + i]));
+		_mm_storeu_si128((__m128i *)(void *)(o + (2 * i + 1) * os),
+				 _mm_unpackhi_epi64(u[i], u[4 + i]));
+	}
+}
+#else
+static void block8_u16(uint16_t *o, uint64_t os, const uint16_t *s, uint64_t ss)
+{
+	for (uint64_t x = 0; x < 8; x++)
+		for (uint64_t p = 0; p < 8; p++)
+			o[x * os + p] = s[p * ss + x];
+}
+#endif
+
+static void transpose_u16(uint16_t *o, uint64_t os, const uint16_t *s, uint64_t ss,
+			  uint64_t np, uint64_t nx)
+{
+	for (uint64_t p0 = 0; p0 < np; p0 += TILE) {
+		uint64_t p1 = p0 + TILE < np ? p0 + TILE : np, pv = p0 + ((p1 - p0) & ~7ull);
+
+		for (uint64_t x0 = 0; x0 < nx; x0 += TILE) {
+			uint64_t x1 = x0 + TILE < nx ? x0 + TILE : nx;
+			uint64_t xv = x0 + ((x1 - x0) & ~7ull);
+
+			for (uint64_t p = p0; p < pv; p += 8)
+				for (uint64_t x = x0; x < xv; x += 8)
+					block8_u16(o + x * os + p, os, s + p * ss + x, ss);
+			for (uint64_t x = xv; x < x1; x++)
+				for (uint64_t p = p0; p < p1; p++)
+					o[x * os + p] = s[p * ss + x];
+			for (uint64_t x = x0; x < xv; x++)
+				for (uint64_t p = pv; p < p1; p++)
+					o[x * os + p] = s[p * ss + x];
+		}
+	}
+}
+
 static const struct kern *kern_for(enum ck_dtype sdt, enum ck_dtype odt,
 				      unsigned nops)
 {
@@ -435,6 +503,7 @@ static int scatter(void *ctx, const uint64_t *pos, const uint64_t *n,
 	struct loop_ax ax[ZARR_MAX_RANK];
 	unsigned aL = m->axis[m->nax - 1], aP = UINT32_MAX, nl = 0;
 	const uint64_t *tabL = NULL, *tabP = NULL;
+	uint64_t stepL;
 	int mode;			/* 0 run, 1 tile, 2 elem */
 
 	ps[c->rank - 1] = 1;
@@ -444,11 +513,12 @@ static int scatter(void *ctx, const uint64_t *pos, const uint64_t *n,
 		unsigned a = m->axis[j];
 
 		tab[a] = m->off[j] + c->start[a] + pos[a];
-		if (m->unit[j] && j + 1 < m->nax && n[a] > 1 && aP == UINT32_MAX)
+		if (m->step[j] == 1 && j + 1 < m->nax && n[a] > 1 && aP == UINT32_MAX)
 			aP = a;
 	}
 	tabL = tab[aL];
-	mode = m->unit[m->nax - 1] && ps[aL] == 1 ? 0 : aP != UINT32_MAX && ps[aL] == 1 ? 1 : 2;
+	stepL = m->step[m->nax - 1];
+	mode = m->step[m->nax - 1] == 1 && ps[aL] == 1 ? 0 : aP != UINT32_MAX && ps[aL] == 1 ? 1 : 2;
 	if (mode == 1)
 		tabP = tab[aP];
 	for (unsigned a = 0; a < c->rank; a++) {
@@ -478,6 +548,10 @@ static int scatter(void *ctx, const uint64_t *pos, const uint64_t *n,
 		if (o) {
 			if (mode == 0)
 				c->k->run(c, o, oi + tabL[0], data, si, n[aL]);
+			else if (mode == 1 && c->k == &kern_u16 && stepL)
+				transpose_u16((uint16_t *)(void *)o + oi + tabP[0] + tabL[0],
+					      stepL, (const uint16_t *)data + si, ps[aP], n[aP],
+					      n[aL]);
 			else if (mode == 1)
 				c->k->tile(c, o, oi + tabP[0], tabL, data, si, ps[aP], n[aP],
 					   n[aL]);

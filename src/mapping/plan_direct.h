@@ -31,7 +31,8 @@ struct plan_moves {
 	uint64_t *off[ZARR_MAX_RANK];		/* off[j][x]: the output element
 						   offset contributed by
 						   coordinate x on slice axis j */
-	int unit[ZARR_MAX_RANK];		/* 1 if off[j][x] = off[j][0] + x */
+	uint64_t step[ZARR_MAX_RANK];		/* s if off[j][x] = off[j][0] + s x
+						   for every x, else 0 */
 	uint64_t *mem;				/* owns the tables */
 	unsigned nops;				/* pointwise operations, applied
 						   in float32 in this order */

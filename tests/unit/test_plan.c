@@ -1114,8 +1114,9 @@ START_TEST(moves_should_compose_reshape_and_transpose)
 			for (uint64_t k = 0; k < hd; k++)
 				ck_assert_uint_eq(mv.off[0][d] + mv.off[1][h] + mv.off[2][k],
 						  (h * hd + k) * nd + d);
-	ck_assert_int_eq(mv.unit[0], 1);
-	ck_assert_int_eq(mv.unit[2], 0);
+	ck_assert_uint_eq(mv.step[0], 1);		/* D: the columns */
+	ck_assert_uint_eq(mv.step[1], hd * nd);		/* H: blocks of rows */
+	ck_assert_uint_eq(mv.step[2], nd);		/* hd: rows */
 	plan_moves_release(&mv);
 	/* A pointwise hook is applied as elements are converted. */
 	r.nhooks = 2;
