@@ -15,12 +15,11 @@
 # Needs root (drop_caches, FUSE), fuse3, getfattr (attr), /usr/bin/python3
 # with numpy and python3-zstandard (packaging/install-deps.sh).
 #
-# The checkpoint is `ckptfs example --scale K --layers N --chunks 8`: a
-# Llama-shaped, scanned, bfloat16 MaxText checkpoint, every array cut in 8
-# chunks along axis 0 as an 8-device FSDP save cuts it, zstd level 3.  Its
-# values are a formula, so it compresses far more than real weights (the
-# ratio is printed, with the decode floor of weight-like gaussian bfloat16
-# for reference).
+# The checkpoint is `ckptfs example --scale K --layers N --chunks 8 --random`:
+# a Llama-shaped, scanned, bfloat16 MaxText checkpoint, every array cut in 8
+# chunks along axis 0 as an 8-device FSDP save cuts it, zstd level 3, with
+# weight-like values (roughly normal, deviation 0.02) that compress as much
+# as trained weights do.
 #
 # Figures, one line each: VALUE | BASELINE | ratio | target.  Throughput
 # ratios are ckptfs / baseline (higher is better); time and memory ratios
@@ -138,7 +137,7 @@ SCALE=$1
 LAYERS=$2
 EX=$T/ex
 SRC=$EX
-"$CK" example "$EX" --scale "$SCALE" --layers "$LAYERS" --chunks 8 >/dev/null
+"$CK" example "$EX" --scale "$SCALE" --layers "$LAYERS" --chunks 8 --random >/dev/null
 "$CK" inspect "$EX" --json >"$T/inspect.json"
 # shellcheck disable=SC2046
 set -- $("$PY" -c '
@@ -173,8 +172,8 @@ BASEOPTS=hf_config=$EX/config.json
 echo "== ckptfs performance benchmark"
 echo "machine: $(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1), $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) RAM, kernel $(uname -r)"
 echo "binary: $CKPTFS_IN ($(cd "$(dirname "$CKPTFS_IN")" && git rev-parse --short HEAD 2>/dev/null || echo '?')$(cd "$(dirname "$CKPTFS_IN")" && git diff --quiet HEAD -- 2>/dev/null || echo ', tree modified'))"
-echo "checkpoint: ckptfs example --scale $SCALE --layers $LAYERS --chunks 8 (llama, scanned, bfloat16, zstd 3):"
-echo "  $NARRAYS arrays, $(mb "$SOURCE_B") MB uncompressed, $(mb "$STORED_B") MB stored: stored/uncompressed = $(calc "%.5f" "$STORED_B / $SOURCE_B") (1:$(calc "%.0f" "$SOURCE_B / $STORED_B"); formula values, far more compressible than trained weights)"
+echo "checkpoint: ckptfs example --scale $SCALE --layers $LAYERS --chunks 8 --random (llama, scanned, bfloat16, zstd 3):"
+echo "  $NARRAYS arrays, $(mb "$SOURCE_B") MB uncompressed, $(mb "$STORED_B") MB stored: stored/uncompressed = $(calc "%.5f" "$STORED_B / $SOURCE_B") (1:$(calc "%.2f" "$SOURCE_B / $STORED_B"), weight-like values)"
 echo "  largest array $(mb "$LARGEST_B") MB; many-array checkpoint for mount-to-ready: deepseek_v3 --layers 64 --unscanned, $MANY_ARRAYS arrays"
 
 # --- floors (once) --------------------------------------------------------
