@@ -36,6 +36,7 @@ struct tcache {
 	struct entry **slots;		/* per id: current entry or NULL */
 	uint32_t n;
 	uint64_t budget;
+	uint64_t reserved;		/* bytes being loaded (tcache_reserve) */
 	struct entry *head, *tail;	/* LRU list */
 	tcache_load_fn load;
 	void *ctx;
@@ -111,8 +112,23 @@ static void evict_locked(struct tcache *c, struct entry *e)
 
 static void make_room_locked(struct tcache *c, uint64_t need)
 {
-	while (c->tail && c->st.bytes + need > c->budget)
+	while (c->tail && c->st.bytes + c->reserved + need > c->budget)
 		evict_locked(c, c->tail);
+}
+
+void tcache_reserve(struct tcache *c, uint64_t bytes)
+{
+	pthread_mutex_lock(&c->lock);
+	make_room_locked(c, bytes);
+	c->reserved += bytes;
+	pthread_mutex_unlock(&c->lock);
+}
+
+void tcache_unreserve(struct tcache *c, uint64_t bytes)
+{
+	pthread_mutex_lock(&c->lock);
+	c->reserved -= bytes < c->reserved ? bytes : c->reserved;
+	pthread_mutex_unlock(&c->lock);
 }
 
 /* A load ended with data: the entry is READY, and listed as most recent

@@ -76,6 +76,18 @@ void tcache_fulfil(struct tcache *c, uint32_t id, uint8_t *data, uint64_t size,
  * the next moment). */
 int tcache_has(struct tcache *c, uint32_t id);
 
+/*
+ * Make room for bytes about to be computed outside the cache's lists (a
+ * load's output buffers): evict least recently used entries until the
+ * listed bytes plus every reservation fit the budget, and count bytes as
+ * reserved until tcache_unreserve(bytes), which the loader calls before it
+ * hands the buffers in.  So the cache and the buffers being filled stay
+ * within the budget together.  Thread-safe.
+ */
+void tcache_reserve(struct tcache *c, uint64_t bytes);
+
+void tcache_unreserve(struct tcache *c, uint64_t bytes);
+
 /* The budget in bytes. */
 uint64_t tcache_budget(const struct tcache *c);
 

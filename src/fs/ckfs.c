@@ -101,6 +101,7 @@ static int load_wave(struct ckfs *fs, uint32_t id, uint8_t **data)
 		if (s == id || tcache_claim(fs->cache, s))
 			ids[m++] = s;
 	}
+	tcache_reserve(fs->cache, (uint64_t)m * each);
 	for (size_t i = 0; !err && i < m; i++) {
 		outs[i] = malloc(fs->plan->tensors[ids[i]].nbytes + 1);
 		if (!outs[i])
@@ -109,6 +110,7 @@ static int load_wave(struct ckfs *fs, uint32_t id, uint8_t **data)
 	}
 	if (!err)
 		err = plan_tensors_read(fs->plan, g, ids, m, outs);
+	tcache_unreserve(fs->cache, (uint64_t)m * each);
 	for (size_t i = 0; i < m; i++) {
 		if (i == self)
 			continue;
@@ -177,11 +179,12 @@ static int load_one(void *ctx, uint32_t id, uint8_t **data, uint64_t *size)
 		if (err != -EAGAIN)
 			return err;
 	}
+	tcache_reserve(fs->cache, t->nbytes);
 	buf = malloc(t->nbytes ? (size_t)t->nbytes : 1);
-	if (!buf)
-		return ck_err(-ENOMEM, "out of memory for tensor '%s' (%llu bytes)",
-			      t->name, (unsigned long long)t->nbytes);
-	err = plan_tensor_read(t, buf);
+	err = buf ? plan_tensor_read(t, buf) :
+		    ck_err(-ENOMEM, "out of memory for tensor '%s' (%llu bytes)", t->name,
+			   (unsigned long long)t->nbytes);
+	tcache_unreserve(fs->cache, t->nbytes);
 	if (err) {
 		free(buf);
 		return err;

@@ -114,6 +114,40 @@ START_TEST(claim_should_make_readers_wait_for_the_fulfilment)
 }
 END_TEST
 
+/* A reservation evicts the oldest entries so that the listed bytes plus
+ * the reservation fit the budget, and counts until it is released. */
+START_TEST(reserve_should_make_room_for_buffers_being_loaded)
+{
+	struct loader l = { .fail_id = -1 };
+	struct tcache *c;
+	struct tcache_ref r;
+	struct tcache_stats st;
+
+	ck_assert_int_eq(tcache_new(64, 100, load, &l, &c), 0);
+	for (uint32_t id = 29; id <= 59; id += 30) {	/* 30 + 60 bytes */
+		ck_assert_int_eq(tcache_get(c, id, &r), 0);
+		tcache_put(c, &r);
+	}
+	tcache_reserve(c, 20);		/* 90 + 20 > 100: the older one goes */
+	ck_assert(!tcache_has(c, 29));
+	ck_assert(tcache_has(c, 59));
+	tcache_stats(c, &st);
+	ck_assert_uint_eq(st.bytes, 60);
+	/* While reserved, a 30-byte load evicts the 60 too (60 + 20 + 30). */
+	ck_assert_int_eq(tcache_get(c, 29, &r), 0);
+	tcache_put(c, &r);
+	ck_assert(!tcache_has(c, 59));
+	tcache_unreserve(c, 20);
+	/* Released: 30 + 60 fit again. */
+	ck_assert_int_eq(tcache_get(c, 59, &r), 0);
+	tcache_put(c, &r);
+	ck_assert(tcache_has(c, 29));
+	ck_assert(tcache_has(c, 59));
+	tcache_unreserve(c, 1000);	/* more than reserved: clamped */
+	tcache_free(c);
+}
+END_TEST
+
 START_TEST(get_should_load_once_and_then_hit)
 {
 	struct loader l = { .fail_id = -1 };
@@ -258,6 +292,7 @@ int main(void)
 	TCase *tc = tcase_create("tcache");
 
 	tcase_add_test(tc, get_should_load_once_and_then_hit);
+	tcase_add_test(tc, reserve_should_make_room_for_buffers_being_loaded);
 	tcase_add_test(tc, budget_should_evict_least_recently_used_and_keep_held_refs_valid);
 	tcase_add_test(tc, failed_load_should_report_and_not_be_cached);
 	tcase_add_test(tc, concurrent_readers_should_share_one_load);
