@@ -62,6 +62,25 @@ const struct codec *codec_find(const char *name);
 int codec_zstd_decode_alloc(const uint8_t *src, size_t src_len, size_t max,
 			    struct ck_buf *out);
 
+/*
+ * A zstd stream decoded a window at a time: in_len compressed bytes, fetched
+ * by read(ctx, off, buf, n) in pieces, that must decode to exactly out_len
+ * bytes, handed to emit(ctx, out_off, p, n) in order, in pieces of exactly
+ * win bytes but the last.  Neither the input nor the output is ever held
+ * whole: the memory is one input buffer and one window.
+ */
+struct codec_zstd_stream {
+	uint64_t in_len, out_len;
+	size_t win;
+	int (*read)(void *ctx, uint64_t off, void *buf, size_t n);
+	int (*emit)(void *ctx, uint64_t out_off, const uint8_t *p, size_t n);
+	void *ctx;
+};
+
+/* Decode s.  -EIO corrupt, cut short, or not exactly out_len bytes; the
+ * errors of read and emit; -ENOMEM.  Thread-safe. */
+int codec_zstd_decode_stream(const struct codec_zstd_stream *s);
+
 /* Compress src as one zstd frame at level, appended to out. */
 int codec_zstd_encode_level(const uint8_t *src, size_t src_len, int level,
 			    struct ck_buf *out);

@@ -28,6 +28,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <zstd.h>
 
 #include "util/ck_buf.h"
@@ -162,6 +163,71 @@ static int zstd_decode(const struct codec_params *params, const uint8_t *src,
 	}
 	*dst_len = out.pos;
 	return 0;
+}
+
+int codec_zstd_decode_stream(const struct codec_zstd_stream *s)
+{
+	size_t inb = ZSTD_DStreamInSize(), opos = 0;
+	uint8_t *ibuf = malloc(inb), *obuf = malloc(s->win ? s->win : 1), probe;
+	ZSTD_inBuffer in = { ibuf, 0, 0 };
+	uint64_t fetched = 0, emitted = 0;
+	unsigned idle = 0;
+	ZSTD_DCtx *d = NULL;
+	int err = ibuf && obuf && s->win ? zstd_dctx_get(&d) : -ENOMEM;
+
+	while (!err) {
+		uint64_t left = s->out_len - emitted;
+		size_t cap = left < s->win ? (size_t)left : s->win, ipos, ret;
+		/* Past out_len the decoder writes into a probe byte: any byte
+		 * landing there is an error. */
+		ZSTD_outBuffer out = cap > opos ? (ZSTD_outBuffer){ obuf, cap, opos } :
+						  (ZSTD_outBuffer){ &probe, 1, 0 };
+
+		if (in.pos == in.size && fetched < s->in_len) {
+			in.size = s->in_len - fetched < inb ? (size_t)(s->in_len - fetched) : inb;
+			in.pos = 0;
+			err = s->read(s->ctx, fetched, ibuf, in.size);
+			fetched += in.size;
+			if (err)
+				break;
+		}
+		ipos = in.pos;
+		ret = ZSTD_decompressStream(d, &out, &in);
+		if (ZSTD_isError(ret)) {
+			err = ck_err(-EIO, "zstd: %s after %llu input bytes", ZSTD_getErrorName(ret),
+				     (unsigned long long)(fetched - in.size + in.pos));
+			break;
+		}
+		if (out.dst == &probe && out.pos) {
+			err = ck_err(-EIO, "zstd: chunk decodes to more than %llu bytes",
+				     (unsigned long long)s->out_len);
+			break;
+		}
+		idle = in.pos == ipos && (out.dst == &probe || out.pos == opos) ? idle + 1 : 0;
+		if (out.dst == obuf)
+			opos = out.pos;
+		if (cap && opos == cap) {
+			err = s->emit(s->ctx, emitted, obuf, opos);
+			emitted += opos;
+			opos = 0;
+		}
+		if (!err && ret == 0 && in.pos == in.size && fetched == s->in_len)
+			break;	/* every frame complete, the input used up */
+		if (!err && idle >= 2)
+			err = ck_err(-EIO, "zstd: stream cut short after %llu bytes (%llu decoded)",
+				     (unsigned long long)fetched,
+				     (unsigned long long)(emitted + opos));
+	}
+	if (!err && opos) {
+		err = s->emit(s->ctx, emitted, obuf, opos);
+		emitted += opos;
+	}
+	if (!err && emitted != s->out_len)
+		err = ck_err(-EIO, "zstd: chunk decodes to %llu bytes, expected %llu",
+			     (unsigned long long)emitted, (unsigned long long)s->out_len);
+	free(ibuf);
+	free(obuf);
+	return err;
 }
 
 /*

@@ -494,11 +494,11 @@ struct loop_ax {
 
 /* zarr_visit_fn: copy one decoded piece into the outputs. */
 static int scatter(void *ctx, const uint64_t *pos, const uint64_t *n,
-		   const void *data)
+		   const void *data, const uint64_t *ps)
 {
 	const struct dctx *c = ctx;
 	const struct plan_moves *m = c->m;
-	uint64_t ps[ZARR_MAX_RANK], idx[ZARR_MAX_RANK] = { 0 };
+	uint64_t idx[ZARR_MAX_RANK] = { 0 };
 	const uint64_t *tab[ZARR_MAX_RANK] = { NULL };
 	struct loop_ax ax[ZARR_MAX_RANK];
 	unsigned aL = m->axis[m->nax - 1], aP = UINT32_MAX, nl = 0;
@@ -506,9 +506,6 @@ static int scatter(void *ctx, const uint64_t *pos, const uint64_t *n,
 	uint64_t stepL;
 	int mode;			/* 0 run, 1 tile, 2 elem */
 
-	ps[c->rank - 1] = 1;
-	for (unsigned a = c->rank - 1; a > 0; a--)
-		ps[a - 1] = ps[a] * n[a];
 	for (unsigned j = 0; j < m->nax; j++) {
 		unsigned a = m->axis[j];
 

@@ -470,7 +470,7 @@ int orbax_array_read(const struct orbax_array *a, const uint64_t *start,
 int orbax_array_visit(const struct orbax_array *a, const uint64_t *start,
 		      const uint64_t *count, zarr_visit_fn fn, void *ctx)
 {
-	uint64_t pos[ZARR_MAX_RANK] = { 0 }, bytes;
+	uint64_t pos[ZARR_MAX_RANK] = { 0 }, stride[ZARR_MAX_RANK], bytes;
 	uint8_t *box;
 	int err;
 
@@ -484,8 +484,10 @@ int orbax_array_visit(const struct orbax_array *a, const uint64_t *start,
 	if (!box)
 		return ck_err(-ENOMEM, "out of memory");
 	err = read_dense(a->agg, start, count, box);
+	for (unsigned i = a->agg->rank; i-- > 0;)
+		stride[i] = i + 1 < a->agg->rank ? stride[i + 1] * count[i + 1] : 1;
 	if (!err && bytes)
-		err = fn(ctx, pos, count, box);
+		err = fn(ctx, pos, count, box, stride);
 	free(box);
 	return err;
 }

@@ -15,6 +15,7 @@
 #include "util/ck_err.h"
 #include "zarr/zarr_meta.h"
 #include "zarr/zarr_shard.h"
+#include "zarr/zarr_stream.h"
 
 /*
  * Design note.  A read walks the outer chunk grid cells that intersect the
@@ -684,6 +685,7 @@ static int read_cell(void *ctx, const uint64_t *cell, const uint64_t *sublo,
 	struct zarr_read_walk *w = ctx;
 	const struct zarr_meta *m = w->a->meta;
 	size_t pds[ZARR_MAX_RANK];
+	uint64_t es[ZARR_MAX_RANK];
 	const size_t *ds = w->ds;
 	uint8_t *d;
 	struct zarr_rctx rc;
@@ -691,6 +693,23 @@ static int read_cell(void *ctx, const uint64_t *cell, const uint64_t *sublo,
 	struct kv_value v;
 	int len, err = 0;
 
+	len = zarr_meta_chunk_key(m, cell, w->key + w->plen, w->keycap - w->plen);
+	if (len < 0)
+		return ck_err(len, "chunk key too long");
+	err = kvstore_get(w->a->kv, w->key, w->plen + (size_t)len, &v);
+	if (!err && w->visit && zarr_stream_applies(m)) {
+		/* A large chunk: decoded a window at a time, never whole. */
+		err = zarr_stream_chunk(m, w->a->kv, &v, sublo, subn, dpos, w->visit, w->vctx);
+		if (!err) {
+			atomic_fetch_add_explicit(&((struct zarr_array *)w->a)->ndecodes, 1,
+						  memory_order_relaxed);
+			atomic_fetch_add_explicit(&((struct zarr_array *)w->a)->ndecoded,
+						  m->chunk_bytes, memory_order_relaxed);
+		}
+		if (err != -EAGAIN)
+			return err ? ck_err_ctx(err, "%s: key '%s'", v.file, w->key) : 0;
+		err = 0;
+	}
 	if (w->visit) {
 		d = piece_buf(w, subn, pds, &err);
 		if (!d)
@@ -699,10 +718,6 @@ static int read_cell(void *ctx, const uint64_t *cell, const uint64_t *sublo,
 	} else {
 		d = w->dst + box_offset(m->rank, dpos, w->ds);
 	}
-	len = zarr_meta_chunk_key(m, cell, w->key + w->plen, w->keycap - w->plen);
-	if (len < 0)
-		return ck_err(len, "chunk key too long");
-	err = kvstore_get(w->a->kv, w->key, w->plen + (size_t)len, &v);
 	if (err == -ENOENT) {
 		nd_copy(m->rank, subn, NULL, NULL, d, ds, m->itemsize, m->fill);
 		err = 0;
@@ -718,7 +733,11 @@ static int read_cell(void *ctx, const uint64_t *cell, const uint64_t *sublo,
 		if (err)
 			return ck_err_ctx(err, "%s: key '%s'", v.file, w->key);
 	}
-	return w->visit ? w->visit(w->vctx, dpos, subn, d) : 0;
+	if (!w->visit)
+		return 0;
+	for (unsigned i = 0; i < m->rank; i++)
+		es[i] = pds[i] / m->itemsize;
+	return w->visit(w->vctx, dpos, subn, d, es);
 }
 
 /* One outer cell of a read, collected for the threads. */

@@ -73,18 +73,21 @@ int zarr_array_read(const struct zarr_array *a, const uint64_t *start,
 
 /*
  * Called by zarr_array_visit() with one decoded piece of the box: the
- * sub-box [pos, pos + n) of it (pos relative to the box's start), held dense
- * in C order at data, little-endian, in the array's dtype.  Calls come from
+ * sub-box [pos, pos + n) of it (pos relative to the box's start), whose
+ * element at index i (relative to the piece) is at data + sum(i[a] *
+ * stride[a]) elements, little-endian, in the array's dtype.  Calls come from
  * several threads at once, for disjoint pieces; data is valid only during
  * the call.  0 goes on; an error stops the visit and is returned by it.
  */
-typedef int (*zarr_visit_fn)(void *ctx, const uint64_t *pos,
-			     const uint64_t *n, const void *data);
+typedef int (*zarr_visit_fn)(void *ctx, const uint64_t *pos, const uint64_t *n,
+			     const void *data, const uint64_t *stride);
 
 /*
- * Hand the box [start, start+count) to fn piece by piece, each piece being
- * the box's part of one chunk, decoded once.  The caller needs no buffer for
- * the whole box: at most one chunk per thread is held.  Errors as
+ * Hand the box [start, start+count) to fn piece by piece, each chunk decoded
+ * once.  The caller needs no buffer for the whole box.  A chunk is handed
+ * over whole, or, when it is large and stored as one zstd stream (the
+ * Orbax layout), decoded streaming, in windows of about a MiB, so that
+ * the memory a visit needs does not grow with the chunk size.  Errors as
  * zarr_array_read(), or fn's.  Thread-safe.
  */
 int zarr_array_visit(const struct zarr_array *a, const uint64_t *start,

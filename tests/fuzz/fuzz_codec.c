@@ -3,9 +3,12 @@
  * libFuzzer target: every codec decoder.  The first input byte picks the
  * codec, the rest is the encoded value; it is decoded into a fixed 1 MiB
  * buffer and into a small one (to exercise -EOVERFLOW), and for zstd also
- * through codec_zstd_decode_alloc with a cap.  A successful decode is
- * re-encoded and decoded again, which must give the same bytes.
+ * through codec_zstd_decode_alloc with a cap and through the streaming
+ * decoder (input fetched in pieces, output in 7-byte windows), which must
+ * agree with the one-shot decode.  A successful decode is re-encoded and
+ * decoded again, which must give the same bytes.
  */
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -19,6 +22,48 @@
 #define FUZZ_ALLOC_MAX (4u << 20)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+/* The streaming decoder's two ends over memory. */
+struct fuzz_stream {
+	const uint8_t *in;
+	uint8_t *out;
+	size_t cap;
+};
+
+static int fuzz_read(void *ctx, uint64_t off, void *buf, size_t n)
+{
+	const struct fuzz_stream *f = ctx;
+
+	memcpy(buf, f->in + off, n);
+	return 0;
+}
+
+static int fuzz_emit(void *ctx, uint64_t off, const uint8_t *p, size_t n)
+{
+	const struct fuzz_stream *f = ctx;
+
+	if (off + n > f->cap || (n != 7 && off + n != f->cap))
+		abort();	/* past out_len, or a short window not last */
+	memcpy(f->out + off, p, n);
+	return 0;
+}
+
+/* Stream-decode data expecting want bytes: those of a successful one-shot
+ * decode (it must give the same bytes), one less (it must fail), or a guess
+ * for input the one-shot decoder refused (it must not crash; it may accept
+ * a frame whose declared size is wrong, which the one-shot decoder checks). */
+static void fuzz_stream(const uint8_t *data, size_t size, const uint8_t *ref,
+			size_t want, int ref_ok, uint8_t *tmp)
+{
+	struct fuzz_stream f = { data, tmp, want };
+	struct codec_zstd_stream s = { size, want, 7, fuzz_read, fuzz_emit, &f };
+	int err = codec_zstd_decode_stream(&s);
+
+	if (ref_ok > 0 && (err != 0 || memcmp(tmp, ref, want) != 0))
+		abort();
+	if (ref_ok == 0 && err == 0)
+		abort();
+}
 
 static const char *const fuzz_names[] = {
 	"zstd", "gzip", "zlib", "blosc", "lz4", "crc32c",
@@ -78,6 +123,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (err_small != 0 && b.len != 0)
 			abort();
 		ck_buf_release(&b);
+		if (err == 0) {
+			fuzz_stream(data, size, dst, len, 1, tmp);
+			if (len)
+				fuzz_stream(data, size, dst, len - 1, 0, tmp);
+		} else if (err != -EOVERFLOW) {
+			fuzz_stream(data, size, dst, 100, -1, tmp);
+		}
 	}
 	return 0;
 }

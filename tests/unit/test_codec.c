@@ -242,6 +242,84 @@ START_TEST(zstd_decode_should_handle_concatenated_frames)
 }
 END_TEST
 
+/* The streaming decoder over memory: input in pieces, output collected. */
+struct mem_stream {
+	const uint8_t *in;
+	uint8_t *out;
+	size_t cap, emits, win;
+	int short_seen;
+};
+
+static int ms_read(void *ctx, uint64_t off, void *buf, size_t n)
+{
+	struct mem_stream *m = ctx;
+
+	memcpy(buf, m->in + off, n);
+	return 0;
+}
+
+static int ms_emit(void *ctx, uint64_t off, const uint8_t *p, size_t n)
+{
+	struct mem_stream *m = ctx;
+
+	ck_assert_uint_le(off + n, m->cap);
+	ck_assert(!m->short_seen);		/* only the last is short */
+	m->short_seen = n != m->win;
+	memcpy(m->out + off, p, n);
+	m->emits++;
+	return 0;
+}
+
+static int stream(const uint8_t *in, size_t in_len, uint8_t *out, size_t out_len,
+		  size_t win, struct mem_stream *m)
+{
+	struct codec_zstd_stream s = { in_len, out_len, win, ms_read, ms_emit, m };
+
+	memset(m, 0, sizeof(*m));
+	m->in = in;
+	m->out = out;
+	m->cap = out_len;
+	m->win = win;
+	return codec_zstd_decode_stream(&s);
+}
+
+/* Streaming gives the bytes of the one-shot decode, in windows, across
+ * frames and input pieces (300000 bytes of input are several of the
+ * decoder's input buffers); a stream that is cut, too long or too short for
+ * the expected size is -EIO. */
+START_TEST(zstd_stream_should_decode_in_windows_and_check_the_size)
+{
+	struct ck_buf b = CK_BUF_INIT;
+	uint8_t *d = malloc(400000), *out = malloc(400000);
+	struct mem_stream m;
+
+	for (size_t i = 0; i < 400000; i++)
+		d[i] = (uint8_t)((i * 2654435761u) >> 13);
+	ck_assert_int_eq(codec_zstd_encode_level(d, 300000, 1, &b), 0);
+	ck_assert_int_eq(codec_zstd_encode_level(d + 300000, 100000, 1, &b), 0);
+	ck_assert_int_eq(stream(b.data, b.len, out, 400000, 4096, &m), 0);
+	ck_assert(!memcmp(out, d, 400000));
+	ck_assert_uint_eq(m.emits, (400000 + 4095) / 4096);
+	ck_assert_int_eq(stream(b.data, b.len, out, 400000, 7, &m), 0);
+	ck_assert(!memcmp(out, d, 400000));
+	/* expected one byte more, or one less */
+	ck_assert_int_eq(stream(b.data, b.len, out, 400001, 4096, &m), -EIO);
+	ck_assert_int_eq(stream(b.data, b.len, out, 399999, 4096, &m), -EIO);
+	ck_assert_ptr_nonnull(strstr(ck_err_msg(), "more than"));
+	/* cut anywhere */
+	for (size_t cut = 0; cut < b.len; cut += b.len / 97 + 1) {
+		ck_assert_int_eq(stream(b.data, cut, out, 400000, 4096, &m), -EIO);
+		ck_assert_int_eq(strncmp(ck_err_msg(), "zstd: ", 6), 0);
+	}
+	/* garbage after the last frame */
+	ck_assert_int_eq(ck_buf_append(&b, "junkjunk", 8), 0);
+	ck_assert_int_eq(stream(b.data, b.len, out, 400000, 4096, &m), -EIO);
+	ck_buf_release(&b);
+	free(d);
+	free(out);
+}
+END_TEST
+
 START_TEST(zstd_decode_should_reject_a_frame_cut_short)
 {
 	struct ck_buf b = CK_BUF_INIT;
@@ -651,6 +729,7 @@ int main(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, codec_find_should_know_every_codec_and_nothing_else);
 	tcase_add_test(tc, crc32c_should_match_known_vectors);
+	tcase_add_test(tc, zstd_stream_should_decode_in_windows_and_check_the_size);
 	tcase_add_test(tc, crc32c_should_chain_and_agree_with_a_bitwise_reference);
 	tcase_add_test(tc, crc32c_codec_should_verify_and_strip_the_checksum);
 	tcase_add_test(tc, crc32c_codec_should_reject_a_checksum_mismatch);
