@@ -21,6 +21,7 @@
 #include "util/ck_file.h"
 #include "util/ck_json.h"
 #include "util/ck_log.h"
+#include "util/ck_mem.h"
 
 #ifndef CKPT_MAPPINGS_DIR
 #define CKPT_MAPPINGS_DIR "/usr/share/ckptfs/mappings"
@@ -103,7 +104,7 @@ static int load_wave(struct ckfs *fs, uint32_t id, uint8_t **data)
 	}
 	tcache_reserve(fs->cache, (uint64_t)m * each);
 	for (size_t i = 0; !err && i < m; i++) {
-		outs[i] = malloc(fs->plan->tensors[ids[i]].nbytes + 1);
+		outs[i] = ck_big_alloc(fs->plan->tensors[ids[i]].nbytes + 1);
 		if (!outs[i])
 			err = ck_err(-ENOMEM, "out of memory for tensor '%s'",
 				     fs->plan->tensors[ids[i]].name);
@@ -180,7 +181,7 @@ static int load_one(void *ctx, uint32_t id, uint8_t **data, uint64_t *size)
 			return err;
 	}
 	tcache_reserve(fs->cache, t->nbytes);
-	buf = malloc(t->nbytes ? (size_t)t->nbytes : 1);
+	buf = ck_big_alloc(t->nbytes ? (size_t)t->nbytes : 1);
 	err = buf ? plan_tensor_read(t, buf) :
 		    ck_err(-ENOMEM, "out of memory for tensor '%s' (%llu bytes)", t->name,
 			   (unsigned long long)t->nbytes);

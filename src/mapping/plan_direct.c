@@ -351,6 +351,21 @@ struct dctx {
 #define MOVE_F32_BF16(o, oi, s, si)						\
 	(((uint16_t *)(o))[oi] = ck_f32_to_bf16(((const float *)(s))[si]))
 
+/* The pointwise operations of m on f, in chain order. */
+static inline float apply_ops(const struct plan_moves *m, float f)
+{
+	for (unsigned i = 0; i < m->nops; i++) {
+		float k = m->c[i];
+
+		f = m->op[i] == HOOK_OP_MUL ? f * k : m->op[i] == HOOK_OP_DIV ? f / k : f + k;
+	}
+	return f;
+}
+
+#define MOVE_BF16_OPS(o, oi, s, si)						\
+	(((uint16_t *)(o))[oi] = ck_f32_to_bf16(apply_ops(c->m,			\
+		ck_bf16_to_f32(((const uint16_t *)(s))[si]))))
+
 /* Any other pair, through float32 as the hook path does. */
 static void move_any(const struct dctx *c, uint8_t *o, uint64_t oi,
 		     const uint8_t *s, uint64_t si)
@@ -374,11 +389,7 @@ static void move_any(const struct dctx *c, uint8_t *o, uint64_t oi,
 		f = (float)d;
 		break;
 	}
-	for (unsigned i = 0; i < c->m->nops; i++) {
-		float k = c->m->c[i];
-
-		f = c->m->op[i] == HOOK_OP_MUL ? f * k : c->m->op[i] == HOOK_OP_DIV ? f / k : f + k;
-	}
+	f = apply_ops(c->m, f);
 	switch (c->odt) {
 	case CK_DT_BF16:
 		h = ck_f32_to_bf16(f);
@@ -405,6 +416,7 @@ DEF_KERN(kern_u32, MOVE_U32);
 DEF_KERN(kern_bf16_f32, MOVE_BF16_F32);
 DEF_KERN(kern_f32_bf16, MOVE_F32_BF16);
 DEF_KERN(kern_any, MOVE_ANY);
+DEF_KERN(kern_bf16_ops, MOVE_BF16_OPS);
 
 /*
  * The transpose of 2-byte elements, the hot loop of most tensors (kernels
@@ -473,7 +485,7 @@ static const struct kern *kern_for(enum ck_dtype sdt, enum ck_dtype odt,
 				      unsigned nops)
 {
 	if (nops)
-		return &kern_any;
+		return sdt == CK_DT_BF16 && odt == CK_DT_BF16 ? &kern_bf16_ops : &kern_any;
 	if (sdt == odt && (sdt == CK_DT_BF16 || sdt == CK_DT_F16))
 		return &kern_u16;
 	if (sdt == odt && sdt == CK_DT_F32)
