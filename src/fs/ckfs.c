@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fs/ckfs_load.h"
 #include "layout/config_json.h"
 #include "mapping/detect.h"
 #include "util/ck_buf.h"
@@ -21,7 +22,6 @@
 #include "util/ck_file.h"
 #include "util/ck_json.h"
 #include "util/ck_log.h"
-#include "util/ck_mem.h"
 
 #ifndef CKPT_MAPPINGS_DIR
 #define CKPT_MAPPINGS_DIR "/usr/share/ckptfs/mappings"
@@ -54,146 +54,6 @@ static const char *torch_dtype_name(enum ck_dtype t)
 	case CK_DT_F64: return "float64";
 	default: return "bfloat16";
 	}
-}
-
-/*
- * Load tensor id with its next siblings (see plan.h): as many as the cache
- * can hold, so that a front-to-back read decodes each source array once
- * (once per wave when the cache is smaller than the array's output).  The
- * siblings are claimed in the cache first, so that readers wanting them
- * wait for this wave rather than start their own; those cached or loading
- * already are left out.  id's bytes go to *data.  -EAGAIN when the wave
- * would hold id alone.
- */
-static int load_wave(struct ckfs *fs, uint32_t id, uint8_t **data)
-{
-	const struct plan_groups *g = &fs->groups;
-	const struct plan_tensor *t = &fs->plan->tensors[id];
-	uint32_t grp = g->of[id], first = g->first[grp];
-	size_t n = g->first[grp + 1] - first, pos = 0, k, start, m = 0, self = 0;
-	/* The wave's outputs must all fit the cache (they are read next); the
-	 * source box is transient, of the same order (see docs/performance.md). */
-	uint64_t each = t->nbytes;
-	uint32_t *ids;
-	void **outs;
-	int err = 0;
-
-	while (g->members[first + pos] != id)
-		pos++;
-	k = each ? (size_t)(tcache_budget(fs->cache) / each) : n;
-	if (k > n)
-		k = n;
-	if (k < 2)
-		return -EAGAIN;
-	/* The wave: id and the siblings after it (before it at the end). */
-	start = pos + k <= n ? pos : n - k;
-	ids = calloc(k, sizeof(*ids));
-	outs = calloc(k, sizeof(*outs));
-	if (!ids || !outs) {
-		free(ids);
-		free(outs);
-		return ck_err(-ENOMEM, "out of memory");
-	}
-	for (size_t i = 0; i < k; i++) {
-		uint32_t s = g->members[first + start + i];
-
-		if (s == id)
-			self = m;
-		if (s == id || tcache_claim(fs->cache, s))
-			ids[m++] = s;
-	}
-	tcache_reserve(fs->cache, (uint64_t)m * each);
-	for (size_t i = 0; !err && i < m; i++) {
-		outs[i] = ck_big_alloc(fs->plan->tensors[ids[i]].nbytes + 1);
-		if (!outs[i])
-			err = ck_err(-ENOMEM, "out of memory for tensor '%s'",
-				     fs->plan->tensors[ids[i]].name);
-	}
-	if (!err)
-		err = plan_tensors_read(fs->plan, g, ids, m, outs);
-	tcache_unreserve(fs->cache, (uint64_t)m * each);
-	for (size_t i = 0; i < m; i++) {
-		if (i == self)
-			continue;
-		tcache_fulfil(fs->cache, ids[i], err ? NULL : outs[i],
-			      fs->plan->tensors[ids[i]].nbytes, err);
-		if (err)
-			free(outs[i]);
-	}
-	if (err)
-		free(outs[self]);
-	else
-		*data = outs[self];
-	if (!err)
-		atomic_fetch_add_explicit(&fs->tensor_loads, m, memory_order_relaxed);
-	free(ids);
-	free(outs);
-	return err;
-}
-
-/*
- * At most one tensor computation per core runs at once: each holds a
- * tensor's source slice and hook buffers, and the FUSE threads would
- * otherwise start one each, multiplying the daemon's memory.
- */
-static void load_begin(struct ckfs *fs)
-{
-	pthread_mutex_lock(&fs->load_lock);
-	while (fs->loads_running >= fs->loads_max)
-		pthread_cond_wait(&fs->load_done, &fs->load_lock);
-	fs->loads_running++;
-	pthread_mutex_unlock(&fs->load_lock);
-}
-
-static void load_end(struct ckfs *fs)
-{
-	pthread_mutex_lock(&fs->load_lock);
-	fs->loads_running--;
-	pthread_cond_signal(&fs->load_done);
-	pthread_mutex_unlock(&fs->load_lock);
-}
-
-static int load_one(void *ctx, uint32_t id, uint8_t **data, uint64_t *size);
-
-static int load_tensor(void *ctx, uint32_t id, uint8_t **data, uint64_t *size)
-{
-	struct ckfs *fs = ctx;
-	int err;
-
-	load_begin(fs);
-	err = load_one(ctx, id, data, size);
-	load_end(fs);
-	return err;
-}
-
-static int load_one(void *ctx, uint32_t id, uint8_t **data, uint64_t *size)
-{
-	struct ckfs *fs = ctx;
-	const struct plan_tensor *t = &fs->plan->tensors[id];
-	uint8_t *buf;
-	int err;
-
-	if (fs->groups.of && fs->groups.of[id] != UINT32_MAX) {
-		err = load_wave(fs, id, data);
-		if (!err)
-			*size = t->nbytes;
-		if (err != -EAGAIN)
-			return err;
-	}
-	tcache_reserve(fs->cache, t->nbytes);
-	buf = ck_big_alloc(t->nbytes ? (size_t)t->nbytes : 1);
-	err = buf ? plan_tensor_read(t, buf) :
-		    ck_err(-ENOMEM, "out of memory for tensor '%s' (%llu bytes)", t->name,
-			   (unsigned long long)t->nbytes);
-	tcache_unreserve(fs->cache, t->nbytes);
-	if (err) {
-		free(buf);
-		return err;
-	}
-	*data = buf;
-	*size = t->nbytes;
-	atomic_fetch_add_explicit(&fs->tensor_loads, 1, memory_order_relaxed);
-	return 0;
 }
 
 /* The HF config text: from hf_config=, a preset, or inferred; then the
@@ -482,7 +342,7 @@ int ckfs_open(const struct ckfs_opts *o, struct ckfs **out)
 	if (!err)
 		err = tcache_new((uint32_t)fs->plan->ntensors,
 				 o->cache_size ? o->cache_size : CKFS_DEFAULT_CACHE_SIZE,
-				 load_tensor, fs, &fs->cache);
+				 ckfs_load_tensor, fs, &fs->cache);
 	if (!err)
 		err = ck_buf_printf(&sum, "%s: family %s, %s layout, %llu layers, %zu "
 				    "tensors in %zu file%s, %s", fs->ckpt->item_dir,
@@ -504,6 +364,11 @@ int ckfs_open(const struct ckfs_opts *o, struct ckfs **out)
 
 		if (stat(fs->ckpt->item_dir, &st) == 0)
 			fs->mtime = (int64_t)st.st_mtime;
+	}
+	err = o->cache_dir ? ckfs_tier_open(fs, o) : 0;
+	if (err) {
+		ckfs_close(fs);
+		return err;
 	}
 	*out = fs;
 	return 0;
@@ -527,9 +392,7 @@ static ssize_t read_shard(struct ckfs *fs, const struct ckfs_file *f, uint8_t *b
 	while (done < size && off < sf->size) {
 		uint64_t toff, n;
 		size_t t;
-		struct tcache_ref ref;
 		int r = st_layout_locate(fs->layout, f->shard, off, &t, &toff);
-		int err;
 
 		if (r < 0)
 			return r;
@@ -539,16 +402,14 @@ static ssize_t read_shard(struct ckfs *fs, const struct ckfs_file *f, uint8_t *b
 				n = size - done;
 			memcpy(buf + done, sf->header + off, (size_t)n);
 		} else {
-			err = tcache_get(fs->cache, (uint32_t)t, &ref);
-			if (err) {
+			ssize_t got = ckfs_tensor_copy(fs, (uint32_t)t, toff, buf + done,
+						       size - done);
+
+			if (got < 0) {
 				ck_log(CK_LOG_ERROR, "%s: %s", f->name, ck_err_msg());
 				return done ? (ssize_t)done : -EIO;
 			}
-			n = ref.size - toff;
-			if (n > size - done)
-				n = size - done;
-			memcpy(buf + done, ref.data + toff, (size_t)n);
-			tcache_put(fs->cache, &ref);
+			n = (uint64_t)got;
 		}
 		done += (size_t)n;
 		off += n;
@@ -653,6 +514,8 @@ void ckfs_close(struct ckfs *fs)
 	if (!fs)
 		return;
 	tcache_free(fs->cache);
+	dtier_close(fs->dtier);
+	free(fs->cache_dir);
 	pthread_mutex_destroy(&fs->load_lock);
 	pthread_cond_destroy(&fs->load_done);
 	for (size_t i = 0; i < fs->nfiles; i++) {
@@ -677,17 +540,19 @@ int ckfs_stats_json(struct ckfs *fs, char **json, size_t *len)
 {
 	struct ck_buf b = CK_BUF_INIT;
 	struct tcache_stats cs;
+	struct dtier_stats ds = { 0 };
 	uint64_t decodes, decoded, source = fs->source_bytes;
 	int err;
 
 	orbax_decode_stats(fs->ckpt, &decodes, &decoded);
 	tcache_stats(fs->cache, &cs);
-	/* No disk tier yet: its fields stay 0 so that tools can rely on them. */
+	if (fs->dtier)
+		dtier_stats(fs->dtier, &ds);
 	err = ck_buf_printf(&b, "{\"bytes_served\":%llu,\"bytes_decoded\":%llu,"
 			    "\"chunk_decodes\":%llu,\"cache_hits\":%llu,"
 			    "\"cache_misses\":%llu,\"cache_evictions\":%llu,"
 			    "\"cache_bytes\":%llu,\"cache_peak_bytes\":%llu,"
-			    "\"disk_tier_bytes_written\":0,\"disk_tier_bytes_read\":0,"
+			    "\"disk_tier_bytes_written\":%llu,\"disk_tier_bytes_read\":%llu,"
 			    "\"tensor_loads\":%llu,\"source_bytes\":%llu,"
 			    "\"read_amplification\":%.6f}",
 			    (unsigned long long)atomic_load_explicit(&fs->bytes_served,
@@ -696,6 +561,7 @@ int ckfs_stats_json(struct ckfs *fs, char **json, size_t *len)
 			    (unsigned long long)cs.hits, (unsigned long long)cs.misses,
 			    (unsigned long long)cs.evictions, (unsigned long long)cs.bytes,
 			    (unsigned long long)cs.peak_bytes,
+			    (unsigned long long)ds.bytes_written, (unsigned long long)ds.bytes_read,
 			    (unsigned long long)atomic_load_explicit(&fs->tensor_loads,
 								     memory_order_relaxed),
 			    (unsigned long long)source,

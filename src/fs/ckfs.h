@@ -21,6 +21,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "cache/dtier.h"
 #include "cache/tcache.h"
 #include "layout/st_layout.h"
 #include "mapping/detect.h"
@@ -37,6 +38,10 @@ struct ckfs_opts {
 	int64_t step;			/* -1 = latest */
 	uint64_t shard_size;		/* bytes of tensor data per shard */
 	uint64_t cache_size;		/* tensor cache budget in bytes */
+	const char *cache_dir;		/* disk tier directory, NULL = none */
+	uint64_t cache_dir_size;	/* its byte budget,
+					   0 = CKFS_DEFAULT_CACHE_DIR_SIZE */
+	int cache_dir_keep;		/* leave its files at unmount */
 	uint64_t read_ahead;		/* mount: kernel readahead in bytes,
 					   0 = CKFS_DEFAULT_READ_AHEAD */
 	int keep_read_ahead;		/* mount: leave the kernel's */
@@ -47,6 +52,7 @@ struct ckfs_opts {
 
 #define CKFS_DEFAULT_SHARD_SIZE ((uint64_t)5000000000)
 #define CKFS_DEFAULT_CACHE_SIZE ((uint64_t)1 << 30)
+#define CKFS_DEFAULT_CACHE_DIR_SIZE ((uint64_t)64 << 30)
 #define CKFS_DEFAULT_READ_AHEAD ((uint64_t)4 << 20)
 
 enum ckfs_kind {
@@ -73,6 +79,8 @@ struct ckfs {
 	struct plan_groups groups;	/* siblings, read together */
 	struct st_layout *layout;
 	struct tcache *cache;
+	struct dtier *dtier;		/* the disk tier, or NULL */
+	char *cache_dir;		/* its directory (owned) */
 	size_t nfiles;
 	struct ckfs_file *files;	/* sorted by name */
 	char *summary;			/* one line: family, layout, tensors */

@@ -109,9 +109,36 @@ void plan_groups_release(struct plan_groups *g);
  * covers them once.  The box holds, in the stored dtype, every layer from
  * the lowest to the highest of ids[]; each slice is widened to float32 as it
  * is cut out.  Errors as plan_tensor_read().
+ *
+ * With a spill (see below), the chunks of the whole group are decoded by
+ * the first call and recorded, and read back from the recording by the next
+ * ones; -ENOTSUP when the group's chain is not one the spill supports
+ * (plan_tensors_spillable()).
  */
+struct plan_spill;
+
 int plan_tensors_read(const struct plan *p, const struct plan_groups *g,
-		      const uint32_t *ids, size_t n, void **outs);
+		      const uint32_t *ids, size_t n, void **outs,
+		      struct plan_spill *spill);
+
+/*
+ * A spill: the decoded source of one sibling group kept in an unnamed file,
+ * so that a group whose outputs do not fit in memory at once is computed in
+ * batches while its chunks are decoded only once.  The file is created in
+ * dir (O_TMPFILE, or created and unlinked) and vanishes when closed.
+ * -errno with a message naming dir.  One spill serves one group; its calls
+ * must not overlap.
+ */
+int plan_spill_open(const char *dir, struct plan_spill **out);
+
+/* Bytes the spill holds on disk. */
+uint64_t plan_spill_bytes(const struct plan_spill *s);
+
+void plan_spill_close(struct plan_spill *s);
+
+/* 1 if tensor id's group can be read with a spill: its hook chain only
+ * moves elements (the direct path, plan_direct.h). */
+int plan_tensors_spillable(const struct plan *p, uint32_t id);
 
 void plan_free(struct plan *p);
 

@@ -304,6 +304,7 @@ struct dctx {
 					   or -1 */
 	uint8_t *const *outs;		/* by index on sel from the box start
 					   (one output when sel is -1) */
+	struct plan_spill *record;	/* record every piece here, or NULL */
 	enum ck_dtype sdt, odt;
 	const struct kern *k;
 };
@@ -518,6 +519,13 @@ static int scatter(void *ctx, const uint64_t *pos, const uint64_t *n,
 	uint64_t stepL;
 	int mode;			/* 0 run, 1 tile, 2 elem */
 
+	if (c->record) {
+		int err = plan_spill_record(c->record, c->rank, ck_dtype_size(c->sdt), c->sel,
+					    pos, n, data, ps);
+
+		if (err)
+			return err;
+	}
 	for (unsigned j = 0; j < m->nax; j++) {
 		unsigned a = m->axis[j];
 
@@ -578,12 +586,13 @@ static int scatter(void *ctx, const uint64_t *pos, const uint64_t *n,
 }
 
 int plan_direct_read(const struct plan_tensor *t0, const struct plan_moves *m,
-		     unsigned axis, const uint64_t *idx, size_t n, void **outs)
+		     unsigned axis, const uint64_t *idx, size_t n, void **outs,
+		     const uint64_t *range, struct plan_spill *spill)
 {
 	const struct plan_src *s = &t0->src[0];
 	uint64_t start[ZARR_MAX_RANK], count[ZARR_MAX_RANK], lo = UINT64_MAX, hi = 0;
 	uint8_t **by = (uint8_t **)outs;
-	struct dctx c = { m, start, s->rank, -1, NULL, s->dtype, t0->dtype,
+	struct dctx c = { m, start, s->rank, -1, NULL, NULL, s->dtype, t0->dtype,
 			  kern_for(s->dtype, t0->dtype, m->nops) };
 	int err;
 
@@ -594,6 +603,10 @@ int plan_direct_read(const struct plan_tensor *t0, const struct plan_moves *m,
 		for (size_t k = 0; k < n; k++) {
 			lo = idx[k] < lo ? idx[k] : lo;
 			hi = idx[k] > hi ? idx[k] : hi;
+		}
+		if (range && range[0] <= lo && range[1] >= hi) {
+			lo = range[0];
+			hi = range[1];
 		}
 		if (axis >= s->rank || hi >= s->shape[axis])
 			return ck_err(-EINVAL, "tensor '%s': bad sibling index", t0->name);
@@ -607,7 +620,14 @@ int plan_direct_read(const struct plan_tensor *t0, const struct plan_moves *m,
 		c.sel = (int)axis;
 	}
 	c.outs = by;
-	err = orbax_array_visit(s->array, start, count, scatter, &c);
+	if (spill && plan_spill_recorded(spill)) {
+		err = plan_spill_replay(spill, c.sel, (const void *const *)by, scatter, &c);
+	} else {
+		c.record = spill;
+		err = orbax_array_visit(s->array, start, count, scatter, &c);
+		if (spill)
+			plan_spill_mark(spill, !err);
+	}
 	if (by != (uint8_t **)outs)
 		free(by);
 	if (err)

@@ -57,11 +57,29 @@ void plan_moves_release(struct plan_moves *m);
  * Read n tensors that share t0's moves (t0 itself, or siblings stacked on
  * array axis `axis`): outs[k] (t0->nbytes bytes) gets the tensor whose
  * source index on `axis` is idx[k].  With n == 1 and idx NULL, outs[0] gets
- * t0.  Every chunk of the box covering them is decoded once.  Errors from
- * the array read, with the tensor and array named; -ENOMEM.
+ * t0.  Every chunk of the box covering them is decoded once; the box spans
+ * range[0]..range[1] on axis when range is given, else the lowest to the
+ * highest idx[].  With a spill, the box's pieces are recorded into it, or
+ * replayed from it once recorded (plan.h).  Errors from the array read or
+ * the spill, with the tensor and array named; -ENOMEM.
  */
 int plan_direct_read(const struct plan_tensor *t0, const struct plan_moves *m,
-		     unsigned axis, const uint64_t *idx, size_t n, void **outs);
+		     unsigned axis, const uint64_t *idx, size_t n, void **outs,
+		     const uint64_t *range, struct plan_spill *spill);
+
+/* The spill's side (plan_spill.c).  recorded: a whole recording is there;
+ * mark(ok): the recording is whole (1) or to be redone (0); record: append
+ * one piece (as zarr_visit_fn gets it, elements of isz bytes), cut into one
+ * dense piece per index on axis sel (-1: whole), thread-safe; replay: hand
+ * the recorded pieces to fn, in order, those whose index on sel has a
+ * non-NULL want[] entry (want NULL: all). */
+int plan_spill_recorded(const struct plan_spill *s);
+void plan_spill_mark(struct plan_spill *s, int ok);
+int plan_spill_record(struct plan_spill *s, unsigned rank, size_t isz, int sel,
+		      const uint64_t *pos, const uint64_t *n, const void *data,
+		      const uint64_t *stride);
+int plan_spill_replay(struct plan_spill *s, int sel, const void *const *want,
+		      zarr_visit_fn fn, void *ctx);
 
 /* plan_tensor_read() through the hook chain even when the direct path
  * applies: the reference the direct path is tested against. */

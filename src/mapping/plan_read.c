@@ -203,7 +203,7 @@ int plan_tensor_read(const struct plan_tensor *t, void *out)
 	if (err == -ENOTSUP)
 		return plan_tensor_read_hooks(t, out);
 	if (!err)
-		err = plan_direct_read(t, &m, 0, NULL, 1, &out);
+		err = plan_direct_read(t, &m, 0, NULL, 1, &out, NULL, NULL);
 	plan_moves_release(&m);
 	return err;
 }
@@ -408,8 +408,19 @@ static int cut_all(struct cut *c)
 	return c->err ? ck_err(c->err, "%s", c->msg) : 0;
 }
 
+int plan_tensors_spillable(const struct plan *p, uint32_t id)
+{
+	struct plan_moves m;
+	int ok = plan_moves_build(&p->tensors[id], &m) == 0;
+
+	plan_moves_release(&m);
+	ck_err_clear();
+	return ok;
+}
+
 int plan_tensors_read(const struct plan *p, const struct plan_groups *g,
-		      const uint32_t *ids, size_t n, void **outs)
+		      const uint32_t *ids, size_t n, void **outs,
+		      struct plan_spill *spill)
 {
 	const struct plan_src *s0 = &p->tensors[ids[0]].src[0];
 	uint64_t start[ZARR_MAX_RANK], count[ZARR_MAX_RANK], lo = UINT64_MAX, hi = 0;
@@ -422,15 +433,27 @@ int plan_tensors_read(const struct plan *p, const struct plan_groups *g,
 	if (j < 0)
 		return ck_err(-EINVAL, "tensor '%s' is not stacked", p->tensors[ids[0]].name);
 	err = plan_moves_build(&p->tensors[ids[0]], &m);
+	if (err == -ENOTSUP && spill)
+		return ck_err(-ENOTSUP, "tensor '%s': its hooks cannot be spilled",
+			      p->tensors[ids[0]].name);
 	if (err != -ENOTSUP) {
-		uint64_t *idx = malloc(n * sizeof(*idx) + 1);
+		uint64_t *idx = malloc(n * sizeof(*idx) + 1), range[2] = { UINT64_MAX, 0 };
+		uint32_t grp = g->of[ids[0]];
 
 		if (!err && !idx)
 			err = ck_err(-ENOMEM, "out of memory");
 		for (size_t k = 0; !err && k < n; k++)
 			idx[k] = p->tensors[ids[k]].src[0].fixed_idx[j];
+		/* A spill records the whole group's box. */
+		for (uint32_t k = g->first[grp]; spill && k < g->first[grp + 1]; k++) {
+			uint64_t at = p->tensors[g->members[k]].src[0].fixed_idx[j];
+
+			range[0] = at < range[0] ? at : range[0];
+			range[1] = at > range[1] ? at : range[1];
+		}
 		if (!err)
-			err = plan_direct_read(&p->tensors[ids[0]], &m, g->axis, idx, n, outs);
+			err = plan_direct_read(&p->tensors[ids[0]], &m, g->axis, idx, n, outs,
+					       spill ? range : NULL, spill);
 		free(idx);
 		plan_moves_release(&m);
 		return err;

@@ -1010,7 +1010,7 @@ START_TEST(siblings_should_read_as_they_do_alone)
 				ck_assert_int_eq(p->tensors[ids[i]].layer, (int64_t)i);
 				outs[i] = malloc(p->tensors[ids[i]].nbytes);
 			}
-			ck_assert_int_eq(plan_tensors_read(p, &g, ids, n, outs), 0);
+			ck_assert_int_eq(plan_tensors_read(p, &g, ids, n, outs, NULL), 0);
 			for (uint32_t i = 0; i < n; i++) {
 				const struct plan_tensor *pt = &p->tensors[ids[i]];
 				void *one = malloc(pt->nbytes);

@@ -1,0 +1,319 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * This file implements how the view computes its tensors and where it keeps
+ * them (ckfs_load.h).
+ *
+ * A tensor that has siblings (the layers of one scanned array, plan.h) is
+ * computed in a wave with them: every chunk of the array holds a part of
+ * every layer, so computing them together decodes each chunk once.
+ *   - Without a disk tier the wave is as many siblings as the RAM cache
+ *     holds; a cache smaller than the array's output means one decode of the
+ *     array per wave (the amplification the counters report).
+ *   - With a disk tier (cache_dir=) a wave that does not fit the cache takes
+ *     every sibling, computed in batches the cache holds.  The first batch
+ *     decodes the whole group's chunks and records them in a spill file
+ *     (plan_spill_open(), in cache_dir); the next batches read that back
+ *     instead of decoding again.  So the array is decoded once whatever the
+ *     cache size.
+ *   - With a disk tier, every tensor computed is also written to it, so a
+ *     read after its eviction from memory does not compute it again.
+ * Siblings of a wave are claimed in the RAM cache first, so that readers
+ * wanting them wait for the wave instead of starting their own; a reader
+ * woken for a sibling that went to the disk tier gets -EAGAIN from the
+ * cache and looks again (ckfs_tensor_copy).
+ */
+#include "fs/ckfs_load.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/ck_buf.h"
+#include "util/ck_err.h"
+#include "util/ck_mem.h"
+
+/* From a load: the tensor is in the disk tier now, read it from there. */
+#define CKFS_LOOK_AGAIN (-ESTALE)
+
+/* Clear the ck_err message of a failure that is handled (best effort). */
+static void ck_err_clear_if(int cond)
+{
+	if (cond)
+		ck_err_clear();
+}
+
+/* Tensor ids of a wave: its members in the order they are computed. */
+struct wave {
+	uint32_t *ids;
+	size_t m, self;			/* members; the requested one */
+	uint64_t each;			/* bytes of each member */
+};
+
+/* Choose and claim the members of id's wave: `span` siblings from `start`
+ * of its group, cyclically, leaving out those cached or being loaded (and,
+ * with tier, those in the disk tier). */
+static int wave_claim(struct ckfs *fs, uint32_t id, size_t start, size_t span,
+		      int tier, struct wave *w)
+{
+	const struct plan_groups *g = &fs->groups;
+	uint32_t grp = g->of[id], first = g->first[grp];
+	size_t n = g->first[grp + 1] - first;
+
+	w->ids = calloc(span, sizeof(*w->ids));
+	if (!w->ids)
+		return ck_err(-ENOMEM, "out of memory");
+	for (size_t i = 0; i < span; i++) {
+		uint32_t s = g->members[first + (start + i) % n];
+
+		if (s == id)
+			w->self = w->m;
+		if (s == id || (!(tier && dtier_has(fs->dtier, s)) && tcache_claim(fs->cache, s)))
+			w->ids[w->m++] = s;
+	}
+	return 0;
+}
+
+/*
+ * Compute members [b, b + cnt) of w in memory and hand them over: to the
+ * disk tier (when there is one) and to the cache, ending their claims; the
+ * requested one's bytes go to *self_data instead, or, with to_tier and once
+ * in the tier, nowhere (*self_data stays NULL).
+ */
+static int wave_batch(struct ckfs *fs, struct wave *w, size_t b, size_t cnt,
+		      struct plan_spill *spill, int to_tier, uint8_t **self_data)
+{
+	void **outs = calloc(cnt, sizeof(*outs));
+	int err = outs ? 0 : ck_err(-ENOMEM, "out of memory");
+
+	tcache_reserve(fs->cache, cnt * w->each);
+	for (size_t i = 0; !err && i < cnt; i++) {
+		outs[i] = ck_big_alloc((size_t)w->each + 1);
+		if (!outs[i])
+			err = ck_err(-ENOMEM, "out of memory for tensor '%s'",
+				     fs->plan->tensors[w->ids[b + i]].name);
+	}
+	if (!err)
+		err = plan_tensors_read(fs->plan, &fs->groups, w->ids + b, cnt, outs, spill);
+	tcache_unreserve(fs->cache, cnt * w->each);
+	for (size_t i = 0; i < cnt; i++) {
+		uint32_t id = w->ids[b + i];
+		int stored = !err && fs->dtier &&
+			     dtier_store(fs->dtier, id, outs ? outs[i] : NULL, w->each) == 0;
+
+		ck_err_clear_if(!stored);
+		if (b + i == w->self) {
+			if (!err && !(to_tier && stored))
+				*self_data = outs[i];
+			else
+				free(outs ? outs[i] : NULL);
+			continue;
+		}
+		tcache_fulfil(fs->cache, id, err ? NULL : outs[i], w->each, err);
+		if (err && outs)
+			free(outs[i]);
+	}
+	free(outs);
+	return err;
+}
+
+/*
+ * Load tensor id in a wave with its siblings (see the top of the file).
+ * id's bytes go to *data; CKFS_LOOK_AGAIN when they went to the disk tier;
+ * -EAGAIN when the wave would hold id alone.
+ */
+static int load_wave(struct ckfs *fs, uint32_t id, uint8_t **data)
+{
+	const struct plan_groups *g = &fs->groups;
+	uint32_t grp = g->of[id], first = g->first[grp];
+	size_t n = g->first[grp + 1] - first, pos = 0, k, per, b;
+	struct plan_spill *spill = NULL;
+	struct wave w = { 0 };
+	uint8_t *self_data = NULL;
+	int err, batched;
+
+	w.each = fs->plan->tensors[id].nbytes;
+	while (g->members[first + pos] != id)
+		pos++;
+	k = w.each ? (size_t)(tcache_budget(fs->cache) / w.each) : n;
+	if (k > n)
+		k = n;
+	batched = fs->dtier && k < n && plan_tensors_spillable(fs->plan, id);
+	if (!batched && k < 2)
+		return -EAGAIN;
+	/* In memory at once: k siblings from id on (before it at the end);
+	 * batched: every sibling, from id on, k at a time. */
+	err = wave_claim(fs, id, batched ? pos : pos + k <= n ? pos : n - k,
+			 batched ? n : k, batched, &w);
+	per = batched ? (k ? k : 1) : w.m;
+	if (!err && w.m > per && plan_spill_open(fs->cache_dir, &spill))
+		ck_err_clear();	/* without: each batch decodes its box */
+	for (b = 0; !err && b < w.m; b += per)
+		err = wave_batch(fs, &w, b, w.m - b < per ? w.m - b : per, spill, w.m > per,
+				 &self_data);
+	/* After a failure, end the claims of the batches not run. */
+	for (size_t i = b; err && i < w.m; i++)
+		if (i != w.self)
+			tcache_fulfil(fs->cache, w.ids[i], NULL, 0, err);
+	plan_spill_close(spill);
+	if (!err)
+		atomic_fetch_add_explicit(&fs->tensor_loads, w.m, memory_order_relaxed);
+	free(w.ids);
+	if (err)
+		return err;
+	if (!self_data)
+		return CKFS_LOOK_AGAIN;
+	*data = self_data;
+	return 0;
+}
+
+/*
+ * At most one tensor computation per core runs at once: each holds its
+ * chunk windows and output buffers, and the FUSE threads would otherwise
+ * start one each, multiplying the daemon's memory.
+ */
+static void load_begin(struct ckfs *fs)
+{
+	pthread_mutex_lock(&fs->load_lock);
+	while (fs->loads_running >= fs->loads_max)
+		pthread_cond_wait(&fs->load_done, &fs->load_lock);
+	fs->loads_running++;
+	pthread_mutex_unlock(&fs->load_lock);
+}
+
+static void load_end(struct ckfs *fs)
+{
+	pthread_mutex_lock(&fs->load_lock);
+	fs->loads_running--;
+	pthread_cond_signal(&fs->load_done);
+	pthread_mutex_unlock(&fs->load_lock);
+}
+
+static int load_one(struct ckfs *fs, uint32_t id, uint8_t **data, uint64_t *size)
+{
+	const struct plan_tensor *t = &fs->plan->tensors[id];
+	uint8_t *buf;
+	int err;
+
+	if (fs->groups.of && fs->groups.of[id] != UINT32_MAX) {
+		err = load_wave(fs, id, data);
+		if (!err)
+			*size = t->nbytes;
+		if (err != -EAGAIN)
+			return err;
+		ck_err_clear();
+	}
+	tcache_reserve(fs->cache, t->nbytes);
+	buf = ck_big_alloc(t->nbytes ? (size_t)t->nbytes : 1);
+	err = buf ? plan_tensor_read(t, buf) :
+		    ck_err(-ENOMEM, "out of memory for tensor '%s' (%llu bytes)", t->name,
+			   (unsigned long long)t->nbytes);
+	tcache_unreserve(fs->cache, t->nbytes);
+	if (err) {
+		free(buf);
+		return err;
+	}
+	atomic_fetch_add_explicit(&fs->tensor_loads, 1, memory_order_relaxed);
+	if (fs->dtier) {
+		int stored = dtier_store(fs->dtier, id, buf, t->nbytes) == 0;
+
+		ck_err_clear_if(!stored);
+		/* Larger than the cache, it would be computed again for every
+		 * read: the reader takes it from the disk tier instead. */
+		if (stored && t->nbytes > tcache_budget(fs->cache)) {
+			free(buf);
+			return CKFS_LOOK_AGAIN;
+		}
+	}
+	*data = buf;
+	*size = t->nbytes;
+	return 0;
+}
+
+int ckfs_load_tensor(void *ctx, uint32_t id, uint8_t **data, uint64_t *size)
+{
+	struct ckfs *fs = ctx;
+	int err;
+
+	load_begin(fs);
+	err = load_one(fs, id, data, size);
+	load_end(fs);
+	return err;
+}
+
+/* 64-bit FNV-1a of p[0..n), continuing from h. */
+static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 0x100000001b3ull;
+	return h;
+}
+
+int ckfs_tier_open(struct ckfs *fs, const struct ckfs_opts *o)
+{
+	struct ck_buf tag = CK_BUF_INIT;
+	uint64_t h = 0xcbf29ce484222325ull;
+	int err;
+
+	/* The view's generation: the checkpoint, and every byte of the view's
+	 * metadata and of where each tensor comes from. */
+	for (size_t i = 0; i < fs->nfiles; i++) {
+		const struct ckfs_file *f = &fs->files[i];
+		char *text = NULL;
+		size_t len = 0;
+
+		h = fnv1a(h, f->name, strlen(f->name) + 1);
+		if (f->kind == CKFS_BYTES)
+			h = fnv1a(h, f->bytes, (size_t)f->size);
+		if (f->kind == CKFS_SAFETENSORS && ckfs_describe(fs, f, &text, &len) == 0)
+			h = fnv1a(h, text, len);
+		free(text);
+	}
+	err = ck_buf_printf(&tag, "%s step %lld mtime %lld view %016llx",
+			    fs->ckpt->item_dir, (long long)fs->ckpt->step,
+			    (long long)fs->mtime, (unsigned long long)h);
+	if (!err)
+		err = ck_buf_append(&tag, "", 1);
+	if (!err)
+		err = dtier_open(o->cache_dir, o->cache_dir_size ? o->cache_dir_size :
+				 CKFS_DEFAULT_CACHE_DIR_SIZE, o->cache_dir_keep,
+				 (const char *)tag.data, (uint32_t)fs->plan->ntensors,
+				 &fs->dtier);
+	ck_buf_release(&tag);
+	if (!err && !(fs->cache_dir = strdup(o->cache_dir)))
+		err = ck_err(-ENOMEM, "out of memory");
+	return err ? ck_err_ctx(err, "cache_dir=%s", o->cache_dir) : 0;
+}
+
+ssize_t ckfs_tensor_copy(struct ckfs *fs, uint32_t t, uint64_t toff, uint8_t *buf,
+			 size_t n)
+{
+	const struct plan_tensor *pt = &fs->plan->tensors[t];
+	struct tcache_ref ref;
+	uint64_t size;
+	int err = CKFS_LOOK_AGAIN;
+
+	if (n > pt->nbytes - toff)
+		n = (size_t)(pt->nbytes - toff);
+	/* The tensor may go to the disk tier while we wait for it. */
+	for (int tries = 0; err == CKFS_LOOK_AGAIN && tries < 4; tries++) {
+		if (fs->dtier && !tcache_has(fs->cache, t) &&
+		    dtier_size(fs->dtier, t, &size) == 0 && size == pt->nbytes) {
+			ssize_t got = dtier_read(fs->dtier, t, buf, n, toff);
+
+			if (got > 0)
+				return got;
+			if (got != -ENOENT)
+				return ck_err_ctx(got < 0 ? (int)got : -EIO,
+						  "tensor '%s' in the disk tier", pt->name);
+		}
+		err = tcache_get(fs->cache, t, &ref);
+	}
+	if (err)
+		return err;
+	memcpy(buf, ref.data + toff, n);
+	tcache_put(fs->cache, &ref);
+	return (ssize_t)n;
+}

@@ -1,0 +1,226 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * This file implements the spill of decoded source pieces (plan.h): each
+ * piece the visitor gets is appended to an unnamed file with its position,
+ * extent and strides, and handed back in the same form when replayed.
+ */
+#include "mapping/plan_direct.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util/ck_err.h"
+
+/* Where one recorded piece lies. */
+struct spill_piece {
+	uint64_t pos[ZARR_MAX_RANK], n[ZARR_MAX_RANK], stride[ZARR_MAX_RANK];
+	uint64_t off, len;		/* its bytes in the file */
+};
+
+struct plan_spill {
+	int fd;
+	pthread_mutex_t lock;		/* guards the fields below */
+	struct spill_piece *v;
+	size_t n, cap;
+	uint64_t end;			/* bytes written */
+	int recorded;			/* a whole recording is there */
+};
+
+int plan_spill_open(const char *dir, struct plan_spill **out)
+{
+	struct plan_spill *s = calloc(1, sizeof(*s));
+	char path[4096];
+
+	if (!s)
+		return ck_err(-ENOMEM, "out of memory");
+	s->fd = -1;
+#ifdef O_TMPFILE
+	s->fd = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+#endif
+	if (s->fd < 0) {
+		snprintf(path, sizeof(path), "%s/.ckptfs-spill-XXXXXX", dir);
+		s->fd = mkstemp(path);
+		if (s->fd >= 0)
+			unlink(path);
+	}
+	if (s->fd < 0) {
+		int e = errno;
+
+		free(s);
+		return ck_err(-e, "%s: cannot create a spill file: %s", dir, strerror(e));
+	}
+	pthread_mutex_init(&s->lock, NULL);
+	*out = s;
+	return 0;
+}
+
+uint64_t plan_spill_bytes(const struct plan_spill *s)
+{
+	return s->end;
+}
+
+void plan_spill_close(struct plan_spill *s)
+{
+	if (!s)
+		return;
+	close(s->fd);
+	pthread_mutex_destroy(&s->lock);
+	free(s->v);
+	free(s);
+}
+
+int plan_spill_recorded(const struct plan_spill *s)
+{
+	return s->recorded;
+}
+
+void plan_spill_mark(struct plan_spill *s, int ok)
+{
+	s->recorded = ok;
+	if (!ok) {	/* start over next time */
+		s->n = 0;
+		s->end = 0;
+	}
+}
+
+/* Append one dense piece: the n-box at data with strides, gathered. */
+static int record_one(struct plan_spill *s, unsigned rank, size_t isz,
+		      const uint64_t *pos, const uint64_t *n, const uint8_t *data,
+		      const uint64_t *stride)
+{
+	uint64_t idx[ZARR_MAX_RANK] = { 0 }, total = 1, off, dense[ZARR_MAX_RANK];
+	size_t row = (size_t)n[rank - 1] * isz, done = 0, len;
+	struct spill_piece *p;
+	uint8_t *buf;
+	int err = 0;
+
+	for (unsigned a = 0; a < rank; a++)
+		total *= n[a];
+	len = (size_t)(total * isz);
+	buf = malloc(len + 1);
+	if (!buf)
+		return ck_err(-ENOMEM, "out of memory");
+	/* Rows of the last axis, gathered in C order. */
+	for (uint64_t r = 0; r < total / n[rank - 1]; r++) {
+		const uint8_t *src = data;
+		int a;
+
+		for (unsigned j = 0; j + 1 < rank; j++)
+			src += idx[j] * stride[j] * isz;
+		if (stride[rank - 1] == 1) {
+			memcpy(buf + r * row, src, row);
+		} else {
+			for (uint64_t x = 0; x < n[rank - 1]; x++)
+				memcpy(buf + r * row + x * isz, src + x * stride[rank - 1] * isz,
+				       isz);
+		}
+		for (a = (int)rank - 2; a >= 0; a--) {
+			if (++idx[a] < n[a])
+				break;
+			idx[a] = 0;
+		}
+	}
+	for (unsigned a = rank; a-- > 0;)
+		dense[a] = a + 1 < rank ? dense[a + 1] * n[a + 1] : 1;
+	pthread_mutex_lock(&s->lock);
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? 2 * s->cap : 64;
+		struct spill_piece *v = realloc(s->v, cap * sizeof(*v));
+
+		if (!v) {
+			pthread_mutex_unlock(&s->lock);
+			free(buf);
+			return ck_err(-ENOMEM, "out of memory");
+		}
+		s->v = v;
+		s->cap = cap;
+	}
+	off = s->end;
+	s->end += len;
+	p = &s->v[s->n++];
+	memcpy(p->pos, pos, rank * sizeof(*pos));
+	memcpy(p->n, n, rank * sizeof(*n));
+	memcpy(p->stride, dense, rank * sizeof(*dense));
+	p->off = off;
+	p->len = len;
+	pthread_mutex_unlock(&s->lock);
+	while (!err && done < len) {
+		ssize_t w = pwrite(s->fd, buf + done, len - done, (off_t)(off + done));
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			err = ck_err(w < 0 ? -errno : -EIO, "spill file: write: %s",
+				     w < 0 ? strerror(errno) : "no progress");
+		else
+			done += (size_t)w;
+	}
+	free(buf);
+	return err;
+}
+
+int plan_spill_record(struct plan_spill *s, unsigned rank, size_t isz, int sel,
+		      const uint64_t *pos, const uint64_t *n, const void *data,
+		      const uint64_t *stride)
+{
+	uint64_t p1[ZARR_MAX_RANK], n1[ZARR_MAX_RANK];
+	int err = 0;
+
+	if (rank == 0 || sel < 0)
+		return rank ? record_one(s, rank, isz, pos, n, data, stride) :
+			      ck_err(-EINVAL, "spill: rank 0");
+	/* One piece per index on sel, so that a batch reads only its own. */
+	memcpy(p1, pos, rank * sizeof(*pos));
+	memcpy(n1, n, rank * sizeof(*n));
+	n1[sel] = 1;
+	for (uint64_t l = 0; !err && l < n[sel]; l++) {
+		p1[sel] = pos[sel] + l;
+		err = record_one(s, rank, isz, p1, n1,
+				 (const uint8_t *)data + l * stride[sel] * isz, stride);
+	}
+	return err;
+}
+
+int plan_spill_replay(struct plan_spill *s, int sel, const void *const *want,
+		      zarr_visit_fn fn, void *ctx)
+{
+	uint8_t *buf = NULL;
+	size_t cap = 0;
+	int err = 0;
+
+	for (size_t i = 0; i < s->n && !err; i++) {
+		const struct spill_piece *p = &s->v[i];
+		size_t done = 0;
+
+		if (sel >= 0 && want && !want[p->pos[sel]])
+			continue;
+
+		if (cap < p->len) {
+			free(buf);
+			buf = malloc(p->len);
+			cap = buf ? p->len : 0;
+			if (!buf)
+				return ck_err(-ENOMEM, "out of memory");
+		}
+		while (!err && done < p->len) {
+			ssize_t r = pread(s->fd, buf + done, p->len - done, (off_t)(p->off + done));
+
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r <= 0)
+				err = ck_err(r < 0 ? -errno : -EIO, "spill file: read: %s",
+					     r < 0 ? strerror(errno) : "short");
+			else
+				done += (size_t)r;
+		}
+		if (!err)
+			err = fn(ctx, p->pos, p->n, buf, p->stride);
+	}
+	free(buf);
+	return err;
+}
