@@ -91,8 +91,10 @@ int cmd_mount(int argc, char **argv)
 	ck_log(CK_LOG_INFO, "serving %s", fs->summary);
 	if (!foreground)
 		ck_log_use_syslog(1);
-	/* Read-only, shown as fuse.ckptfs with the checkpoint as its source. */
-	ck_buf_printf(&fsname, "ro,subtype=ckptfs,fsname=%s%s%s", src,
+	/* Read-only, shown as fuse.ckptfs with the checkpoint as its source.
+	 * max_threads given: libfuse 3.14's default of -1 makes fuse_main()
+	 * print a warning on every mount. */
+	ck_buf_printf(&fsname, "ro,subtype=ckptfs,max_threads=16,fsname=%s%s%s", src,
 		      fuse.len ? "," : "", fuse.len ? (char *)fuse.data : "");
 	fargv[fargc++] = argv[0];
 	fargv[fargc++] = (char *)mnt;
