@@ -33,6 +33,7 @@ struct entry {
 struct tcache {
 	pthread_mutex_t lock;
 	pthread_cond_t loaded;		/* broadcast when a load ends */
+	pthread_cond_t room;		/* broadcast when a reservation ends */
 	struct entry **slots;		/* per id: current entry or NULL */
 	uint32_t n;
 	uint64_t budget;
@@ -57,6 +58,7 @@ int tcache_new(uint32_t ntensors, uint64_t budget, tcache_load_fn load,
 	}
 	pthread_mutex_init(&c->lock, NULL);
 	pthread_cond_init(&c->loaded, NULL);
+	pthread_cond_init(&c->room, NULL);
 	c->n = ntensors;
 	c->budget = budget;
 	c->load = load;
@@ -119,6 +121,10 @@ static void make_room_locked(struct tcache *c, uint64_t need)
 void tcache_reserve(struct tcache *c, uint64_t bytes)
 {
 	pthread_mutex_lock(&c->lock);
+	/* Loads in flight hold reservations that cannot be evicted: wait for
+	 * them rather than go past the budget (alone, a load may). */
+	while (c->reserved && c->reserved + bytes > c->budget)
+		pthread_cond_wait(&c->room, &c->lock);
 	make_room_locked(c, bytes);
 	c->reserved += bytes;
 	pthread_mutex_unlock(&c->lock);
@@ -128,6 +134,7 @@ void tcache_unreserve(struct tcache *c, uint64_t bytes)
 {
 	pthread_mutex_lock(&c->lock);
 	c->reserved -= bytes < c->reserved ? bytes : c->reserved;
+	pthread_cond_broadcast(&c->room);
 	pthread_mutex_unlock(&c->lock);
 }
 
@@ -335,6 +342,7 @@ void tcache_free(struct tcache *c)
 		evict_locked(c, c->tail);
 	pthread_mutex_destroy(&c->lock);
 	pthread_cond_destroy(&c->loaded);
+	pthread_cond_destroy(&c->room);
 	free(c->slots);
 	free(c);
 }

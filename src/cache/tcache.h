@@ -82,7 +82,9 @@ int tcache_has(struct tcache *c, uint32_t id);
  * listed bytes plus every reservation fit the budget, and count bytes as
  * reserved until tcache_unreserve(bytes), which the loader calls before it
  * hands the buffers in.  So the cache and the buffers being filled stay
- * within the budget together.  Thread-safe.
+ * within the budget together.  While other reservations take the room
+ * needed, it waits for them to end (one reservation alone may exceed the
+ * budget).  Thread-safe.
  */
 void tcache_reserve(struct tcache *c, uint64_t bytes);
 

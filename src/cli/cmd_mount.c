@@ -92,9 +92,9 @@ int cmd_mount(int argc, char **argv)
 	if (!foreground)
 		ck_log_use_syslog(1);
 	/* Read-only, shown as fuse.ckptfs with the checkpoint as its source.
-	 * max_threads given: libfuse 3.14's default of -1 makes fuse_main()
-	 * print a warning on every mount. */
-	ck_buf_printf(&fsname, "ro,subtype=ckptfs,max_threads=16,fsname=%s%s%s", src,
+	 * max_idle_threads given: libfuse 3.14 takes its default of -1 for a
+	 * bad value and prints a warning on every mount. */
+	ck_buf_printf(&fsname, "ro,subtype=ckptfs,max_idle_threads=16,fsname=%s%s%s", src,
 		      fuse.len ? "," : "", fuse.len ? (char *)fuse.data : "");
 	fargv[fargc++] = argv[0];
 	fargv[fargc++] = (char *)mnt;

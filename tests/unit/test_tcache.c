@@ -148,6 +148,45 @@ START_TEST(reserve_should_make_room_for_buffers_being_loaded)
 }
 END_TEST
 
+struct reserver {
+	struct tcache *c;
+	atomic_int done;
+};
+
+static void *reserve_60(void *arg)
+{
+	struct reserver *r = arg;
+
+	tcache_reserve(r->c, 60);
+	atomic_store(&r->done, 1);
+	return NULL;
+}
+
+/* A reservation that does not fit beside another waits for it to end; one
+ * alone may exceed the budget. */
+START_TEST(reserve_should_wait_for_reservations_in_flight)
+{
+	struct loader l = { .fail_id = -1 };
+	struct reserver r = { 0 };
+	struct tcache *c;
+	pthread_t th;
+
+	ck_assert_int_eq(tcache_new(64, 100, load, &l, &c), 0);
+	tcache_reserve(c, 150);			/* alone: goes ahead */
+	tcache_unreserve(c, 150);
+	tcache_reserve(c, 50);
+	r.c = c;
+	ck_assert_int_eq(pthread_create(&th, NULL, reserve_60, &r), 0);
+	usleep(50000);
+	ck_assert_int_eq(atomic_load(&r.done), 0);	/* 50 + 60 > 100 */
+	tcache_unreserve(c, 50);
+	pthread_join(th, NULL);
+	ck_assert_int_eq(atomic_load(&r.done), 1);
+	tcache_unreserve(c, 60);
+	tcache_free(c);
+}
+END_TEST
+
 START_TEST(get_should_load_once_and_then_hit)
 {
 	struct loader l = { .fail_id = -1 };
@@ -293,6 +332,7 @@ int main(void)
 
 	tcase_add_test(tc, get_should_load_once_and_then_hit);
 	tcase_add_test(tc, reserve_should_make_room_for_buffers_being_loaded);
+	tcase_add_test(tc, reserve_should_wait_for_reservations_in_flight);
 	tcase_add_test(tc, budget_should_evict_least_recently_used_and_keep_held_refs_valid);
 	tcase_add_test(tc, failed_load_should_report_and_not_be_cached);
 	tcase_add_test(tc, concurrent_readers_should_share_one_load);
