@@ -7,7 +7,9 @@
  * condition variable), READY, or FAILED.  READY entries are on a doubly
  * linked LRU list, most recent at the head, while they are listed; eviction
  * unlinks from the tail until the budget holds, dropping the cache's
- * reference.  The last reference frees the data.
+ * reference.  The last reference frees the data.  Entries no reader has had
+ * yet (siblings a wave computed ahead of their reader) are evicted only when
+ * the ones already read do not make enough room.
  */
 #include "cache/tcache.h"
 
@@ -27,6 +29,7 @@ struct entry {
 	uint64_t size;
 	unsigned refs;			/* protected by tcache.lock */
 	int listed;			/* on the LRU list, counted in bytes */
+	int used;			/* handed to a reader at least once */
 	struct entry *prev, *next;	/* LRU links, protected by lock */
 };
 
@@ -114,9 +117,24 @@ static void evict_locked(struct tcache *c, struct entry *e)
 
 static void make_room_locked(struct tcache *c, uint64_t need)
 {
+	struct entry *e = c->tail, *prev;
+
+	/* Those already read first, least recent first; then any. */
+	for (; e && c->st.bytes + c->reserved + need > c->budget; e = prev) {
+		prev = e->prev;
+		if (e->used)
+			evict_locked(c, e);
+	}
 	while (c->tail && c->st.bytes + c->reserved + need > c->budget)
 		evict_locked(c, c->tail);
 }
+
+/* A reader has the entry. */
+static void mark_used_locked(struct entry *e)
+{
+	e->used = 1;
+}
+
 
 void tcache_reserve(struct tcache *c, uint64_t bytes)
 {
@@ -184,6 +202,7 @@ int tcache_get(struct tcache *c, uint32_t id, struct tcache_ref *ref)
 				unlink_lru(c, e);
 				push_front(c, e);
 			}
+			mark_used_locked(e);
 			c->st.hits++;
 			pthread_mutex_unlock(&c->lock);
 			hand_out(e, ref);
@@ -204,6 +223,7 @@ int tcache_get(struct tcache *c, uint32_t id, struct tcache_ref *ref)
 			pthread_mutex_unlock(&c->lock);
 			return err;
 		}
+		mark_used_locked(e);
 		c->st.hits++;
 		pthread_mutex_unlock(&c->lock);
 		hand_out(e, ref);
@@ -242,6 +262,7 @@ int tcache_get(struct tcache *c, uint32_t id, struct tcache_ref *ref)
 		c->slots[id] = NULL;
 		e->refs--;
 	}
+	mark_used_locked(e);
 	pthread_cond_broadcast(&c->loaded);
 	pthread_mutex_unlock(&c->lock);
 	hand_out(e, ref);

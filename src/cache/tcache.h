@@ -13,7 +13,9 @@
  * load instead of loading twice.  A failed load is not cached: its waiters
  * get the error, and the next get tries again.
  *
- * The budget counts the bytes of listed entries.  An entry larger than the
+ * The budget counts the bytes of listed entries.  Eviction takes entries
+ * already handed to a reader before those that were computed ahead (claimed
+ * and fulfilled) and not read yet.  An entry larger than the
  * whole budget is still handed to its readers but never listed.  The cache
  * lock guards only the index and the LRU list.
  */

@@ -148,6 +148,34 @@ START_TEST(reserve_should_make_room_for_buffers_being_loaded)
 }
 END_TEST
 
+/* Entries computed ahead and not read yet go last: a load evicts an older
+ * one that was read before them. */
+START_TEST(eviction_should_spare_entries_not_read_yet)
+{
+	struct loader l = { .fail_id = -1 };
+	struct tcache *c;
+	struct tcache_ref r;
+	uint8_t *d = malloc(30);
+
+	ck_assert_int_eq(tcache_new(64, 100, load, &l, &c), 0);
+	ck_assert_int_eq(tcache_claim(c, 29), 1);	/* 30 bytes, ahead */
+	memset(d, 29, 30);
+	tcache_fulfil(c, 29, d, 30, 0);
+	ck_assert_int_eq(tcache_get(c, 39, &r), 0);	/* 40 bytes, read */
+	tcache_put(c, &r);
+	/* 50 more: the read one goes, though the unread one is older. */
+	ck_assert_int_eq(tcache_get(c, 49, &r), 0);
+	tcache_put(c, &r);
+	ck_assert(tcache_has(c, 29));
+	ck_assert(!tcache_has(c, 39));
+	/* Reading it makes it an ordinary entry. */
+	ck_assert_int_eq(tcache_get(c, 29, &r), 0);
+	ck_assert_uint_eq(r.data[0], 29);
+	tcache_put(c, &r);
+	tcache_free(c);
+}
+END_TEST
+
 struct reserver {
 	struct tcache *c;
 	atomic_int done;
@@ -333,6 +361,7 @@ int main(void)
 	tcase_add_test(tc, get_should_load_once_and_then_hit);
 	tcase_add_test(tc, reserve_should_make_room_for_buffers_being_loaded);
 	tcase_add_test(tc, reserve_should_wait_for_reservations_in_flight);
+	tcase_add_test(tc, eviction_should_spare_entries_not_read_yet);
 	tcase_add_test(tc, budget_should_evict_least_recently_used_and_keep_held_refs_valid);
 	tcase_add_test(tc, failed_load_should_report_and_not_be_cached);
 	tcase_add_test(tc, concurrent_readers_should_share_one_load);
