@@ -92,15 +92,10 @@ static int expert_transpose_moves(const struct hook_args *a,
 				  const struct hook_shape *out,
 				  struct hook_shape *view, unsigned *perm)
 {
-	unsigned r = in->rank;
-
 	(void)a;
 	(void)out;
 	*view = *in;
-	for (unsigned k = 0; k < r; k++)
-		perm[k] = k;
-	perm[r - 2] = r - 1;
-	perm[r - 1] = r - 2;
+	hook_util_perm_swap_last(in->rank, perm);
 	return 0;
 }
 

@@ -124,6 +124,10 @@ int hook_util_copy_moves(const struct hook_args *a, const struct hook_shape *in,
 			 const struct hook_shape *out, struct hook_shape *view,
 			 unsigned *perm);
 
+/* perm = the identity on rank axes (rank >= 2) with the last two swapped:
+ * the moves() permutation of hooks that transpose the trailing matrix. */
+void hook_util_perm_swap_last(unsigned rank, unsigned *perm);
+
 /* -EINVAL naming `name` and s unless s has exactly `rank` axes. */
 int hook_util_check_rank(const char *name, const struct hook_shape *s,
 			 unsigned rank);

@@ -117,10 +117,7 @@ static int rope_to_halves_moves(const struct hook_args *a,
 	view->rank = r + 1;
 	view->d[r - 1] = in->d[r - 1] / 2;
 	view->d[r] = 2;
-	for (unsigned k = 0; k < r + 1; k++)
-		perm[k] = k;
-	perm[r - 1] = r;
-	perm[r] = r - 1;
+	hook_util_perm_swap_last(r + 1, perm);
 	return 0;
 }
 

@@ -366,6 +366,14 @@ int hook_util_copy_moves(const struct hook_args *a, const struct hook_shape *in,
 	return 0;
 }
 
+void hook_util_perm_swap_last(unsigned rank, unsigned *perm)
+{
+	for (unsigned k = 0; k < rank; k++)
+		perm[k] = k;
+	perm[rank - 2] = rank - 1;
+	perm[rank - 1] = rank - 2;
+}
+
 int hook_util_copy_inverse(const char *name, const struct hook_shape *hf,
 			   const float *in, const struct hook_shape *mt, float *out)
 {

@@ -134,22 +134,10 @@ static void remove_victims(struct dtier *d, struct slot *victims)
  * EINTR; what names the file in messages. */
 static int write_all(int fd, const uint8_t *p, uint64_t n, const char *what)
 {
-	uint64_t done = 0;
+	int err = n > SIZE_MAX ? ck_err(-EFBIG, "'%s' is too large", what) :
+				 ck_pwrite_full(fd, p, (size_t)n, 0, what);
 
-	while (done < n) {
-		size_t len =
-			n - done > (1u << 30) ? (1u << 30) : (size_t)(n - done);
-		ssize_t w = pwrite(fd, p + done, len, (off_t)done);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return ck_err(w < 0 ? -errno : -EIO,
-				      "disk tier: cannot write '%s': %s", what,
-				      w < 0 ? strerror(errno) : "no progress");
-		done += (uint64_t)w;
-	}
-	return 0;
+	return err ? ck_err_ctx(err, "disk tier") : 0;
 }
 
 /*

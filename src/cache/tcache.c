@@ -41,6 +41,7 @@ struct tcache {
 	uint32_t n;
 	uint64_t budget;
 	uint64_t reserved;		/* bytes being loaded (tcache_reserve) */
+	struct entry *big;		/* the one entry kept beyond the budget */
 	struct entry *head, *tail;	/* LRU list */
 	tcache_load_fn load;
 	void *ctx;
@@ -175,6 +176,31 @@ static int ready_locked(struct tcache *c, struct entry *e, uint8_t *data,
 	return 1;
 }
 
+/*
+ * e is READY but too large for the budget: keep it as the one big entry
+ * (its slot's reference becomes that one; the previous big entry is
+ * dropped) when it is at most TCACHE_BIG_MAX bytes, and return 1; else
+ * take it out of its slot and return 0 (its readers keep their references,
+ * the caller drops the slot's).
+ */
+static int keep_big_locked(struct tcache *c, struct entry *e)
+{
+	struct entry *old = c->big;
+
+	if (e->size > TCACHE_BIG_MAX) {
+		if (c->slots[e->id] == e)
+			c->slots[e->id] = NULL;
+		return 0;
+	}
+	c->big = e;
+	if (old) {
+		if (c->slots[old->id] == old)
+			c->slots[old->id] = NULL;
+		unref_locked(old);
+	}
+	return 1;
+}
+
 static void hand_out(struct entry *e, struct tcache_ref *ref)
 {
 	ref->data = e->data;
@@ -257,11 +283,8 @@ int tcache_get(struct tcache *c, uint32_t id, struct tcache_ref *ref)
 		pthread_mutex_unlock(&c->lock);
 		return err;
 	}
-	if (!ready_locked(c, e, data, size)) {
-		/* Too big to keep: served to current readers only. */
-		c->slots[id] = NULL;
-		e->refs--;
-	}
+	if (!ready_locked(c, e, data, size) && !keep_big_locked(c, e))
+		e->refs--;	/* too big to keep: for its readers only */
 	mark_used_locked(e);
 	pthread_cond_broadcast(&c->loaded);
 	pthread_mutex_unlock(&c->lock);
@@ -311,8 +334,7 @@ void tcache_fulfil(struct tcache *c, uint32_t id, uint8_t *data, uint64_t size,
 		pthread_mutex_unlock(&c->lock);
 		return;
 	}
-	if (!ready_locked(c, e, data, size)) {
-		c->slots[id] = NULL;
+	if (!ready_locked(c, e, data, size) && !keep_big_locked(c, e)) {
 		pthread_cond_broadcast(&c->loaded);
 		unref_locked(e);	/* waiters, if any, still hold it */
 		pthread_mutex_unlock(&c->lock);
@@ -361,6 +383,8 @@ void tcache_free(struct tcache *c)
 		return;
 	while (c->tail)
 		evict_locked(c, c->tail);
+	if (c->big)
+		unref_locked(c->big);
 	pthread_mutex_destroy(&c->lock);
 	pthread_cond_destroy(&c->loaded);
 	pthread_cond_destroy(&c->room);

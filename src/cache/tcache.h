@@ -15,9 +15,11 @@
  *
  * The budget counts the bytes of listed entries.  Eviction takes entries
  * already handed to a reader before those that were computed ahead (claimed
- * and fulfilled) and not read yet.  An entry larger than the
- * whole budget is still handed to its readers but never listed.  The cache
- * lock guards only the index and the LRU list.
+ * and fulfilled) and not read yet.  An entry larger than the whole budget is
+ * never listed: the most recent one of at most TCACHE_BIG_MAX bytes is kept
+ * beside the budget (so that reading it front to back computes it once);
+ * larger ones only reach the readers waiting for them.  The cache lock
+ * guards only the index and the LRU list.
  */
 #ifndef TCACHE_H
 #define TCACHE_H
@@ -26,6 +28,9 @@
 #include <stdint.h>
 
 struct tcache;
+
+/* The largest entry kept beyond the budget (one at a time). */
+#define TCACHE_BIG_MAX ((uint64_t)64 << 20)
 
 /* Compute tensor id into a new buffer of exactly size bytes (the callback
  * allocates with malloc; the cache frees it).  0 or -errno. */

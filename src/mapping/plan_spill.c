@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "util/ck_err.h"
+#include "util/ck_file.h"
 
 /* Where one recorded piece lies. */
 struct spill_piece {
@@ -94,7 +95,7 @@ static int record_one(struct plan_spill *s, unsigned rank, size_t isz,
 		      const uint64_t *stride)
 {
 	uint64_t idx[ZARR_MAX_RANK] = { 0 }, total = 1, off, dense[ZARR_MAX_RANK];
-	size_t row = (size_t)n[rank - 1] * isz, done = 0, len;
+	size_t row = (size_t)n[rank - 1] * isz, len;
 	struct spill_piece *p;
 	uint8_t *buf;
 	int err = 0;
@@ -149,17 +150,7 @@ static int record_one(struct plan_spill *s, unsigned rank, size_t isz,
 	p->off = off;
 	p->len = len;
 	pthread_mutex_unlock(&s->lock);
-	while (!err && done < len) {
-		ssize_t w = pwrite(s->fd, buf + done, len - done, (off_t)(off + done));
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			err = ck_err(w < 0 ? -errno : -EIO, "spill file: write: %s",
-				     w < 0 ? strerror(errno) : "no progress");
-		else
-			done += (size_t)w;
-	}
+	err = ck_pwrite_full(s->fd, buf, len, off, "spill file");
 	free(buf);
 	return err;
 }
@@ -195,7 +186,6 @@ int plan_spill_replay(struct plan_spill *s, int sel, const void *const *want,
 
 	for (size_t i = 0; i < s->n && !err; i++) {
 		const struct spill_piece *p = &s->v[i];
-		size_t done = 0;
 
 		if (sel >= 0 && want && !want[p->pos[sel]])
 			continue;
@@ -207,17 +197,7 @@ int plan_spill_replay(struct plan_spill *s, int sel, const void *const *want,
 			if (!buf)
 				return ck_err(-ENOMEM, "out of memory");
 		}
-		while (!err && done < p->len) {
-			ssize_t r = pread(s->fd, buf + done, p->len - done, (off_t)(p->off + done));
-
-			if (r < 0 && errno == EINTR)
-				continue;
-			if (r <= 0)
-				err = ck_err(r < 0 ? -errno : -EIO, "spill file: read: %s",
-					     r < 0 ? strerror(errno) : "short");
-			else
-				done += (size_t)r;
-		}
+		err = ck_pread_full(s->fd, buf, p->len, p->off, "spill file");
 		if (!err)
 			err = fn(ctx, p->pos, p->n, buf, p->stride);
 	}

@@ -37,6 +37,27 @@ int ck_pread_full(int fd, void *buf, size_t len, uint64_t off, const char *path)
 	return 0;
 }
 
+int ck_pwrite_full(int fd, const void *buf, size_t len, uint64_t off, const char *path)
+{
+	const uint8_t *p = buf;
+	size_t done = 0;
+
+	if (off > (uint64_t)INT64_MAX || len > (uint64_t)INT64_MAX - off)
+		return ck_err(-EOVERFLOW, "%s: write at offset %llu overflows", path,
+			      (unsigned long long)off);
+	while (done < len) {
+		ssize_t n = pwrite(fd, p + done, len - done, (off_t)(off + done));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return ck_err(n < 0 ? -errno : -EIO, "%s: write failed: %s", path,
+				      n < 0 ? strerror(errno) : "no progress");
+		done += (size_t)n;
+	}
+	return 0;
+}
+
 int ck_read_file(const char *path, size_t max, uint8_t **data, size_t *len)
 {
 	struct stat st;

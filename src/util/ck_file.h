@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * ck_file.h - file helpers: full preads, capped whole-file reads, paths.
+ * ck_file.h - file helpers: full preads and pwrites, capped whole-file
+ * reads, paths.
  *
- * Nothing here ever writes to a file.  Errors carry a ck_err message naming
- * the path.
+ * Only ck_pwrite_full() writes, to an fd its caller opened for writing
+ * (never a checkpoint file).  Errors carry a ck_err message naming the path.
  */
 #ifndef CK_FILE_H
 #define CK_FILE_H
@@ -16,6 +17,10 @@
  * "file truncated"; `path` names the file in messages.
  */
 int ck_pread_full(int fd, void *buf, size_t len, uint64_t off, const char *path);
+
+/* Write exactly len bytes of buf at off to fd, through short writes and
+ * EINTR.  -errno (-EIO when no progress) with a message naming path. */
+int ck_pwrite_full(int fd, const void *buf, size_t len, uint64_t off, const char *path);
 
 /*
  * Read the whole file at path into a new NUL-terminated buffer (caller frees

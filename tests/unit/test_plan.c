@@ -982,21 +982,50 @@ END_TEST
 
 /* Siblings (the layers of a scanned array, per rule and expert) read
  * together give the same bytes as read one by one. */
+/* A family's example checkpoint written and planned (fam_open), and freed
+ * with everything it holds (fam_close). */
+struct fam {
+	char *t, *dir, *cfg;
+	struct orbax_ckpt *c;
+	struct mapping *m;
+	struct plan *p;
+};
+
+static void fam_open(struct fam *x, const struct family *f, int scanned)
+{
+	char file[512];
+
+	memset(x, 0, sizeof(*x));
+	x->t = write_ckpt(f, scanned, NULL);
+	x->dir = mappings_dir();
+	x->cfg = config_for(f);
+	snprintf(file, sizeof(file), "%s/%s.json", x->dir, f->name);
+	ck_assert_int_eq(mapping_load(file, &x->m), 0);
+	ck_assert_int_eq(orbax_open(x->t, NULL, &x->c), 0);
+	ck_assert_msg(plan_build(x->m, x->c, x->cfg, strlen(x->cfg), NULL, &x->p) == 0, "%s",
+		      ck_err_msg());
+}
+
+static void fam_close(struct fam *x)
+{
+	plan_free(x->p);
+	mapping_free(x->m);
+	orbax_close(x->c);
+	free(x->cfg);
+	free(x->dir);
+	ck_test_rmtree(x->t);
+	free(x->t);
+}
+
 START_TEST(siblings_should_read_as_they_do_alone)
 {
 	for (size_t f = 0; f < sizeof(families) / sizeof(families[0]); f++) {
-		char *t = write_ckpt(&families[f], 1, NULL), *dir = mappings_dir(), file[512];
-		char *cfg = config_for(&families[f]);
-		struct orbax_ckpt *c = NULL;
-		struct mapping *m = NULL;
-		struct plan *p = NULL;
+		struct fam x;
+		struct plan *p;
 		struct plan_groups g;
 
-		snprintf(file, sizeof(file), "%s/%s.json", dir, families[f].name);
-		ck_assert_int_eq(mapping_load(file, &m), 0);
-		ck_assert_int_eq(orbax_open(t, NULL, &c), 0);
-		ck_assert_msg(plan_build(m, c, cfg, strlen(cfg), NULL, &p) == 0, "%s",
-			      ck_err_msg());
+		fam_open(&x, &families[f], 1);
+		p = x.p;
 		ck_assert_int_eq(plan_groups_build(p, &g), 0);
 		ck_assert_uint_gt(g.ngroups, 0);
 		for (size_t k = 0; k < g.ngroups; k++) {
@@ -1027,13 +1056,7 @@ START_TEST(siblings_should_read_as_they_do_alone)
 		/* Unstacked tensors (the embedding) belong to no group. */
 		ck_assert_uint_eq(g.of[0], UINT32_MAX);
 		plan_groups_release(&g);
-		plan_free(p);
-		mapping_free(m);
-		orbax_close(c);
-		free(cfg);
-		free(dir);
-		ck_test_rmtree(t);
-		free(t);
+		fam_close(&x);
 	}
 }
 END_TEST
@@ -1044,18 +1067,12 @@ START_TEST(the_direct_path_should_match_the_hook_chain)
 {
 	for (size_t f = 0; f < sizeof(families) / sizeof(families[0]); f++)
 		for (int scanned = 0; scanned < 2; scanned++) {
-			char *t = write_ckpt(&families[f], scanned, NULL), *dir = mappings_dir();
-			char *cfg = config_for(&families[f]), file[512];
-			struct orbax_ckpt *c = NULL;
-			struct mapping *m = NULL;
-			struct plan *p = NULL;
+			struct fam x;
+			struct plan *p;
 			size_t direct = 0;
 
-			snprintf(file, sizeof(file), "%s/%s.json", dir, families[f].name);
-			ck_assert_int_eq(mapping_load(file, &m), 0);
-			ck_assert_int_eq(orbax_open(t, NULL, &c), 0);
-			ck_assert_msg(plan_build(m, c, cfg, strlen(cfg), NULL, &p) == 0, "%s",
-				      ck_err_msg());
+			fam_open(&x, &families[f], scanned);
+			p = x.p;
 			for (size_t i = 0; i < p->ntensors; i++) {
 				const struct plan_tensor *pt = &p->tensors[i];
 				uint8_t *a = malloc(pt->nbytes), *b = malloc(pt->nbytes);
@@ -1076,13 +1093,7 @@ START_TEST(the_direct_path_should_match_the_hook_chain)
 			/* Every family has kernels that are plain transposes. */
 			ck_assert_msg(direct * 2 >= p->ntensors, "%s: %zu of %zu direct",
 				      families[f].name, direct, p->ntensors);
-			plan_free(p);
-			mapping_free(m);
-			orbax_close(c);
-			free(cfg);
-			free(dir);
-			ck_test_rmtree(t);
-			free(t);
+			fam_close(&x);
 		}
 }
 END_TEST

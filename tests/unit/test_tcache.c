@@ -264,12 +264,21 @@ START_TEST(budget_should_evict_least_recently_used_and_keep_held_refs_valid)
 	ck_assert_int_eq(tcache_get(c, 9, &r), 0);
 	tcache_put(c, &r);
 	ck_assert_uint_eq(atomic_load(&l.loads[9]), 2);
-	/* Larger than the whole budget: served, never listed. */
+	/* Larger than the whole budget: served, never listed, but the most
+	 * recent such one is kept beside the budget: read again, it is a hit;
+	 * the next one replaces it. */
 	ck_assert_int_eq(tcache_get(c, 40, &r), 0);
 	ck_assert_uint_eq(r.size, 41);
 	tcache_put(c, &r);
 	tcache_stats(c, &st);
 	ck_assert_uint_le(st.bytes, 30);
+	ck_assert_int_eq(tcache_get(c, 40, &r), 0);
+	tcache_put(c, &r);
+	ck_assert_uint_eq(atomic_load(&l.loads[40]), 1);
+	ck_assert_int_eq(tcache_get(c, 50, &r), 0);
+	tcache_put(c, &r);
+	ck_assert(!tcache_has(c, 40));
+	ck_assert(tcache_has(c, 50));
 	tcache_free(c);
 }
 END_TEST
