@@ -46,7 +46,7 @@ static const char usage[] =
 	"  cache_dir_size=SIZE  budget of cache_dir (default 64GiB)\n"
 	"  cache_dir_keep   leave the cache_dir files at unmount, for the next\n"
 	"                   mount of the same view (else they are removed)\n"
-	"  read_ahead=SIZE  kernel readahead of the mount (default 4MiB, 0 = kernel's)\n"
+	"  read_ahead=SIZE  kernel readahead of the mount (default 1MiB, 0 = kernel's)\n"
 	"  tokenizer=DIR    pass the tokenizer files of DIR through\n"
 	"  mappings=DIR     use the mapping files of DIR\n"
 	"  config.KEY=VALUE set field KEY of config.json (VALUE as JSON if it\n"

@@ -53,7 +53,7 @@ struct ckfs_opts {
 #define CKFS_DEFAULT_SHARD_SIZE ((uint64_t)5000000000)
 #define CKFS_DEFAULT_CACHE_SIZE ((uint64_t)1 << 30)
 #define CKFS_DEFAULT_CACHE_DIR_SIZE ((uint64_t)64 << 30)
-#define CKFS_DEFAULT_READ_AHEAD ((uint64_t)4 << 20)
+#define CKFS_DEFAULT_READ_AHEAD ((uint64_t)1 << 20)
 
 enum ckfs_kind {
 	CKFS_BYTES,			/* contents held in memory */
