@@ -218,6 +218,12 @@ for _ in 1 2; do
 done
 PC_MBS=$best
 echo "  page-cache floor (cat of the plain files, cached, best of 2): $PC_MBS MB/s"
+# What convert cannot avoid besides decoding: writing the served bytes.
+drop
+t0=$(now); cat "$T"/plain/*.safetensors >"$T/wfloor"; t1=$(now)
+WRITE_MBS=$(rate "$SERVED_B" "$(calc "%.6f" "$t1 - $t0")")
+rm -f "$T/wfloor"
+echo "  write floor (cat of the plain files, page cache dropped, into a new file): $WRITE_MBS MB/s"
 "$PY" "$HERE/perf_reads.py" mmap "$T"/plain/*.safetensors >/dev/null
 "$PY" "$HERE/perf_reads.py" mmap "$T"/plain/*.safetensors >"$T/mm.kv"
 MMAP_PC_MBS=$(rate "$(kv bytes "$T/mm.kv")" "$(kv seconds "$T/mm.kv")")
@@ -338,6 +344,7 @@ run_conf() {
 	r=$(rate "$SERVED_B" "$tv")
 	line "convert to disk" "$r MB/s ($tv s)" "all-core decode $DECODE_MBS MB/s" "$(ratio "$r" "$DECODE_MBS")" ge 0.8
 	line "convert vs ref." "$r MB/s" "ref. decode, gaussian bf16 $GAUSS_N MB/s" "$(ratio "$r" "$GAUSS_N")"
+	line "convert vs write" "$r MB/s" "write floor $WRITE_MBS MB/s" "$(ratio "$r" "$WRITE_MBS")"
 	same=yes
 	for f in "$T"/plain/*; do cmp -s "$f" "$T/conv/$(basename "$f")" || same=no; done
 	rm -rf "$T/conv"
