@@ -16,6 +16,24 @@ need_fixtures() {
 	fi
 }
 
+# need_fuse [TOOL...]: skip unless FUSE can be mounted here and every TOOL
+# is on PATH.  Then mounted (is $MNT a ckptfs mount?) and stats (the
+# user.ckptfs.stats of $MNT) serve the mount tests.
+need_fuse() {
+	if [ ! -e /dev/fuse ] || ! command -v fusermount3 >/dev/null; then
+		echo "skipped: no /dev/fuse or fusermount3"
+		exit 77
+	fi
+	for tool in "$@"; do
+		if ! command -v "$tool" >/dev/null 2>&1; then
+			echo "skipped: $tool is needed"
+			exit 77
+		fi
+	done
+}
+mounted() { grep -q " $MNT fuse.ckptfs " /proc/mounts; }
+stats() { getfattr --absolute-names --only-values -n user.ckptfs.stats "$MNT"; }
+
 need_numpy() {
 	if ! "$PY" -c 'import numpy' 2>/dev/null; then
 		echo "skipped: $PY with numpy is needed"

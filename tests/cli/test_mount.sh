@@ -5,10 +5,7 @@
 # and a mapping that does not fit is refused before anything is mounted.
 . "$(dirname "$0")/lib.sh"
 need_numpy
-if [ ! -e /dev/fuse ] || ! command -v fusermount3 >/dev/null; then
-	echo "skipped: no /dev/fuse or fusermount3"
-	exit 77
-fi
+need_fuse
 TOOLS=$(cd "$(dirname "$0")/../tools" && pwd)
 MNT=$TMP/mnt
 mkdir -p "$MNT"
@@ -18,8 +15,6 @@ cleanup() {
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
-
-mounted() { grep -q " $MNT fuse.ckptfs " /proc/mounts; }
 
 # Every family `ckptfs example` writes, scanned bfloat16 at --scale 2
 # (head_dim 32: the query scale sqrt(32) of Llama/Mistral/Mixtral needs

@@ -7,16 +7,7 @@
 # reads from decoding again; the xattr is listed on the root only; and
 # `convert --stats` prints the same counters.
 . "$(dirname "$0")/lib.sh"
-if [ ! -e /dev/fuse ] || ! command -v fusermount3 >/dev/null; then
-	echo "skipped: no /dev/fuse or fusermount3"
-	exit 77
-fi
-for tool in jq getfattr; do
-	if ! command -v $tool >/dev/null 2>&1; then
-		echo "skipped: $tool is needed"
-		exit 77
-	fi
-done
+need_fuse jq getfattr
 MNT=$TMP/mnt
 mkdir -p "$MNT"
 cleanup() {
@@ -25,10 +16,6 @@ cleanup() {
 }
 trap cleanup EXIT
 
-mounted() { grep -q " $MNT fuse.ckptfs " /proc/mounts; }
-
-# stats: the counters now, as one line of JSON.
-stats() { getfattr --absolute-names --only-values -n user.ckptfs.stats "$MNT"; }
 # field NAME: one counter now.
 field() { stats | jq -r ".$1"; }
 

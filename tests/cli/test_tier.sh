@@ -10,16 +10,7 @@
 # ceil(group output / cache_size) for one reader.  A bad cache_dir is
 # refused, naming it.
 . "$(dirname "$0")/lib.sh"
-if [ ! -e /dev/fuse ] || ! command -v fusermount3 >/dev/null; then
-	echo "skipped: no /dev/fuse or fusermount3"
-	exit 77
-fi
-for tool in jq getfattr od; do
-	if ! command -v $tool >/dev/null 2>&1; then
-		echo "skipped: $tool is needed"
-		exit 77
-	fi
-done
+need_fuse jq getfattr od
 MNT=$TMP/mnt
 TIER=$TMP/tier
 mkdir -p "$MNT" "$TIER"
@@ -28,9 +19,6 @@ cleanup() {
 	rm -rf "$TMP"
 }
 trap cleanup EXIT
-
-mounted() { grep -q " $MNT fuse.ckptfs " /proc/mounts; }
-stats() { getfattr --absolute-names --only-values -n user.ckptfs.stats "$MNT"; }
 
 EX=$TMP/ex
 "$CKPTFS" example "$EX" --layers 6 --scale 2 --chunks 4 >/dev/null || not_ok "example"
