@@ -1,9 +1,11 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # Build ckptfs twice (plain, and with ASan+UBSan) and run every test under
-# ctest in both builds; then build the libFuzzer targets and run each one
-# briefly on its seed corpus.  Run from the project root.
+# ctest in both builds; then run the concurrency soak against a
+# ThreadSanitizer build of the daemon; then build the libFuzzer targets and
+# run each one briefly on its seed corpus.  Run from the project root.
 #   CKPT_FUZZ_SECONDS=N  seconds per fuzz target (default 10; 0 skips)
+#   CKPT_SOAK_SECONDS=N  seconds of each soak (default 10)
 set -eu
 jobs=$(nproc 2>/dev/null || echo 2)
 
@@ -15,6 +17,13 @@ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCKPT_SANITIZE=ON -DCKPT_TEST
 cmake --build build-asan -j"$jobs"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
 	ctest --test-dir build-asan --output-on-failure -j"$jobs"
+
+if command -v clang >/dev/null; then
+	CC=clang cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCKPT_TSAN=ON \
+		-DCKPT_TESTS=OFF >/dev/null
+	cmake --build build-tsan -j"$jobs" --target ckptfs
+	CKPTFS=build/ckptfs CKPT_SOAK_DAEMON=build-tsan/ckptfs sh tests/cli/test_soak.sh
+fi
 
 secs=${CKPT_FUZZ_SECONDS:-10}
 if [ "$secs" -gt 0 ] && command -v clang >/dev/null; then
