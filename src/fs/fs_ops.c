@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,8 +90,40 @@ static void set_read_ahead(void)
 	       (unsigned long long)(fs_read_ahead >> 10), path);
 }
 
+/*
+ * SIGTERM, SIGINT and SIGHUP end the loop, and fuse_main() then unmounts.
+ * Handled here rather than by libfuse, which installs its handlers only
+ * over the default disposition (a daemon started in the background of a
+ * script inherits SIGINT ignored) and makes fuse_main() return 1 after
+ * them: a stop asked for by a signal is a clean exit.
+ */
+static struct fuse *fs_fuse;		/* set by fs_init */
+static volatile sig_atomic_t fs_stop_signal;
+
+static void fs_on_signal(int sig)
+{
+	fs_stop_signal = sig;
+	if (fs_fuse)
+		fuse_exit(fs_fuse);	/* sets a flag */
+}
+
+static void fs_catch_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = fs_on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+}
+
 static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 {
+	fs_fuse = fuse_get_context()->fuse;
+	if (fs_stop_signal)	/* asked to stop while mounting */
+		fuse_exit(fs_fuse);
 	cfg->kernel_cache = 1;
 	cfg->use_ino = 1;
 	cfg->entry_timeout = FS_TIMEOUT;
@@ -391,8 +424,12 @@ static const struct fuse_operations fs_operations = {
 
 int fs_ops_main(struct ckfs *fs, uint64_t read_ahead, int argc, char **argv)
 {
+	int rc;
+
 	if (argc < 2 || !realpath(argv[1], fs_mountpoint))
 		fs_mountpoint[0] = '\0';
 	fs_read_ahead = read_ahead;
-	return fuse_main(argc, argv, &fs_operations, fs);
+	fs_catch_signals();
+	rc = fuse_main(argc, argv, &fs_operations, fs);
+	return rc && fs_stop_signal ? 0 : rc;
 }

@@ -14,8 +14,9 @@ struct ckfs;
  * Run the FUSE main loop for fs with the FUSE arguments argv[0..argc)
  * (program name, mountpoint, -f/-d/-s, -o options already stripped of ckptfs's
  * own).  Once mounted, the kernel's readahead for the mount is set to
- * read_ahead bytes (0: left as the kernel has it).  Returns fuse_main's exit
- * status.  fs must stay open until it returns.
+ * read_ahead bytes (0: left as the kernel has it).  SIGTERM, SIGINT and
+ * SIGHUP unmount and return 0.  Returns fuse_main's exit status otherwise.
+ * fs must stay open until it returns.
  */
 int fs_ops_main(struct ckfs *fs, uint64_t read_ahead, int argc, char **argv);
 
