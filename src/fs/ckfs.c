@@ -405,9 +405,11 @@ static ssize_t read_shard(struct ckfs *fs, const struct ckfs_file *f, uint8_t *b
 			ssize_t got = ckfs_tensor_copy(fs, (uint32_t)t, toff, buf + done,
 						       size - done);
 
+			/* The whole read fails, not just its end: FUSE takes a
+			 * short read for the end of the file. */
 			if (got < 0) {
 				ck_log(CK_LOG_ERROR, "%s: %s", f->name, ck_err_msg());
-				return done ? (ssize_t)done : -EIO;
+				return -EIO;
 			}
 			n = (uint64_t)got;
 		}
