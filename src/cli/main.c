@@ -9,6 +9,7 @@
 
 #include "cli/cli.h"
 #include "util/ck_err.h"
+#include "util/ck_log.h"
 
 static const char usage[] =
 	"usage: ckptfs SRC MOUNTPOINT [-f] [-d] [-s] [-o OPTIONS]\n"
@@ -59,10 +60,11 @@ static const char usage[] =
 
 int cli_fail(int err)
 {
-	const char *msg = ck_err_msg();
+	char msg[2048];
 
-	if (!*msg)
-		msg = strerror(err < 0 ? -err : err);
+	snprintf(msg, sizeof(msg), "%s", *ck_err_msg() ? ck_err_msg() :
+		 strerror(err < 0 ? -err : err));
+	ck_log_sanitize(msg);
 	fprintf(stderr, "ckptfs: error: %s\n", msg);
 	return CLI_EXIT_FAIL;
 }

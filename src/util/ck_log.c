@@ -22,6 +22,13 @@ void ck_log_use_syslog(int on)
 	log_syslog = on;
 }
 
+void ck_log_sanitize(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f)
+			*s = '?';
+}
+
 void ck_log(enum ck_log_level level, const char *fmt, ...)
 {
 	static const int prio[] = { LOG_ERR, LOG_WARNING, LOG_INFO, LOG_DEBUG };
@@ -35,9 +42,7 @@ void ck_log(enum ck_log_level level, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
 	va_end(ap);
-	for (char *s = line; *s; s++)
-		if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f)
-			*s = '?';
+	ck_log_sanitize(line);
 	if (log_syslog) {
 		syslog(prio[level], "%s", line + n);
 		return;

@@ -22,6 +22,10 @@ void ck_log_set_level(enum ck_log_level level);
 /* Send lines to syslog (ident "ckptfs") instead of stderr when on != 0. */
 void ck_log_use_syslog(int on);
 
+/* Replace every byte of s that is not printable ASCII by '?' (names and
+ * keys from a checkpoint may hold anything; no log line echoes them raw). */
+void ck_log_sanitize(char *s);
+
 /* Log one line ("ckptfs: <message>"); non-printable bytes become '?'. */
 void ck_log(enum ck_log_level level, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -10,6 +10,7 @@
 #include "util/ck_err.h"
 #include "util/ck_file.h"
 #include "util/ck_json.h"
+#include "util/ck_log.h"
 #include "util/ck_rd.h"
 
 START_TEST(rd_should_decode_little_and_big_endian_integers)
@@ -60,6 +61,17 @@ START_TEST(rd_varint_should_decode_leb128_and_reject_overflow)
 	ck_assert_int_eq(ck_rd_varint(&r, UINT64_MAX, &v, "n"), -EIO);
 	ck_rd_init(&r, cut, sizeof(cut));
 	ck_assert_int_eq(ck_rd_varint(&r, UINT64_MAX, &v, "n"), -EIO);
+}
+END_TEST
+
+/* Log lines never echo raw bytes: control characters (an escape sequence,
+ * a newline that would split the line) and non-ASCII bytes become '?'. */
+START_TEST(log_sanitize_should_leave_printable_ascii_only)
+{
+	char s[] = "key 'a\x1b[31mb\nc\xff\x7f' ok";
+
+	ck_log_sanitize(s);
+	ck_assert_str_eq(s, "key 'a?[31mb?c?" "?' ok");
 }
 END_TEST
 
@@ -175,6 +187,7 @@ int main(void)
 	tcase_add_test(tc, path_check_should_refuse_escapes);
 	tcase_add_test(tc, json_should_read_exact_64_bit_integers_only);
 	tcase_add_test(tc, read_file_should_cap_size_and_report_missing_files);
+	tcase_add_test(tc, log_sanitize_should_leave_printable_ascii_only);
 	suite_add_tcase(s, tc);
 	return ck_test_run(s);
 }
