@@ -4,7 +4,7 @@
  * codec, the rest is the encoded value; it is decoded into a fixed 1 MiB
  * buffer and into a small one (to exercise -EOVERFLOW), and for zstd also
  * through codec_zstd_decode_alloc with a cap and through the streaming
- * decoder (input fetched in pieces, output in 7-byte windows), which must
+ * decoder (input fetched in pieces, output in 4093-byte windows), which must
  * agree with the one-shot decode.  A successful decode is re-encoded and
  * decoded again, which must give the same bytes.
  */
@@ -42,7 +42,7 @@ static int fuzz_emit(void *ctx, uint64_t off, const uint8_t *p, size_t n)
 {
 	const struct fuzz_stream *f = ctx;
 
-	if (off + n > f->cap || (n != 7 && off + n != f->cap))
+	if (off + n > f->cap || (n != 4093 && off + n != f->cap))
 		abort();	/* past out_len, or a short window not last */
 	memcpy(f->out + off, p, n);
 	return 0;
@@ -56,7 +56,7 @@ static void fuzz_stream(const uint8_t *data, size_t size, const uint8_t *ref,
 			size_t want, int ref_ok, uint8_t *tmp)
 {
 	struct fuzz_stream f = { data, tmp, want };
-	struct codec_zstd_stream s = { size, want, 7, fuzz_read, fuzz_emit, &f };
+	struct codec_zstd_stream s = { size, want, 4093, fuzz_read, fuzz_emit, &f };
 	int err = codec_zstd_decode_stream(&s);
 
 	if (ref_ok > 0 && (err != 0 || memcmp(tmp, ref, want) != 0))
