@@ -170,6 +170,7 @@ int cli_opts_parse(const char *arg, struct ckfs_opts *o, struct ck_buf *fuse,
 	char *copy = strdup(arg), *tok, *end;
 	int err = 0, last = 0;
 
+	*keep = NULL;
 	if (!copy)
 		return ck_err(-ENOMEM, "out of memory");
 	for (tok = copy; !err && !last; tok = end + 1) {

@@ -94,7 +94,7 @@ int cmd_convert(int argc, char **argv)
 {
 	struct ckfs_opts o = { 0 };
 	const char *src = NULL, *out = NULL;
-	char *keep[32];
+	char *keep[32] = { NULL };
 	int nkeep = 0, err = 0, tty = isatty(STDERR_FILENO), stats = 0;
 	struct ckfs *fs = NULL;
 	uint64_t total = 0, done = 0;

@@ -26,7 +26,7 @@ int cmd_mount(int argc, char **argv)
 {
 	struct ckfs_opts o = { 0 };
 	struct ck_buf fuse = CK_BUF_INIT, fsname = CK_BUF_INIT;
-	char *keep[MOUNT_MAX_OPTS], *fargv[16];
+	char *keep[MOUNT_MAX_OPTS] = { NULL }, *fargv[16];
 	const char *src = NULL, *mnt = NULL;
 	int nkeep = 0, fargc = 0, foreground = 0, debug = 0, single = 0;
 	struct ckfs *fs = NULL;

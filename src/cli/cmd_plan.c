@@ -16,7 +16,7 @@ int cmd_plan(int argc, char **argv)
 	struct ckfs_opts o = { 0 };
 	const char *src = NULL;
 	struct ckfs *fs = NULL;
-	char *keep[32];
+	char *keep[32] = { NULL };
 	int nkeep = 0, err = 0;
 
 	o.step = -1;

@@ -74,7 +74,9 @@ PYEOF
 }
 
 # 1. Failing source reads.
-LD_PRELOAD=$TMP/shim.so CKPT_FAULT_FLAG=$TMP/fail CKPT_FAULT_PATH=/checkpoints/ \
+# (an ASan build accepts a preloaded library before its runtime this way)
+ASAN_OPTIONS="verify_asan_link_order=0:${ASAN_OPTIONS:-}" \
+	LD_PRELOAD=$TMP/shim.so CKPT_FAULT_FLAG=$TMP/fail CKPT_FAULT_PATH=/checkpoints/ \
 	"$CKPTFS" "$EX" "$MNT" -f -o "$opts" 2>"$TMP/daemon.err" &
 PID=$!
 for _ in $(seq 200); do
