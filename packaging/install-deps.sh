@@ -9,5 +9,5 @@ apt-get install -y -qq --no-install-recommends \
 	build-essential cmake pkg-config clang llvm \
 	libfuse3-dev fuse3 libcjson-dev libzstd-dev liblz4-dev zlib1g-dev \
 	libblosc-dev check zstd \
-	python3-numpy python3-zstandard attr jq \
+	python3-numpy python3-zstandard attr jq valgrind \
 	debhelper dpkg-dev lintian man-db groff-base >/dev/null

@@ -1,7 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # Build ckptfs twice (plain, and with ASan+UBSan) and run every test under
-# ctest in both builds; then run the concurrency soak against a
+# ctest in both builds; then the unit tests and the command line under
+# valgrind memcheck (tests/valgrind.sh); then the concurrency soak against a
 # ThreadSanitizer build of the daemon; then build the libFuzzer targets and
 # run each one briefly on its seed corpus.  Run from the project root.
 #   CKPT_FUZZ_SECONDS=N  seconds per fuzz target (default 10; 0 skips)
@@ -17,6 +18,8 @@ cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCKPT_SANITIZE=ON -DCKPT_TEST
 cmake --build build-asan -j"$jobs"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
 	ctest --test-dir build-asan --output-on-failure -j"$jobs"
+
+sh tests/valgrind.sh build
 
 if command -v clang >/dev/null; then
 	CC=clang cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCKPT_TSAN=ON \
