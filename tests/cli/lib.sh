@@ -32,6 +32,25 @@ need_fuse() {
 	done
 }
 mounted() { grep -q " $MNT fuse.ckptfs " /proc/mounts; }
+
+# mount_tmp: MNT, a mountpoint under $TMP; on exit it is unmounted, the
+# foreground daemon $PID (if set) killed, and $TMP removed.
+mount_tmp() {
+	MNT=$TMP/mnt
+	PID=
+	mkdir -p "$MNT"
+	trap 'fusermount3 -u "$MNT" 2>/dev/null; [ -n "$PID" ] && kill -9 "$PID" 2>/dev/null; rm -rf "$TMP"' EXIT
+}
+# wait_mounted: until $MNT is a ckptfs mount; 1 after 10 s, or as soon as
+# the foreground daemon $PID (if set) has exited.
+wait_mounted() {
+	for _ in $(seq 200); do
+		mounted && return 0
+		[ -n "${PID:-}" ] && ! kill -0 "$PID" 2>/dev/null && break
+		sleep 0.05
+	done
+	mounted
+}
 stats() { getfattr --absolute-names --only-values -n user.ckptfs.stats "$MNT"; }
 
 need_numpy() {

@@ -15,15 +15,7 @@
 need_fuse
 command -v cc >/dev/null || { echo "skipped: cc is needed for the shim"; exit 77; }
 [ -x "$PY" ] || { echo "skipped: $PY is needed"; exit 77; }
-MNT=$TMP/mnt
-mkdir -p "$MNT"
-PID=
-cleanup() {
-	fusermount3 -u "$MNT" 2>/dev/null
-	[ -n "$PID" ] && kill "$PID" 2>/dev/null
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
+mount_tmp
 
 cc -shared -fPIC -o "$TMP/shim.so" "$(dirname "$0")/../tools/fault_shim.c" -ldl ||
 	not_ok "building the shim"
@@ -79,11 +71,7 @@ ASAN_OPTIONS="verify_asan_link_order=0:${ASAN_OPTIONS:-}" \
 	LD_PRELOAD=$TMP/shim.so CKPT_FAULT_FLAG=$TMP/fail CKPT_FAULT_PATH=/checkpoints/ \
 	"$CKPTFS" "$EX" "$MNT" -f -o "$opts" 2>"$TMP/daemon.err" &
 PID=$!
-for _ in $(seq 200); do
-	mounted && break
-	sleep 0.05
-done
-mounted || { not_ok "mount with the shim: $(cat "$TMP/daemon.err")"; finish; }
+wait_mounted || { not_ok "mount with the shim: $(cat "$TMP/daemon.err")"; finish; }
 tensors "$MNT" "$TMP/ref" >"$TMP/t0"
 first=$(sed -n 's/^ok //p' "$TMP/t0" | grep norm | tail -1)
 [ "$(grep -vc '^ok ' "$TMP/t0")" = 0 ] && ok "before the fault: $(wc -l <"$TMP/t0") tensors served" ||
@@ -124,11 +112,7 @@ size=$(stat -c %s "$big")
 	"$big" $((size - 10))
 "$CKPTFS" "$TMP/bad" "$MNT" -f -o "hf_config=$EX/config.json,cache_size=1MiB" 2>"$TMP/daemon.err" &
 PID=$!
-for _ in $(seq 200); do
-	mounted && break
-	sleep 0.05
-done
-if mounted; then
+if wait_mounted; then
 	tensors "$MNT" "$TMP/ref" >"$TMP/t3"
 	n_ok=$(grep -c '^ok ' "$TMP/t3")
 	n_eio=$(grep -c '^eio ' "$TMP/t3")
@@ -151,12 +135,7 @@ big=$(find "$TMP/cut/checkpoints" -type f -printf '%s %p\n' | sort -n | tail -1 
 truncate -s $(( $(stat -c %s "$big") / 3 )) "$big"
 if "$CKPTFS" "$TMP/cut" "$MNT" -f -o "hf_config=$EX/config.json" 2>"$TMP/daemon.err" & then
 	PID=$!
-	for _ in $(seq 200); do
-		mounted && break
-		kill -0 "$PID" 2>/dev/null || break
-		sleep 0.05
-	done
-	if mounted; then
+	if wait_mounted; then
 		tensors "$MNT" "$TMP/ref" >"$TMP/t4"
 		! grep -q '^bad ' "$TMP/t4" && grep -q '^eio ' "$TMP/t4" &&
 			ok "truncated data file: mounted, $(grep -c '^eio ' "$TMP/t4") tensors EIO, no wrong bytes" ||

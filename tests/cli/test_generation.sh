@@ -8,13 +8,7 @@
 . "$(dirname "$0")/lib.sh"
 need_fuse
 [ -x "$PY" ] || { echo "skipped: $PY is needed"; exit 77; }
-MNT=$TMP/mnt
-mkdir -p "$MNT"
-cleanup() {
-	fusermount3 -u "$MNT" 2>/dev/null
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
+mount_tmp
 
 EX=$TMP/ex
 "$CKPTFS" example "$EX" --layers 2 --scale 4 --chunks 2 --random >/dev/null || not_ok "example"

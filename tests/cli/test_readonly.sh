@@ -6,13 +6,7 @@
 # checkpoint changes.
 . "$(dirname "$0")/lib.sh"
 need_fuse
-MNT=$TMP/mnt
-mkdir -p "$MNT"
-cleanup() {
-	fusermount3 -u "$MNT" 2>/dev/null
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
+mount_tmp
 
 EX=$TMP/ex
 "$CKPTFS" example "$EX" >/dev/null || not_ok "example"

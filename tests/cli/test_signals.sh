@@ -7,15 +7,7 @@
 # at all with -o auto_unmount.
 . "$(dirname "$0")/lib.sh"
 need_fuse
-MNT=$TMP/mnt
-mkdir -p "$MNT"
-PID=
-cleanup() {
-	[ -n "$PID" ] && kill -9 "$PID" 2>/dev/null
-	fusermount3 -u "$MNT" 2>/dev/null
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
+mount_tmp
 
 EX=$TMP/ex
 "$CKPTFS" example "$EX" >/dev/null || not_ok "example"
@@ -25,11 +17,7 @@ opts="hf_config=$EX/config.json"
 fg_mount() {
 	"$CKPTFS" "$EX" "$MNT" -f -o "$opts${1:+,$1}" 2>"$TMP/daemon.err" &
 	PID=$!
-	for _ in $(seq 200); do
-		mounted && return 0
-		sleep 0.05
-	done
-	return 1
+	wait_mounted
 }
 # gone: the daemon $PID has exited (within 5 s); its status in $rc.
 gone() {

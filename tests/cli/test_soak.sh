@@ -12,15 +12,7 @@ need_fuse
 [ -x "$PY" ] || { echo "skipped: $PY is needed"; exit 77; }
 DAEMON=${CKPT_SOAK_DAEMON:-$CKPTFS}
 SECS=${CKPT_SOAK_SECONDS:-10}
-MNT=$TMP/mnt
-mkdir -p "$MNT"
-PID=
-cleanup() {
-	fusermount3 -u "$MNT" 2>/dev/null
-	[ -n "$PID" ] && kill "$PID" 2>/dev/null
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
+mount_tmp
 
 EX=$TMP/ex
 "$CKPTFS" example "$EX" --family mixtral --layers 4 --scale 2 --chunks 4 >/dev/null ||
@@ -34,11 +26,7 @@ soak() {
 	TSAN_OPTIONS="halt_on_error=1 exitcode=66 ${TSAN_OPTIONS:-}" \
 		"$DAEMON" "$EX" "$MNT" -f -o "$2" 2>"$TMP/daemon.err" &
 	PID=$!
-	for _ in $(seq 200); do
-		mounted && break
-		sleep 0.05
-	done
-	if ! mounted; then
+	if ! wait_mounted; then
 		not_ok "$1: mount with $DAEMON: $(cat "$TMP/daemon.err")"
 		return
 	fi

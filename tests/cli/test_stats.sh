@@ -8,13 +8,7 @@
 # `convert --stats` prints the same counters.
 . "$(dirname "$0")/lib.sh"
 need_fuse jq getfattr
-MNT=$TMP/mnt
-mkdir -p "$MNT"
-cleanup() {
-	fusermount3 -u "$MNT" 2>/dev/null
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
+mount_tmp
 
 # field NAME: one counter now.
 field() { stats | jq -r ".$1"; }

@@ -11,14 +11,9 @@
 # refused, naming it.
 . "$(dirname "$0")/lib.sh"
 need_fuse jq getfattr od
-MNT=$TMP/mnt
+mount_tmp
 TIER=$TMP/tier
-mkdir -p "$MNT" "$TIER"
-cleanup() {
-	fusermount3 -u "$MNT" 2>/dev/null
-	rm -rf "$TMP"
-}
-trap cleanup EXIT
+mkdir -p "$TIER"
 
 EX=$TMP/ex
 "$CKPTFS" example "$EX" --layers 6 --scale 2 --chunks 4 >/dev/null || not_ok "example"
