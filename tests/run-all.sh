@@ -5,7 +5,7 @@
 # valgrind memcheck (tests/valgrind.sh); then the concurrency soak against a
 # ThreadSanitizer build of the daemon; then build the libFuzzer targets and
 # run each one briefly on its seed corpus.  Run from the project root.
-#   CKPT_FUZZ_SECONDS=N  seconds per fuzz target (default 10; 0 skips)
+#   CKPT_FUZZ_SECONDS=N  seconds per fuzz target (default 30; 0 skips)
 #   CKPT_SOAK_SECONDS=N  seconds of each soak (default 10)
 set -eu
 jobs=$(nproc 2>/dev/null || echo 2)
@@ -28,7 +28,7 @@ if command -v clang >/dev/null; then
 	CKPTFS=build/ckptfs CKPT_SOAK_DAEMON=build-tsan/ckptfs sh tests/cli/test_soak.sh
 fi
 
-secs=${CKPT_FUZZ_SECONDS:-10}
+secs=${CKPT_FUZZ_SECONDS:-30}
 if [ "$secs" -gt 0 ] && command -v clang >/dev/null; then
 	CC=clang cmake -S . -B build-fuzz -DCKPT_FUZZ=ON -DCKPT_TESTS=OFF \
 		-DCMAKE_BUILD_TYPE=Debug >/dev/null
