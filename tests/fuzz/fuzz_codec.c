@@ -28,6 +28,8 @@ struct fuzz_stream {
 	const uint8_t *in;
 	uint8_t *out;
 	size_t cap;
+	uint64_t next;			/* where the next piece must start */
+	int short_seen;			/* a piece shorter than a window came */
 };
 
 static int fuzz_read(void *ctx, uint64_t off, void *buf, size_t n)
@@ -38,12 +40,16 @@ static int fuzz_read(void *ctx, uint64_t off, void *buf, size_t n)
 	return 0;
 }
 
+/* Pieces come in order, never past out_len, all a whole window but the
+ * last (which is short when the stream ends early; the decode then fails). */
 static int fuzz_emit(void *ctx, uint64_t off, const uint8_t *p, size_t n)
 {
-	const struct fuzz_stream *f = ctx;
+	struct fuzz_stream *f = ctx;
 
-	if (off + n > f->cap || (n != 4093 && off + n != f->cap))
-		abort();	/* past out_len, or a short window not last */
+	if (off != f->next || off + n > f->cap || f->short_seen || n == 0)
+		abort();
+	f->short_seen = n != 4093;
+	f->next = off + n;
 	memcpy(f->out + off, p, n);
 	return 0;
 }
@@ -55,7 +61,7 @@ static int fuzz_emit(void *ctx, uint64_t off, const uint8_t *p, size_t n)
 static void fuzz_stream(const uint8_t *data, size_t size, const uint8_t *ref,
 			size_t want, int ref_ok, uint8_t *tmp)
 {
-	struct fuzz_stream f = { data, tmp, want };
+	struct fuzz_stream f = { data, tmp, want, 0, 0 };
 	struct codec_zstd_stream s = { size, want, 4093, fuzz_read, fuzz_emit, &f };
 	int err = codec_zstd_decode_stream(&s);
 
