@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "util/ck_err.h"
 
@@ -25,6 +26,7 @@ struct entry {
 	uint32_t id;
 	enum entry_state state;
 	int err;			/* FAILED: the load's error */
+	char *msg;			/* FAILED: its message, or NULL */
 	uint8_t *data;
 	uint64_t size;
 	unsigned refs;			/* protected by tcache.lock */
@@ -96,10 +98,31 @@ static void push_front(struct tcache *c, struct entry *e)
 }
 
 /* Drop one reference (lock held); frees the entry at zero. */
+/* Mark e failed with err and the calling thread's message, which every
+ * reader that waited for it then reports as its own. */
+static void fail_locked(struct tcache *c, struct entry *e, int err)
+{
+	const char *msg = ck_err_msg();
+
+	e->state = FAILED;
+	e->err = err;
+	e->msg = *msg ? strdup(msg) : NULL;
+	c->st.loads_failed++;
+}
+
+/* A waiter's copy of the failure of e: err, and the loader's message. */
+static int failed_err(const struct entry *e)
+{
+	if (e->msg)
+		return ck_err(e->err, "%s", e->msg);
+	return ck_err(e->err, "loading tensor %u failed", e->id);
+}
+
 static void unref_locked(struct entry *e)
 {
 	if (--e->refs == 0) {
 		free(e->data);
+		free(e->msg);
 		free(e);
 	}
 }
@@ -235,7 +258,7 @@ int tcache_get(struct tcache *c, uint32_t id, struct tcache_ref *ref)
 			return 0;
 		}
 		if (e->state == FAILED) {
-			err = e->err;
+			err = failed_err(e);
 			pthread_mutex_unlock(&c->lock);
 			return err;
 		}
@@ -244,7 +267,7 @@ int tcache_get(struct tcache *c, uint32_t id, struct tcache_ref *ref)
 		while (e->state == LOADING)
 			pthread_cond_wait(&c->loaded, &c->lock);
 		if (e->state == FAILED) {
-			err = e->err;
+			err = failed_err(e);
 			unref_locked(e);
 			pthread_mutex_unlock(&c->lock);
 			return err;
@@ -272,9 +295,7 @@ int tcache_get(struct tcache *c, uint32_t id, struct tcache_ref *ref)
 
 	pthread_mutex_lock(&c->lock);
 	if (err) {
-		e->state = FAILED;
-		e->err = err;
-		c->st.loads_failed++;
+		fail_locked(c, e, err);
 		if (c->slots[id] == e)
 			c->slots[id] = NULL;
 		e->refs--;	/* the slot's reference */
@@ -325,9 +346,7 @@ void tcache_fulfil(struct tcache *c, uint32_t id, uint8_t *data, uint64_t size,
 		return;
 	}
 	if (err) {
-		e->state = FAILED;
-		e->err = err;
-		c->st.loads_failed++;
+		fail_locked(c, e, err);
 		c->slots[id] = NULL;
 		pthread_cond_broadcast(&c->loaded);
 		unref_locked(e);

@@ -4,12 +4,14 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cache/tcache.h"
 #include "ck_test.h"
+#include "util/ck_err.h"
 
 struct loader {
 	atomic_uint loads[64];
@@ -27,7 +29,7 @@ static int load(void *ctx, uint32_t id, uint8_t **data, uint64_t *size)
 		usleep(l->delay_us);
 	if ((int)id == atomic_load(&l->fail_id)) {
 		atomic_store(&l->fail_id, -1);
-		return -EIO;
+		return ck_err(-EIO, "tensor %u: bad checksum", id);
 	}
 	*data = malloc(id + 1);
 	memset(*data, (int)id, id + 1);
@@ -43,6 +45,7 @@ struct claim_reader {
 	uint32_t id;
 	int err;
 	uint8_t first;
+	char msg[64];		/* its thread's message after the get */
 };
 
 static void *claim_read(void *arg)
@@ -50,7 +53,9 @@ static void *claim_read(void *arg)
 	struct claim_reader *r = arg;
 	struct tcache_ref ref;
 
+	ck_err(-EINVAL, "stale message of an earlier failure");
 	r->err = tcache_get(r->c, r->id, &ref);
+	snprintf(r->msg, sizeof(r->msg), "%s", ck_err_msg());
 	if (!r->err) {
 		r->first = ref.data[0];
 		tcache_put(r->c, &ref);
@@ -94,9 +99,10 @@ START_TEST(claim_should_make_readers_wait_for_the_fulfilment)
 	rd.id = 3;
 	ck_assert_int_eq(pthread_create(&th, NULL, claim_read, &rd), 0);
 	usleep(20000);
-	tcache_fulfil(c, 3, NULL, 0, -EIO);
+	tcache_fulfil(c, 3, NULL, 0, ck_err(-EIO, "shard 3: truncated"));
 	pthread_join(th, NULL);
 	ck_assert_int_eq(rd.err, -EIO);
+	ck_assert_str_eq(rd.msg, "shard 3: truncated");	/* the loader's */
 	ck_assert(!tcache_has(c, 3));
 	ck_assert_int_eq(tcache_get(c, 3, &r), 0);
 	tcache_put(c, &r);
@@ -291,10 +297,37 @@ START_TEST(failed_load_should_report_and_not_be_cached)
 
 	ck_assert_int_eq(tcache_new(64, 100, load, &l, &c), 0);
 	ck_assert_int_eq(tcache_get(c, 5, &r), -EIO);
+	ck_assert_str_eq(ck_err_msg(), "tensor 5: bad checksum");
 	ck_assert_int_eq(tcache_get(c, 5, &r), 0);
 	ck_assert_uint_eq(r.size, 6);
 	tcache_put(c, &r);
 	ck_assert_uint_eq(atomic_load(&l.loads[5]), 2);
+	tcache_free(c);
+}
+END_TEST
+
+/* A reader that waited for a load that failed reports the loader's error
+ * and message, not whatever its own thread held before. */
+START_TEST(waiters_should_get_the_failed_loads_message)
+{
+	struct loader l = { .fail_id = 9, .delay_us = 50000 };
+	struct claim_reader rd[2] = { 0 };
+	pthread_t th[2];
+	struct tcache *c;
+
+	ck_assert_int_eq(tcache_new(64, 100, load, &l, &c), 0);
+	for (int i = 0; i < 2; i++) {
+		rd[i].c = c;
+		rd[i].id = 9;
+		ck_assert_int_eq(pthread_create(&th[i], NULL, claim_read, &rd[i]), 0);
+		usleep(10000);	/* the second waits on the first's load */
+	}
+	for (int i = 0; i < 2; i++) {
+		pthread_join(th[i], NULL);
+		ck_assert_int_eq(rd[i].err, -EIO);
+		ck_assert_str_eq(rd[i].msg, "tensor 9: bad checksum");
+	}
+	ck_assert_uint_eq(atomic_load(&l.loads[9]), 1);
 	tcache_free(c);
 }
 END_TEST
@@ -373,6 +406,7 @@ int main(void)
 	tcase_add_test(tc, eviction_should_spare_entries_not_read_yet);
 	tcase_add_test(tc, budget_should_evict_least_recently_used_and_keep_held_refs_valid);
 	tcase_add_test(tc, failed_load_should_report_and_not_be_cached);
+	tcase_add_test(tc, waiters_should_get_the_failed_loads_message);
 	tcase_add_test(tc, concurrent_readers_should_share_one_load);
 	tcase_add_test(tc, claim_should_make_readers_wait_for_the_fulfilment);
 	suite_add_tcase(s, tc);
