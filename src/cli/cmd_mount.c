@@ -22,13 +22,27 @@
 
 #define MOUNT_MAX_OPTS 64
 
+/* Whether the comma-separated FUSE options hold `debug` (as libfuse reads
+ * them: the whole option, not a part of another). */
+static int fuse_opts_debug(const struct ck_buf *fuse)
+{
+	const char *s = fuse->data ? (const char *)fuse->data : "", *p = s;
+
+	while ((p = strstr(p, "debug"))) {
+		if ((p == s || p[-1] == ',') && (p[5] == ',' || !p[5]))
+			return 1;
+		p += 5;
+	}
+	return 0;
+}
+
 int cmd_mount(int argc, char **argv)
 {
 	struct ckfs_opts o = { 0 };
 	struct ck_buf fuse = CK_BUF_INIT, fsname = CK_BUF_INIT;
 	char *keep[MOUNT_MAX_OPTS] = { NULL }, *fargv[16];
 	const char *src = NULL, *mnt = NULL;
-	int nkeep = 0, fargc = 0, foreground = 0, debug = 0, single = 0;
+	int nkeep = 0, fargc = 0, foreground = 0, debug = 0, fuse_debug = 0, single = 0;
 	struct ckfs *fs = NULL;
 	int err = 0, rc;
 
@@ -70,10 +84,10 @@ int cmd_mount(int argc, char **argv)
 		rc = cli_usage_error("mount needs SRC and MOUNTPOINT");
 		goto out;
 	}
-	if (debug || strstr((char *)(fuse.data ? fuse.data : (uint8_t *)""), "debug"))
-		ck_log_set_level(CK_LOG_DEBUG);
-	else
-		ck_log_set_level(CK_LOG_INFO);
+	/* -o debug is -d for libfuse: its debug mode, which also keeps it in
+	 * the foreground. */
+	fuse_debug = fuse_opts_debug(&fuse);
+	ck_log_set_level(debug || fuse_debug ? CK_LOG_DEBUG : CK_LOG_INFO);
 	/*
 	 * Tensor buffers are large and short-lived: have glibc map each one
 	 * and unmap it when freed, instead of raising its mmap threshold and
@@ -89,7 +103,8 @@ int cmd_mount(int argc, char **argv)
 		goto out;
 	}
 	ck_log(CK_LOG_INFO, "serving %s", fs->summary);
-	if (!foreground)
+	/* syslog only when libfuse daemonizes: never with -f, -d or -o debug. */
+	if (!foreground && !debug && !fuse_debug)
 		ck_log_use_syslog(1);
 	/* Read-only, shown as fuse.ckptfs with the checkpoint as its source.
 	 * max_idle_threads given: libfuse 3.14 takes its default of -1 for a
