@@ -20,12 +20,32 @@
 
 #include <blosc.h>
 #include <errno.h>
+#include <stdlib.h>
 
 #include "util/ck_buf.h"
 #include "util/ck_err.h"
 
 /* numcodecs' default Blosc level. */
 #define BLOSC_DEFAULT_LEVEL 5
+
+/*
+ * libblosc 1.x does not check its own allocations: a decode allocates one
+ * 32-byte aligned scratch buffer of two blocks plus 4 * typesize bytes and
+ * writes through it even when that failed.  The same allocation is made and
+ * freed here first, so that memory running out is -ENOMEM here rather than
+ * a NULL dereference in libblosc (which remains possible only if memory
+ * runs out in between).
+ */
+static int blosc_scratch_check(const uint8_t *src, size_t blocksize)
+{
+	void *p;
+
+	if (posix_memalign(&p, 32, 2 * blocksize + 4 * (size_t)src[3]))
+		return ck_err(-ENOMEM, "blosc: out of memory for a %zu-byte block",
+			      blocksize);
+	free(p);
+	return 0;
+}
 
 static int blosc_codec_decode(const struct codec_params *params,
 			      const uint8_t *src, size_t src_len, uint8_t *dst,
@@ -52,6 +72,13 @@ static int blosc_codec_decode(const struct codec_params *params,
 	if (nbytes == 0) {
 		*dst_len = 0;
 		return 0;
+	}
+	/* libblosc refuses a block larger than the output before allocating. */
+	if (blocksize && blocksize <= dst_cap) {
+		int err = blosc_scratch_check(src, blocksize);
+
+		if (err)
+			return err;
 	}
 	n = blosc_decompress_ctx(src, dst, dst_cap, 1);
 	if (n < 0)

@@ -30,6 +30,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <zstd.h>
+#include <zstd_errors.h>
 
 #include "util/ck_buf.h"
 #include "util/ck_err.h"
@@ -75,6 +76,12 @@ static int zstd_dctx_get(ZSTD_DCtx **out)
 	return 0;
 }
 
+/* The errno of a failed libzstd call: its allocations failing is -ENOMEM. */
+static int zstd_errno(size_t ret, int err)
+{
+	return ZSTD_getErrorCode(ret) == ZSTD_error_memory_allocation ? -ENOMEM : err;
+}
+
 /* The state of one streaming decode shared by both decoders. */
 struct zstd_stream {
 	ZSTD_DCtx *d;			/* the thread's context */
@@ -111,7 +118,7 @@ static int zstd_step(struct zstd_stream *s, ZSTD_outBuffer *o, size_t produced)
 	}
 	ret = ZSTD_decompressStream(s->d, o, in);
 	if (ZSTD_isError(ret))
-		return ck_err(-EIO, "zstd: %s after %zu input bytes",
+		return ck_err(zstd_errno(ret, -EIO), "zstd: %s after %zu input bytes",
 			      ZSTD_getErrorName(ret), in->pos);
 	total = produced + (o->pos - out_pos);
 	if (ret == 0) {
@@ -194,7 +201,8 @@ int codec_zstd_decode_stream(const struct codec_zstd_stream *s)
 		ipos = in.pos;
 		ret = ZSTD_decompressStream(d, &out, &in);
 		if (ZSTD_isError(ret)) {
-			err = ck_err(-EIO, "zstd: %s after %llu input bytes", ZSTD_getErrorName(ret),
+			err = ck_err(zstd_errno(ret, -EIO), "zstd: %s after %llu input bytes",
+				     ZSTD_getErrorName(ret),
 				     (unsigned long long)(fetched - in.size + in.pos));
 			break;
 		}
@@ -328,7 +336,7 @@ int codec_zstd_encode_level(const uint8_t *src, size_t src_len, int level,
 	n = ZSTD_compress(out->data + out->len, out->cap - out->len, src,
 			  src_len, level);
 	if (ZSTD_isError(n))
-		return ck_err(-EINVAL, "zstd: cannot compress: %s",
+		return ck_err(zstd_errno(n, -EINVAL), "zstd: cannot compress: %s",
 			      ZSTD_getErrorName(n));
 	out->len += n;
 	return 0;

@@ -406,10 +406,11 @@ static ssize_t read_shard(struct ckfs *fs, const struct ckfs_file *f, uint8_t *b
 						       size - done);
 
 			/* The whole read fails, not just its end: FUSE takes a
-			 * short read for the end of the file. */
+			 * short read for the end of the file.  Memory running
+			 * out is no fault of the data: -ENOMEM, to try again. */
 			if (got < 0) {
 				ck_log(CK_LOG_ERROR, "%s: %s", f->name, ck_err_msg());
-				return -EIO;
+				return got == -ENOMEM ? -ENOMEM : -EIO;
 			}
 			n = (uint64_t)got;
 		}

@@ -114,9 +114,10 @@ const struct ckfs_file *ckfs_find(const struct ckfs *fs, const char *name);
 /*
  * Read up to size bytes at off of file f into buf.  Returns the number of
  * bytes read, which is size unless the file ends first (0 at or past the
- * end), or -errno (-EIO with one log line naming the tensor and the cause)
- * when any byte of the range cannot be computed: never a short read, which
- * FUSE would take for the end of the file.
+ * end), or -errno (-EIO, or -ENOMEM when memory ran out, with one log line
+ * naming the tensor and the cause) when any byte of the range cannot be
+ * computed: never a short read, which FUSE would take for the end of the
+ * file.
  */
 ssize_t ckfs_read(struct ckfs *fs, const struct ckfs_file *f, void *buf,
 		  size_t size, uint64_t off);

@@ -98,10 +98,11 @@ static int wave_batch(struct ckfs *fs, struct wave *w, size_t b, size_t cnt,
 	tcache_unreserve(fs->cache, cnt * w->each);
 	for (size_t i = 0; i < cnt; i++) {
 		uint32_t id = w->ids[b + i];
-		int stored = !err && fs->dtier &&
+		int store = !err && fs->dtier;
+		int stored = store &&
 			     dtier_store(fs->dtier, id, outs ? outs[i] : NULL, w->each) == 0;
 
-		ck_err_clear_if(!stored);
+		ck_err_clear_if(store && !stored);
 		if (b + i == w->self) {
 			if (!err && !(to_tier && stored))
 				*self_data = outs[i];

@@ -49,8 +49,8 @@ static int walk_dir(struct dir_walk *w, unsigned depth)
 		return ck_err(-ENOMEM, "kvstore: out of memory");
 	d = opendir(path);
 	if (!d) {
-		err = ck_err(errno == ENOENT ? -ENOENT : -EIO, "%s: %s", path,
-			     strerror(errno));
+		err = ck_err(errno == ENOENT || errno == ENOMEM ? -errno : -EIO,
+			     "%s: %s", path, strerror(errno));
 		goto out;
 	}
 	for (;;) {

@@ -13,6 +13,7 @@
 #include "layout/json_out.h"
 #include "util/ck_buf.h"
 #include "util/ck_err.h"
+#include "util/ck_json.h"
 
 /* An object member and its position, for a stable sort by key. */
 struct cfg_member {
@@ -162,7 +163,10 @@ static int parse_object(const char *text, size_t n, cJSON **out)
 	cJSON *doc;
 	size_t at;
 
+	ck_json_alloc_reset();
 	doc = cJSON_ParseWithLengthOpts(text, n, &end, 0);
+	if (!doc && ck_json_alloc_failed())
+		return ck_err(-ENOMEM, "config.json: out of memory");
 	if (!doc) {
 		at = end ? (size_t)(end - text) : 0;
 		return ck_err(-EINVAL, "config.json: invalid JSON near byte %zu", at);

@@ -340,7 +340,10 @@ int detect_set_value(const char *key, const char *text, cJSON **out)
 	if (!text || !*text)
 		return ck_err(-EINVAL, "config.%s: no value (use config.%s=VALUE)",
 			      key, key);
+	ck_json_alloc_reset();
 	v = cJSON_ParseWithOpts(text, &end, 1);
+	if (!v && ck_json_alloc_failed())
+		return ck_err(-ENOMEM, "out of memory");
 	if (!v && strchr("{[\"", text[0]))
 		return ck_err(-EINVAL, "config.%s=%s: not valid JSON (at byte %zu)",
 			      key, text, end && end >= text ? (size_t)(end - text) : 0);

@@ -44,11 +44,12 @@ static int get_str(const cJSON *o, const char *key, int optional, char **out)
 	return err;
 }
 
-/* An array of strings (or a single string), at most cap entries. */
-static int get_strs(const cJSON *o, const char *key, size_t cap, char ***out,
-		    size_t *n)
+/* The value a (member key): an array of strings (or a single string), at
+ * most cap entries; none when a is NULL. */
+static int strs_of(const cJSON *a, const char *key, size_t cap, char ***out,
+		   size_t *n)
 {
-	const cJSON *a = ck_json_get(o, key), *e;
+	const cJSON *e;
 	size_t i = 0;
 	int err = 0;
 
@@ -79,6 +80,13 @@ static int get_strs(const cJSON *o, const char *key, size_t cap, char ***out,
 			return err;
 	}
 	return 0;
+}
+
+/* Member key of o, as strs_of(). */
+static int get_strs(const cJSON *o, const char *key, size_t cap, char ***out,
+		    size_t *n)
+{
+	return strs_of(ck_json_get(o, key), key, cap, out, n);
 }
 
 static void free_strs(char **v, size_t n)
@@ -269,15 +277,10 @@ static int parse_lets(const cJSON *lets, struct mapping *m)
 		return ck_err(-ENOMEM, "out of memory");
 	cJSON_ArrayForEach(e, lets) {
 		struct map_let *l = &m->lets[m->nlets++];
-		cJSON *wrap = cJSON_CreateObject();
 
 		l->name = dup_str(e->string, &err);
-		if (!wrap)
-			return ck_err(-ENOMEM, "out of memory");
-		cJSON_AddItemReferenceToObject(wrap, "v", (cJSON *)e);
 		if (!err)
-			err = get_strs(wrap, "v", 16, &l->alts, &l->nalts);
-		cJSON_Delete(wrap);
+			err = strs_of(e, e->string, 16, &l->alts, &l->nalts);
 		if (!err && !l->nalts)
 			err = ck_err(-EINVAL, "let '%s' is empty", e->string);
 		if (err)

@@ -21,9 +21,43 @@
 
 static const char *const item_names[] = { "items", "default", "state" };
 
-static int has_entry(const char *dir, const char *name)
+/*
+ * The probes below answer yes or no; an allocation failing in one would
+ * answer no, and a wrong step or item could be picked.  They note it here
+ * instead, and orbax_resolve() reports -ENOMEM.
+ */
+static _Thread_local int probe_oom;
+
+static char *probe_join(const char *dir, const char *name)
 {
 	char *p = ck_path_join(dir, name);
+
+	if (!p)
+		probe_oom = 1;
+	return p;
+}
+
+static char *probe_strdup(const char *s)
+{
+	char *p = strdup(s);
+
+	if (!p)
+		probe_oom = 1;
+	return p;
+}
+
+static DIR *probe_opendir(const char *dir)
+{
+	DIR *d = opendir(dir);
+
+	if (!d && errno == ENOMEM)
+		probe_oom = 1;
+	return d;
+}
+
+static int has_entry(const char *dir, const char *name)
+{
+	char *p = probe_join(dir, name);
 	int ok = p && (ck_is_file(p) || ck_is_dir(p));
 
 	free(p);
@@ -32,7 +66,7 @@ static int has_entry(const char *dir, const char *name)
 
 static int has_process_db(const char *dir)
 {
-	DIR *d = opendir(dir);
+	DIR *d = probe_opendir(dir);
 	struct dirent *e;
 	int found = 0;
 
@@ -61,7 +95,7 @@ static int has_zarr_below(const char *dir, int depth, unsigned *budget)
 	struct dirent *e;
 	int found = 0;
 
-	if (depth < 0 || !(d = opendir(dir)))
+	if (depth < 0 || !(d = probe_opendir(dir)))
 		return 0;
 	while (!found && (e = readdir(d)) && *budget) {
 		char *p;
@@ -74,7 +108,7 @@ static int has_zarr_below(const char *dir, int depth, unsigned *budget)
 		if (e->d_name[0] == '.' ||
 		    (e->d_type != DT_DIR && e->d_type != DT_UNKNOWN))
 			continue;
-		p = ck_path_join(dir, e->d_name);
+		p = probe_join(dir, e->d_name);
 		found = p && has_zarr_below(p, depth - 1, budget);
 		free(p);
 	}
@@ -107,13 +141,13 @@ static int64_t step_of(const char *name)
 static char *item_in_step(const char *step_dir)
 {
 	for (size_t i = 0; i < sizeof(item_names) / sizeof(item_names[0]); i++) {
-		char *p = ck_path_join(step_dir, item_names[i]);
+		char *p = probe_join(step_dir, item_names[i]);
 
 		if (p && ck_is_dir(p) && is_item_dir(p))
 			return p;
 		free(p);
 	}
-	return is_item_dir(step_dir) ? strdup(step_dir) : NULL;
+	return is_item_dir(step_dir) ? probe_strdup(step_dir) : NULL;
 }
 
 /*
@@ -135,11 +169,11 @@ static int pick_step(const char *dir, int64_t want, char **name, int64_t *step)
 
 		if (s < 0 || (want >= 0 && s != want) || s <= best)
 			continue;
-		full = ck_path_join(dir, e->d_name);
+		full = probe_join(dir, e->d_name);
 		item = full && ck_is_dir(full) ? item_in_step(full) : NULL;
 		if (item) {
 			free(best_name);
-			best_name = strdup(e->d_name);
+			best_name = probe_strdup(e->d_name);
 			best = s;
 		}
 		free(item);
@@ -160,8 +194,8 @@ static int pick_step(const char *dir, int64_t want, char **name, int64_t *step)
 	return 0;
 }
 
-int orbax_resolve(const char *path, int64_t want_step, char **item,
-		  int64_t *step)
+static int resolve(const char *path, int64_t want_step, char **item,
+		   int64_t *step)
 {
 	char *dir = NULL, *found, *sub;
 	char *step_name = NULL;
@@ -226,5 +260,20 @@ int orbax_resolve(const char *path, int64_t want_step, char **item,
 out:
 	free(step_name);
 	free(dir);
+	return err;
+}
+
+int orbax_resolve(const char *path, int64_t want_step, char **item,
+		  int64_t *step)
+{
+	int err;
+
+	probe_oom = 0;
+	err = resolve(path, want_step, item, step);
+	if (probe_oom) {
+		if (!err)
+			free(*item);
+		return ck_err(-ENOMEM, "%s: out of memory", path);
+	}
 	return err;
 }

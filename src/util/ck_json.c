@@ -4,14 +4,50 @@
 
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
 
 #include "util/ck_err.h"
+
+static pthread_once_t json_hooks_once = PTHREAD_ONCE_INIT;
+static _Thread_local int json_alloc_failed;
+
+static void *json_malloc(size_t n)
+{
+	void *p = malloc(n);
+
+	if (!p)
+		json_alloc_failed = 1;
+	return p;
+}
+
+static void json_hooks_init(void)
+{
+	cJSON_Hooks h = { json_malloc, free };
+
+	cJSON_InitHooks(&h);
+}
+
+void ck_json_alloc_reset(void)
+{
+	pthread_once(&json_hooks_once, json_hooks_init);
+	json_alloc_failed = 0;
+}
+
+int ck_json_alloc_failed(void)
+{
+	return json_alloc_failed;
+}
 
 int ck_json_parse(const void *text, size_t n, cJSON **out)
 {
 	const char *end = NULL;
-	cJSON *doc = cJSON_ParseWithLengthOpts(text, n, &end, 0);
+	cJSON *doc;
 
+	ck_json_alloc_reset();
+	doc = cJSON_ParseWithLengthOpts(text, n, &end, 0);
+	if (!doc && ck_json_alloc_failed())
+		return ck_err(-ENOMEM, "out of memory parsing JSON");
 	if (!doc) {
 		size_t at = end ? (size_t)(end - (const char *)text) : 0;
 

@@ -18,8 +18,19 @@
 #include <cjson/cJSON.h>
 
 /* Parse n bytes of JSON.  The caller frees *out with cJSON_Delete().
- * -EINVAL with a message giving the byte offset of the syntax error. */
+ * -EINVAL with a message giving the byte offset of the syntax error,
+ * -ENOMEM. */
 int ck_json_parse(const void *text, size_t n, cJSON **out);
+
+/*
+ * cJSON reports an allocation failure in a parse as a syntax error (NULL).
+ * Its allocations go through hooks that note a failure per thread:
+ * ck_json_alloc_reset() installs them (once) and clears the calling thread's
+ * note, to be called before a cJSON_Parse*(); ck_json_alloc_failed() is 1
+ * when an allocation of this thread failed since.
+ */
+void ck_json_alloc_reset(void);
+int ck_json_alloc_failed(void);
 
 /* Member `key` of object obj, or NULL (also when obj is not an object). */
 const cJSON *ck_json_get(const cJSON *obj, const char *key);
