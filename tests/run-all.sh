@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # Build ckptfs twice (plain, and with ASan+UBSan) and run every test under
 # ctest in both builds; then the unit tests and the command line under
-# valgrind memcheck (tests/valgrind.sh); then the concurrency soak against a
+# valgrind memcheck (tests/valgrind.sh), and every command-line and mount
+# test again with ckptfs under memcheck (tests/valgrind-cli.sh); then the concurrency soak against a
 # ThreadSanitizer build of the daemon; then build the libFuzzer targets and
 # run each one briefly on its seed corpus.  Run from the project root.
 #   CKPT_FUZZ_SECONDS=N  seconds per fuzz target (default 30; 0 skips)
@@ -20,6 +21,7 @@ ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
 	ctest --test-dir build-asan --output-on-failure -j"$jobs"
 
 sh tests/valgrind.sh build
+sh tests/valgrind-cli.sh build
 
 if command -v clang >/dev/null; then
 	CC=clang cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCKPT_TSAN=ON \

@@ -65,7 +65,7 @@ if "$CKPTFS" "$EX" "$MNT" -o "$opts" 2>"$TMP/err"; then
 	else
 		not_ok "ckptfs returned before the mount was ready"
 	fi
-	PID=$(pgrep -f "$CKPTFS $EX $MNT" | head -1)
+	PID=$(pgrep -f "$EX $MNT" | head -1)
 	if [ -n "$PID" ]; then
 		kill -TERM "$PID"
 		for _ in $(seq 100); do
