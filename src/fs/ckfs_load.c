@@ -190,6 +190,27 @@ static void load_end(struct ckfs *fs)
 	pthread_mutex_unlock(&fs->load_lock);
 }
 
+/* Compute tensor id by itself into a new buffer *buf (the caller frees it). */
+static int load_alone(struct ckfs *fs, uint32_t id, uint8_t **buf)
+{
+	const struct plan_tensor *t = &fs->plan->tensors[id];
+	int err;
+
+	tcache_reserve(fs->cache, t->nbytes);
+	*buf = ck_big_alloc(t->nbytes ? (size_t)t->nbytes : 1);
+	err = *buf ? plan_tensor_read(t, *buf) :
+		     ck_err(-ENOMEM, "out of memory for tensor '%s' (%llu bytes)", t->name,
+			    (unsigned long long)t->nbytes);
+	tcache_unreserve(fs->cache, t->nbytes);
+	if (err) {
+		free(*buf);
+		*buf = NULL;
+		return err;
+	}
+	atomic_fetch_add_explicit(&fs->tensor_loads, 1, memory_order_relaxed);
+	return 0;
+}
+
 static int load_one(struct ckfs *fs, uint32_t id, uint8_t **data, uint64_t *size)
 {
 	const struct plan_tensor *t = &fs->plan->tensors[id];
@@ -204,17 +225,9 @@ static int load_one(struct ckfs *fs, uint32_t id, uint8_t **data, uint64_t *size
 			return err;
 		ck_err_clear();
 	}
-	tcache_reserve(fs->cache, t->nbytes);
-	buf = ck_big_alloc(t->nbytes ? (size_t)t->nbytes : 1);
-	err = buf ? plan_tensor_read(t, buf) :
-		    ck_err(-ENOMEM, "out of memory for tensor '%s' (%llu bytes)", t->name,
-			   (unsigned long long)t->nbytes);
-	tcache_unreserve(fs->cache, t->nbytes);
-	if (err) {
-		free(buf);
+	err = load_alone(fs, id, &buf);
+	if (err)
 		return err;
-	}
-	atomic_fetch_add_explicit(&fs->tensor_loads, 1, memory_order_relaxed);
 	if (fs->dtier) {
 		int stored = dtier_store(fs->dtier, id, buf, t->nbytes) == 0;
 
@@ -311,6 +324,21 @@ ssize_t ckfs_tensor_copy(struct ckfs *fs, uint32_t t, uint64_t toff, uint8_t *bu
 						  "tensor '%s' in the disk tier", pt->name);
 		}
 		err = tcache_get(fs->cache, t, &ref);
+	}
+	/* Evicted from the disk tier each time before it could be read (a
+	 * tier much smaller than the readers' working set): compute it for
+	 * this read alone. */
+	if (err == CKFS_LOOK_AGAIN) {
+		uint8_t *data;
+
+		load_begin(fs);
+		err = load_alone(fs, t, &data);
+		load_end(fs);
+		if (err)
+			return err;
+		memcpy(buf, data + toff, n);
+		free(data);
+		return (ssize_t)n;
 	}
 	if (err)
 		return err;
