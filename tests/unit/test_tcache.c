@@ -17,6 +17,8 @@ struct loader {
 	atomic_uint loads[64];
 	atomic_int fail_id;		/* this id fails once */
 	unsigned delay_us;
+	int gated;			/* loads wait for open, once entered */
+	atomic_int entered, open;
 };
 
 /* Tensor id is id+1 bytes of value id. */
@@ -25,6 +27,9 @@ static int load(void *ctx, uint32_t id, uint8_t **data, uint64_t *size)
 	struct loader *l = ctx;
 
 	atomic_fetch_add(&l->loads[id], 1);
+	atomic_store(&l->entered, 1);
+	while (l->gated && !atomic_load(&l->open))
+		usleep(1000);
 	if (l->delay_us)
 		usleep(l->delay_us);
 	if ((int)id == atomic_load(&l->fail_id)) {
@@ -46,6 +51,7 @@ struct claim_reader {
 	int err;
 	uint8_t first;
 	char msg[64];		/* its thread's message after the get */
+	atomic_int started;	/* about to call tcache_get */
 };
 
 static void *claim_read(void *arg)
@@ -54,6 +60,7 @@ static void *claim_read(void *arg)
 	struct tcache_ref ref;
 
 	ck_err(-EINVAL, "stale message of an earlier failure");
+	atomic_store(&r->started, 1);
 	r->err = tcache_get(r->c, r->id, &ref);
 	snprintf(r->msg, sizeof(r->msg), "%s", ck_err_msg());
 	if (!r->err) {
@@ -97,8 +104,11 @@ START_TEST(claim_should_make_readers_wait_for_the_fulfilment)
 	/* A failed fulfilment: the waiter gets the error, the next get loads. */
 	ck_assert_int_eq(tcache_claim(c, 3), 1);
 	rd.id = 3;
+	atomic_store(&rd.started, 0);
 	ck_assert_int_eq(pthread_create(&th, NULL, claim_read, &rd), 0);
-	usleep(20000);
+	while (!atomic_load(&rd.started))
+		usleep(1000);
+	usleep(200000);		/* it waits on the claim */
 	tcache_fulfil(c, 3, NULL, 0, ck_err(-EIO, "shard 3: truncated"));
 	pthread_join(th, NULL);
 	ck_assert_int_eq(rd.err, -EIO);
@@ -310,7 +320,7 @@ END_TEST
  * and message, not whatever its own thread held before. */
 START_TEST(waiters_should_get_the_failed_loads_message)
 {
-	struct loader l = { .fail_id = 9, .delay_us = 50000 };
+	struct loader l = { .fail_id = 9, .gated = 1 };
 	struct claim_reader rd[2] = { 0 };
 	pthread_t th[2];
 	struct tcache *c;
@@ -319,9 +329,17 @@ START_TEST(waiters_should_get_the_failed_loads_message)
 	for (int i = 0; i < 2; i++) {
 		rd[i].c = c;
 		rd[i].id = 9;
-		ck_assert_int_eq(pthread_create(&th[i], NULL, claim_read, &rd[i]), 0);
-		usleep(10000);	/* the second waits on the first's load */
 	}
+	/* The first reader loads, held inside the loader until the second
+	 * is waiting for that load. */
+	ck_assert_int_eq(pthread_create(&th[0], NULL, claim_read, &rd[0]), 0);
+	while (!atomic_load(&l.entered))
+		usleep(1000);
+	ck_assert_int_eq(pthread_create(&th[1], NULL, claim_read, &rd[1]), 0);
+	while (!atomic_load(&rd[1].started))
+		usleep(1000);
+	usleep(200000);
+	atomic_store(&l.open, 1);
 	for (int i = 0; i < 2; i++) {
 		pthread_join(th[i], NULL);
 		ck_assert_int_eq(rd[i].err, -EIO);
