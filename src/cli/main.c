@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "cli/cli.h"
 #include "util/ck_err.h"
@@ -18,7 +19,8 @@ static const char usage[] =
 	"       ckptfs inspect SRC [--json] [--step N] [--mappings DIR]\n"
 	"       ckptfs dump SRC ARRAY [--raw] [--step N]\n"
 	"       ckptfs example DIR [--family F] [--unscanned] [--float32] [--scale K]\n"
-	"                      [--layers N] [--pad-vocab N] [--chunks N] [--random] | --list\n"
+	"                      [--layers N] [--pad-vocab N] [--chunks N] [--random]\n"
+	"                      [--data-file-bytes N] [--processes N] | --list\n"
 	"       ckptfs --help | --version\n"
 	"\n"
 	"SRC is a MaxText/Orbax checkpoint: a run directory, its checkpoints/\n"
@@ -94,10 +96,27 @@ int cli_parse_step(const char *s, int64_t *step)
 	return 0;
 }
 
+/* Raise the soft limit on open files to the hard one, as daemons that read
+ * many files do: a checkpoint may have thousands of data files, and a
+ * systemd unit starts ckptfs with a soft limit of 1024.  The store keeps a
+ * quarter of the limit open (kvstore_files.h), so a low hard limit still
+ * works, with more reopening. */
+static void raise_nofile_limit(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	const char *cmd = argc > 1 ? argv[1] : NULL;
 	const char *base = strrchr(argv[0], '/');
+
+	raise_nofile_limit();
 
 	/* Installed as the mount(8) helper mount.ckptfs. */
 	if (!strcmp(base ? base + 1 : argv[0], "mount.ckptfs"))

@@ -18,36 +18,23 @@ static const uint8_t kvstore_empty[1];
 int kvstore_new(enum kvstore_kind kind, struct kvstore **out)
 {
 	struct kvstore *kv = calloc(1, sizeof(*kv));
+	int err;
 
 	if (!kv)
 		return ck_err(-ENOMEM, "kvstore: out of memory");
 	kv->kind = kind;
-	*out = kv;
-	return 0;
-}
-
-int kvstore_add_file(struct kvstore *kv, const char *path, int fd, uint32_t *id)
-{
-	struct kvstore_file *f;
-
-	if (kv->nfiles >= KVSTORE_MAX_FILES)
-		return ck_err(-EOVERFLOW, "kvstore: more than %zu files",
-			      KVSTORE_MAX_FILES);
-	if (kv->nfiles == kv->files_cap) {
-		size_t cap = kv->files_cap ? kv->files_cap * 2 : 16;
-
-		f = realloc(kv->files, cap * sizeof(*f));
-		if (!f)
-			return ck_err(-ENOMEM, "kvstore: out of memory");
-		kv->files = f;
-		kv->files_cap = cap;
-	}
-	f = &kv->files[kv->nfiles];
-	f->path = strdup(path);
-	if (!f->path)
+	kv->files = malloc(sizeof(*kv->files));
+	if (!kv->files) {
+		free(kv);
 		return ck_err(-ENOMEM, "kvstore: out of memory");
-	f->fd = fd;
-	*id = (uint32_t)kv->nfiles++;
+	}
+	err = kvfiles_init(kv->files);
+	if (err) {
+		free(kv->files);
+		free(kv);
+		return err;
+	}
+	*out = kv;
 	return 0;
 }
 
@@ -132,6 +119,11 @@ static int key_cmp(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen)
 	return alen < blen ? -1 : alen > blen;
 }
 
+static const char *file_path(const struct kvstore *kv, uint32_t id)
+{
+	return id < kv->files->n ? kv->files->v[id].path : "";
+}
+
 static int entry_cmp(const void *a, const void *b)
 {
 	const struct kvstore_entry *x = a, *y = b;
@@ -152,8 +144,8 @@ int kvstore_finalize(struct kvstore *kv)
 				      "duplicate key '%.*s' (in %s and %s)",
 				      (int)(b->keylen > 200 ? 200 : b->keylen),
 				      (const char *)b->key,
-				      kv->files[a->file_id].path,
-				      kv->files[b->file_id].path);
+				      file_path(kv, a->file_id),
+				      file_path(kv, b->file_id));
 	}
 	return 0;
 }
@@ -180,7 +172,7 @@ static size_t lower_bound(const struct kvstore *kv, const char *key,
 static void fill_value(const struct kvstore *kv, const struct kvstore_entry *e,
 		       struct kv_value *v)
 {
-	v->file = e->file_id < kv->nfiles ? kv->files[e->file_id].path : "";
+	v->file = file_path(kv, e->file_id);
 	v->inline_data = e->inline_data;
 	v->offset = e->offset;
 	v->length = e->length;
@@ -203,9 +195,7 @@ int kvstore_get(const struct kvstore *kv, const char *key, size_t keylen,
 int kvstore_read(const struct kvstore *kv, const struct kv_value *v,
 		 uint64_t off, void *buf, size_t len)
 {
-	const struct kvstore_file *f;
 	uint64_t pos;
-	int fd, err;
 
 	if (off > v->length || len > v->length - off)
 		return ck_err(-EIO,
@@ -219,21 +209,10 @@ int kvstore_read(const struct kvstore *kv, const struct kv_value *v,
 		memcpy(buf, v->inline_data + off, len);
 		return 0;
 	}
-	if (v->file_id >= kv->nfiles)
-		return ck_err(-EINVAL, "kvstore: bad file id %u", v->file_id);
 	if (__builtin_add_overflow(v->offset, off, &pos))
 		return ck_err(-EOVERFLOW, "%s: value offset overflows",
 			      v->file);
-	f = &kv->files[v->file_id];
-	if (f->fd >= 0)
-		return ck_pread_full(f->fd, buf, len, pos, f->path);
-	fd = open(f->path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return ck_err(errno == ENOENT ? -ENOENT : -EIO, "%s: %s",
-			      f->path, strerror(errno));
-	err = ck_pread_full(fd, buf, len, pos, f->path);
-	close(fd);
-	return err;
+	return kvfiles_pread(kv->files, v->file_id, buf, len, pos);
 }
 
 int kvstore_list(const struct kvstore *kv, const char *prefix, size_t plen,
@@ -269,18 +248,26 @@ uint64_t kvstore_generation(const struct kvstore *kv)
 	return kv->generation;
 }
 
+void kvstore_set_max_open(struct kvstore *kv, size_t n)
+{
+	kvfiles_set_max_open(kv->files, n);
+}
+
+void kvstore_file_stats(const struct kvstore *kv, size_t *nfiles,
+			size_t *nopen, uint64_t *opens)
+{
+	*nfiles = kv->files->n;
+	kvfiles_stats(kv->files, nopen, opens);
+}
+
 void kvstore_free(struct kvstore *kv)
 {
 	if (!kv)
 		return;
 	for (size_t i = 0; i < kv->nents; i++)
 		free(kv->ents[i].key);
-	for (size_t i = 0; i < kv->nfiles; i++) {
-		if (kv->files[i].fd >= 0)
-			close(kv->files[i].fd);
-		free(kv->files[i].path);
-	}
-	free(kv->ents);
+	kvfiles_release(kv->files);
 	free(kv->files);
+	free(kv->ents);
 	free(kv);
 }

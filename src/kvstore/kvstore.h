@@ -11,8 +11,12 @@
  *     a value whose key is its relative path (legacy zarr-per-directory).
  *
  * After open the store is immutable; lookups and reads are thread-safe.  Data
- * files of an OCDBT database are opened at open time and kept open, so the
- * store keeps reading the generation it opened even if files are replaced.
+ * files of an OCDBT database are opened at open time and their identity
+ * (device, inode, size, mtime) recorded; the store keeps a bounded number of
+ * them open (a quarter of the soft RLIMIT_NOFILE, 8 to 4096) and reopens the
+ * others on demand.  A file held open keeps serving the generation opened
+ * even if it is replaced; a reopened file that is no longer the one opened
+ * fails the read with -EIO, so a store never serves bytes of another file.
  *
  * Keys are byte strings compared with memcmp (shorter prefix first).
  */
@@ -89,6 +93,16 @@ enum kvstore_kind kvstore_kind(const struct kvstore *kv);
 
 /* The generation opened (OCDBT: of the first database; 0 for a directory). */
 uint64_t kvstore_generation(const struct kvstore *kv);
+
+/* Keep at most n data files open between reads (0: none; reads still
+ * open what they need).  The default comes from RLIMIT_NOFILE at open.
+ * Thread-safe. */
+void kvstore_set_max_open(struct kvstore *kv, size_t n);
+
+/* The data files the store knows, those open now, and the open(2) calls
+ * made for them so far (for tests and `inspect`).  Thread-safe. */
+void kvstore_file_stats(const struct kvstore *kv, size_t *nfiles,
+			size_t *nopen, uint64_t *opens);
 
 /* Free the store and close its files.  NULL is allowed. */
 void kvstore_free(struct kvstore *kv);

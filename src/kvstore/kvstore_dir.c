@@ -109,7 +109,7 @@ static int walk_entry(struct dir_walk *w, const char *name, unsigned depth)
 		if (!strstr(name, ".orbax-checkpoint-tmp"))
 			err = walk_dir(w, depth + 1);
 	} else if (S_ISREG(st.st_mode)) {
-		err = kvstore_add_file(w->kv, path, -1, &id);
+		err = kvfiles_add_unchecked(w->kv->files, path, &id);
 		if (!err)
 			err = kvstore_add_ref(w->kv, w->rel.data, w->rel.len,
 					      id, 0, (uint64_t)st.st_size);

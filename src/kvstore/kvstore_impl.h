@@ -4,8 +4,9 @@
  * and directory backends (private to src/kvstore/).
  *
  * A backend creates an empty store with kvstore_new(), registers the files
- * values live in with kvstore_add_file(), adds one entry per key with
- * kvstore_add_inline() / kvstore_add_ref(), and calls kvstore_finalize(),
+ * values live in with kvfiles_add_checked() or kvfiles_add_unchecked() on
+ * kv->files, adds one entry per key with kvstore_add_inline() /
+ * kvstore_add_ref(), and calls kvstore_finalize(),
  * which sorts the entries and rejects duplicate keys.  Building is
  * single-threaded; after finalize the store is immutable (kvstore.h).
  */
@@ -16,11 +17,11 @@
 #include <stdint.h>
 
 #include "kvstore/kvstore.h"
+#include "kvstore/kvstore_files.h"
 
 /* Caps on what one store may hold (hostile databases cannot exhaust memory
  * through them). */
 #define KVSTORE_MAX_ENTRIES ((size_t)1 << 26)
-#define KVSTORE_MAX_FILES ((size_t)1 << 24)
 #define KVSTORE_MAX_INLINE_BYTES ((uint64_t)4 << 30)
 
 struct kvstore_entry {
@@ -32,18 +33,13 @@ struct kvstore_entry {
 	uint32_t file_id;	    /* index in kvstore.files */
 };
 
-struct kvstore_file {
-	char *path; /* owned: path used to open the file */
-	int fd;	    /* owned, or -1: opened per read (directory) */
-};
-
 struct kvstore {
 	enum kvstore_kind kind;	    /* backend */
 	uint64_t generation;	    /* generation opened (OCDBT) */
 	struct kvstore_entry *ents; /* owned; sorted after finalize */
 	size_t nents, ents_cap;	    /* entries used / allocated */
-	struct kvstore_file *files; /* owned file table */
-	size_t nfiles, files_cap;   /* files used / allocated */
+	struct kvstore_files *files; /* owned: the data files and their
+					descriptors (kvstore_files.h) */
 	uint64_t inline_bytes;	    /* total inline value bytes (capped) */
 };
 
@@ -51,11 +47,9 @@ struct kvstore {
  * -ENOMEM. */
 int kvstore_new(enum kvstore_kind kind, struct kvstore **out);
 
-/* Register a file: on success the store takes ownership of fd (-1: open
- * per read) and copies path; on failure the caller still owns fd.  *id is
- * its index.  -ENOMEM, -EOVERFLOW (too many files). */
-int kvstore_add_file(struct kvstore *kv, const char *path, int fd,
-		     uint32_t *id);
+/* The store's files: register them with kvfiles_add_checked() (opened
+ * now, identity kept) or kvfiles_add_unchecked() (opened per read) on
+ * kv->files; a file's id is its index there. */
 
 /* Add key -> copy of val[0..vlen) (inline); file_id names the file the value
  * came from (kv_value.file).  -ENOMEM, -EOVERFLOW (caps). */

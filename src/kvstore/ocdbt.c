@@ -14,8 +14,10 @@
  * Data file paths are "transitive" (orbax-format.md §2.4): the table of a
  * node read from file F resolves against T + F.base_path, where T resolved
  * F.  Every resolved path is checked to stay inside the database directory.
- * Every data file the walk touches is opened once (O_CLOEXEC) and kept open
- * by the store, so later reads see the files of the generation opened.
+ * Every data file the walk touches is opened then and its identity recorded
+ * (kvstore_files.h): the store keeps a bounded set of them open and checks a
+ * reopened file against that identity, so later reads see the files of the
+ * generation opened or fail, whatever the number of data files.
  *
  * Hostile input is bounded: tree depth, node count, node and manifest sizes
  * are capped, and every error names the file and what was wrong.
@@ -46,11 +48,13 @@
 #define OCDBT_MIN_NODE_BODY ((size_t)16 << 20)
 #define OCDBT_MAX_NODE_BODY ((size_t)1 << 30)
 
-/* One opened data file, found by its full path. */
+/* One opened data file, found by its full path.  The slot table only maps
+ * paths to store file ids: it moves when it grows, so nothing keeps a
+ * pointer into it, and a file's path and size are read from the store's
+ * file table by id. */
 struct file_slot {
-	char *path;    /* owned full path; NULL: empty slot */
-	uint32_t id;   /* store file id */
-	uint64_t size; /* file size at open */
+	char *path;  /* owned full path; NULL: empty slot */
+	uint32_t id; /* store file id */
 };
 
 /* State of one kvstore_open_ocdbt() call. */
@@ -97,16 +101,14 @@ static int slots_grow(struct ocdbt_open *o)
 	return 0;
 }
 
-/* The slot of the data file rel (relative to the database directory),
- * opening it on first use. */
-static int file_get(struct ocdbt_open *o, const char *rel,
-		    struct file_slot **out)
+/* The store's file id of the data file rel (relative to the database
+ * directory), opening it and recording its identity on first use. */
+static int file_get(struct ocdbt_open *o, const char *rel, uint32_t *id)
 {
 	struct file_slot *s;
-	struct stat st;
 	char *path;
 	size_t j;
-	int fd, err;
+	int err;
 
 	path = ck_path_join(o->dir, rel);
 	if (!path)
@@ -119,36 +121,33 @@ static int file_get(struct ocdbt_open *o, const char *rel,
 	j = path_hash(path) & (o->nslots - 1);
 	for (; o->slots[j].path; j = (j + 1) & (o->nslots - 1)) {
 		if (!strcmp(o->slots[j].path, path)) {
-			*out = &o->slots[j];
+			*id = o->slots[j].id;
 			err = 0;
 			goto out_free;
 		}
 	}
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		err = ck_err(-EIO, "%s: cannot open data file: %s", path,
-			     strerror(errno));
-		goto out_free;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		err = ck_err(-EIO, "%s: not a regular data file", path);
-		close(fd);
-		goto out_free;
-	}
 	s = &o->slots[j];
-	err = kvstore_add_file(o->kv, path, fd, &s->id);
-	if (err) {
-		close(fd);
+	err = kvfiles_add_checked(o->kv->files, path, &s->id);
+	if (err)
 		goto out_free;
-	}
 	s->path = path;
-	s->size = (uint64_t)st.st_size;
 	o->nused++;
-	*out = s;
+	*id = s->id;
 	return 0;
 out_free:
 	free(path);
 	return err;
+}
+
+/* The path and size of store file id. */
+static const char *file_path(const struct ocdbt_open *o, uint32_t id)
+{
+	return o->kv->files->v[id].path;
+}
+
+static uint64_t file_size(const struct ocdbt_open *o, uint32_t id)
+{
+	return o->kv->files->v[id].size;
 }
 
 /*
@@ -182,11 +181,11 @@ static int resolve(const struct ocdbt_filetable *t, uint32_t id,
 	return 0;
 }
 
-/* Read the node bytes (file, offset, length) into a new buffer. */
-static int node_read(struct ocdbt_open *o, const struct file_slot *f,
-		     uint64_t off, uint64_t len, uint8_t **out)
+/* Read the node bytes (file id, offset, length) into a new buffer. */
+static int node_read(struct ocdbt_open *o, uint32_t id, uint64_t off,
+		     uint64_t len, uint8_t **out)
 {
-	const struct kvstore_file *kf = &o->kv->files[f->id];
+	uint64_t size = file_size(o, id);
 	size_t max = o->max_body + o->max_body / 64 + 65536;
 	uint8_t *buf;
 	int err;
@@ -195,12 +194,12 @@ static int node_read(struct ocdbt_open *o, const struct file_slot *f,
 		return ck_err(-EIO,
 			      "node length %llu exceeds the %zu-byte limit",
 			      (unsigned long long)len, max);
-	if (off > f->size || len > f->size - off)
+	if (off > size || len > size - off)
 		return ck_err(-EIO,
 			      "node [%llu, +%llu) is past the end of the "
 			      "%llu-byte file",
 			      (unsigned long long)off, (unsigned long long)len,
-			      (unsigned long long)f->size);
+			      (unsigned long long)size);
 	o->node_bytes += len;
 	if (o->node_bytes > OCDBT_MAX_NODE_BYTES_TOTAL)
 		return ck_err(-EOVERFLOW,
@@ -209,7 +208,7 @@ static int node_read(struct ocdbt_open *o, const struct file_slot *f,
 	buf = malloc(len ? (size_t)len : 1);
 	if (!buf)
 		return ck_err(-ENOMEM, "ocdbt: out of memory");
-	err = ck_pread_full(kf->fd, buf, (size_t)len, off, "data file");
+	err = kvfiles_pread(o->kv->files, id, buf, (size_t)len, off);
 	if (err) {
 		free(buf);
 		return err;
@@ -222,10 +221,10 @@ static int node_read(struct ocdbt_open *o, const struct file_slot *f,
 static int add_leaf_entry(struct ocdbt_open *o,
 			  const struct ocdbt_btree_node *node,
 			  const struct ocdbt_leaf_entry *e, const char *tbase,
-			  const struct file_slot *nf)
+			  uint32_t nf)
 {
 	size_t saved = o->prefix.len, base_len;
-	struct file_slot *vf;
+	uint32_t vf;
 	char *rel = NULL;
 	uint64_t end;
 	int err;
@@ -236,7 +235,7 @@ static int add_leaf_entry(struct ocdbt_open *o,
 	if (e->kind == OCDBT_VALUE_INLINE || e->value_length == 0) {
 		err = kvstore_add_inline(
 			o->kv, o->prefix.data, o->prefix.len, e->inline_data,
-			e->inline_data ? (size_t)e->value_length : 0, nf->id);
+			e->inline_data ? (size_t)e->value_length : 0, nf);
 		goto out;
 	}
 	err = resolve(&node->files, e->file_id, tbase, &rel, &base_len);
@@ -245,19 +244,19 @@ static int add_leaf_entry(struct ocdbt_open *o,
 	if (err)
 		goto out;
 	if (__builtin_add_overflow(e->offset, e->value_length, &end) ||
-	    end > vf->size) {
+	    end > file_size(o, vf)) {
 		err = ck_err(-EIO,
 			     "%s: value of key '%.*s' [%llu, +%llu) is past "
 			     "the end of the %llu-byte file",
-			     vf->path,
+			     file_path(o, vf),
 			     (int)(o->prefix.len > 200 ? 200 : o->prefix.len),
 			     (const char *)o->prefix.data,
 			     (unsigned long long)e->offset,
 			     (unsigned long long)e->value_length,
-			     (unsigned long long)vf->size);
+			     (unsigned long long)file_size(o, vf));
 		goto out;
 	}
-	err = kvstore_add_ref(o->kv, o->prefix.data, o->prefix.len, vf->id,
+	err = kvstore_add_ref(o->kv, o->prefix.data, o->prefix.len, vf,
 			      e->offset, e->value_length);
 out:
 	free(rel);
@@ -301,7 +300,7 @@ static int walk(struct ocdbt_open *o, const char *rel, size_t base_len,
 		uint64_t off, uint64_t len, unsigned height, unsigned depth)
 {
 	struct ocdbt_btree_node node;
-	struct file_slot *nf;
+	uint32_t nf;
 	uint8_t *bytes = NULL;
 	char *tbase = NULL;
 	int err;
@@ -338,7 +337,8 @@ static int walk(struct ocdbt_open *o, const char *rel, size_t base_len,
 	}
 	goto out;
 out_ctx:
-	err = ck_err_ctx(err, "%s: btree node at offset %llu", nf->path,
+	err = ck_err_ctx(err, "%s: btree node at offset %llu",
+			 file_path(o, nf),
 			 (unsigned long long)off);
 out:
 	free(tbase);
@@ -462,7 +462,7 @@ static int version_tree_find(struct ocdbt_open *o,
 		goto out_missing;
 	ref = m->nodes[idx];
 	for (unsigned depth = 0;; depth++) {
-		struct file_slot *f;
+		uint32_t f = 0;
 		uint8_t *bytes = NULL;
 
 		memset(&next, 0, sizeof(next));
@@ -488,7 +488,7 @@ static int version_tree_find(struct ocdbt_open *o,
 		if (err) {
 			ocdbt_version_node_release(&next);
 			err = ck_err_ctx(err, "%s: version node at offset %llu",
-					 f->path,
+					 file_path(o, f),
 					 (unsigned long long)ref.offset);
 			goto out;
 		}

@@ -68,13 +68,26 @@ struct wentry {
 	size_t val_off;	    /* inline: value at w->vals.data + val_off */
 	uint64_t offset;    /* out-of-line: offset in the file */
 	uint32_t file;	    /* out-of-line: index in w->files */
+	uint32_t base;	    /* index in w->bases (which database holds it) */
 	uint8_t kind;	    /* OCDBT_VALUE_INLINE or _INDIRECT */
+};
+
+/* Where values go: one data_base, or one per process, each with the value
+ * file being filled. */
+struct wbase {
+	char *base;	/* "" or "<dir>/" (owned) */
+	int vfd;	/* current value file, or -1 */
+	char *vpath;	/* its full path (owned) */
+	uint32_t vfile; /* its index in files */
+	uint64_t vsize; /* its size so far */
 };
 
 struct ocdbt_writer {
 	char *dir;		    /* database directory (owned) */
-	char *data_base;	    /* "" or "<dir>/" (owned) */
-	struct ocdbt_writer_opts o; /* options; o.data_base == data_base */
+	struct wbase *bases;	    /* value destinations (owned) */
+	uint32_t nbases;	    /* 1, or o.processes */
+	struct ocdbt_writer_opts o; /* options; o.data_base == bases[0].base
+				       unless o.processes */
 	struct wentry *e;	    /* entries (owned) */
 	size_t n, cap;		    /* entries used / allocated */
 	struct ck_buf keys;	    /* key arena */
@@ -83,10 +96,6 @@ struct ocdbt_writer {
 	size_t hcap;		    /* slots in hash (power of two) */
 	struct wfile *files;	    /* data files (owned) */
 	size_t nfiles, fcap;	    /* files used / allocated */
-	int vfd;		    /* current value file, or -1 */
-	char *vpath;		    /* its full path (owned) */
-	uint32_t vfile;		    /* its index in files */
-	uint64_t vsize;		    /* its size so far */
 	int state;		    /* 0 open, 1 committed, -1 failed */
 };
 
@@ -258,9 +267,16 @@ static int check_opts(const struct ocdbt_writer_opts *o, const char *base)
 			      "ocdbt writer: data_base '%s' is not a relative "
 			      "directory ending in '/'",
 			      base);
-	if (o->data_base_db && !bl)
+	if (o->data_base_db && !bl && !o->processes)
 		return ck_err(-EINVAL,
 			      "ocdbt writer: data_base_db needs a data_base");
+	if (o->processes && bl)
+		return ck_err(-EINVAL,
+			      "ocdbt writer: processes and a data_base exclude "
+			      "each other");
+	if (o->processes > OCDBT_WRITER_MAX_PROCESSES)
+		return ck_err(-EINVAL, "ocdbt writer: more than %u processes",
+			      OCDBT_WRITER_MAX_PROCESSES);
 	return 0;
 }
 
@@ -306,20 +322,35 @@ int ocdbt_writer_open(const char *dbdir, const struct ocdbt_writer_opts *o,
 	w = calloc(1, sizeof(*w));
 	if (!w)
 		return ck_err(-ENOMEM, "ocdbt writer: out of memory");
-	w->vfd = -1;
 	w->o = *o;
 	if (!w->o.max_inline_value_bytes)
 		w->o.max_inline_value_bytes = 1024;
+	if (!w->o.file_bytes)
+		w->o.file_bytes = OCDBT_WRITER_TARGET_FILE_BYTES;
 	w->dir = strdup(dbdir);
-	w->data_base = strdup(base);
-	if (!w->dir || !w->data_base) {
+	w->nbases = o->processes ? o->processes : 1;
+	w->bases = calloc(w->nbases, sizeof(*w->bases));
+	if (!w->dir || !w->bases) {
 		err = ck_err(-ENOMEM, "ocdbt writer: out of memory");
 		goto out_free;
 	}
-	w->o.data_base = w->data_base;
+	for (uint32_t i = 0; i < w->nbases; i++)
+		w->bases[i].vfd = -1;
+	for (uint32_t i = 0; i < w->nbases; i++) {
+		char name[32];
+
+		snprintf(name, sizeof(name), "ocdbt.process_%u/", i);
+		w->bases[i].base = strdup(o->processes ? name : base);
+		if (!w->bases[i].base) {
+			err = ck_err(-ENOMEM, "ocdbt writer: out of memory");
+			goto out_free;
+		}
+	}
+	w->o.data_base = w->bases[0].base;
 	err = prepare_dir(w->dir, "");
-	if (!err && *base)
-		err = prepare_dir(w->dir, base);
+	for (uint32_t i = 0; i < w->nbases && !err; i++)
+		if (*w->bases[i].base)
+			err = prepare_dir(w->dir, w->bases[i].base);
 	if (err)
 		goto out_free;
 	*out = w;
@@ -389,32 +420,46 @@ static int hash_slot(struct ocdbt_writer *w, const uint8_t *key, size_t len,
 	return 0;
 }
 
-/* Append an out-of-line value to the current value file. */
+/* Close base b's value file; -EIO if close fails. */
+static int value_file_close(struct wbase *b)
+{
+	int err = 0;
+
+	if (b->vfd >= 0 && close(b->vfd) < 0)
+		err = ck_err(-EIO, "%s: cannot close: %s", b->vpath,
+			     strerror(errno));
+	b->vfd = -1;
+	free(b->vpath);
+	b->vpath = NULL;
+	return err;
+}
+
+/* Append an out-of-line value to the current value file of e's base. */
 static int value_append(struct ocdbt_writer *w, const void *val, size_t len,
 			struct wentry *e)
 {
+	struct wbase *b = &w->bases[e->base];
 	int err;
 
-	if (w->vfd >= 0 && w->vsize >= OCDBT_WRITER_TARGET_FILE_BYTES) {
-		close(w->vfd);
-		w->vfd = -1;
-		free(w->vpath);
-		w->vpath = NULL;
-	}
-	if (w->vfd < 0) {
-		err = file_create(w, w->dir, w->data_base, 1, &w->vfd,
-				  &w->vpath, &w->vfile);
+	if (b->vfd >= 0 && b->vsize >= w->o.file_bytes) {
+		err = value_file_close(b);
 		if (err)
 			return err;
-		w->vsize = 0;
 	}
-	err = kv_sink_write_all(w->vfd, val, len, w->vpath);
+	if (b->vfd < 0) {
+		err = file_create(w, w->dir, b->base, 1, &b->vfd, &b->vpath,
+				  &b->vfile);
+		if (err)
+			return err;
+		b->vsize = 0;
+	}
+	err = kv_sink_write_all(b->vfd, val, len, b->vpath);
 	if (err)
 		return err;
 	e->kind = OCDBT_VALUE_INDIRECT;
-	e->file = w->vfile;
-	e->offset = w->vsize;
-	w->vsize += len;
+	e->file = b->vfile;
+	e->offset = b->vsize;
+	b->vsize += len;
 	return 0;
 }
 
@@ -448,6 +493,8 @@ int ocdbt_writer_put(struct ocdbt_writer *w, const void *key, size_t keylen,
 	e.key_len = keylen;
 	e.len = len;
 	e.val_off = w->vals.len;
+	/* keys are dealt to the processes in turn, as hosts each save theirs */
+	e.base = (uint32_t)(w->n % w->nbases);
 	if (len > w->o.max_inline_value_bytes) {
 		err = value_append(w, val, len, &e);
 		if (err) {
@@ -1050,35 +1097,60 @@ static int entry_cmp(const void *pa, const void *pb)
 	return a->key_len < b->key_len ? -1 : a->key_len > b->key_len;
 }
 
+/*
+ * Write base b's own database into <dir>/<base>: the keys dealt to it.  The
+ * tree code reads w->e[0..w->n), so the writer's entries are swapped for
+ * that subset (still sorted) for the time of the write.
+ */
+static int base_db_write(struct ocdbt_writer *w, uint32_t b)
+{
+	const char *base = w->bases[b].base;
+	struct wentry *all = w->e, *sub;
+	struct ck_buf dir = CK_BUF_INIT;
+	size_t n = w->n, k = 0;
+	int err;
+
+	sub = malloc((n ? n : 1) * sizeof(*sub));
+	if (!sub)
+		return ck_err(-ENOMEM, "ocdbt writer: out of memory");
+	for (size_t i = 0; i < n; i++)
+		if (all[i].base == b)
+			sub[k++] = all[i];
+	err = ck_buf_printf(&dir, "%s/%.*s", w->dir, (int)strlen(base) - 1,
+			    base);
+	if (!err) {
+		w->e = sub;
+		w->n = k;
+		err = db_write(w, (const char *)dir.data, strlen(base));
+		w->e = all;
+		w->n = n;
+	}
+	ck_buf_release(&dir);
+	free(sub);
+	return err;
+}
+
 int ocdbt_writer_commit(struct ocdbt_writer *w)
 {
-	struct ck_buf sub = CK_BUF_INIT;
 	int err = 0;
 
 	if (w->state)
 		return ck_err(-EINVAL, "%s: writer already committed", w->dir);
 	w->state = -1;
-	if (w->vfd >= 0) {
-		if (close(w->vfd) < 0)
-			err = ck_err(-EIO, "%s: cannot close: %s", w->vpath,
-				     strerror(errno));
-		w->vfd = -1;
+	for (uint32_t b = 0; b < w->nbases; b++) {
+		int e2 = value_file_close(&w->bases[b]);
+
+		if (!err)
+			err = e2;
 	}
 	for (size_t i = 0; i < w->n; i++)
 		w->e[i].key = w->keys.data + w->e[i].key_off;
 	if (w->n)
 		qsort(w->e, w->n, sizeof(*w->e), entry_cmp);
-	if (!err && w->o.data_base_db) {
-		err = ck_buf_printf(&sub, "%s/%.*s", w->dir,
-				    (int)strlen(w->data_base) - 1,
-				    w->data_base);
-		if (!err)
-			err = db_write(w, (const char *)sub.data,
-				       strlen(w->data_base));
-	}
+	for (uint32_t b = 0; b < w->nbases && !err && w->o.data_base_db; b++)
+		err = base_db_write(w, b);
 	if (!err)
 		err = db_write(w, w->dir, 0);
-	ck_buf_release(&sub);
 	if (!err)
 		w->state = 1;
 	return err;
@@ -1088,19 +1160,22 @@ void ocdbt_writer_free(struct ocdbt_writer *w)
 {
 	if (!w)
 		return;
-	if (w->vfd >= 0)
-		close(w->vfd);
+	for (uint32_t b = 0; w->bases && b < w->nbases; b++) {
+		if (w->bases[b].vfd >= 0)
+			close(w->bases[b].vfd);
+		free(w->bases[b].vpath);
+		free(w->bases[b].base);
+	}
+	free(w->bases);
 	for (size_t i = 0; i < w->nfiles; i++) {
 		free(w->files[i].base);
 		free(w->files[i].rel);
 	}
 	free(w->files);
-	free(w->vpath);
 	free(w->e);
 	free(w->hash);
 	ck_buf_release(&w->keys);
 	ck_buf_release(&w->vals);
-	free(w->data_base);
 	free(w->dir);
 	free(w);
 }

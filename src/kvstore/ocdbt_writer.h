@@ -18,7 +18,10 @@
  * top-level database of a multi-host Orbax save does.  With data_base_db set,
  * commit also writes <dbdir>/ocdbt.process_0/ as a complete database of its
  * own (its own nodes and manifest, the same keys, the same value bytes),
- * which is what each host leaves behind before the merge.
+ * which is what each host leaves behind before the merge.  With processes
+ * N, the keys are dealt in turn to N such databases ocdbt.process_0/ ..
+ * ocdbt.process_<N-1>/, as N hosts each save their own, and data_base_db
+ * writes each of them with its own keys.
  *
  * Files are created with O_EXCL and never modified once written; nothing is
  * fsync'ed.  A writer is not thread-safe: one thread at a time.
@@ -33,6 +36,7 @@ struct ocdbt_writer;
 
 /* A data file is closed once it reaches this size (MaxText's target). */
 #define OCDBT_WRITER_TARGET_FILE_BYTES ((uint64_t)2 << 30)
+#define OCDBT_WRITER_MAX_PROCESSES 4096u
 
 struct ocdbt_writer_opts {
 	uint32_t max_inline_value_bytes; /* values up to this size stay in the
@@ -48,10 +52,17 @@ struct ocdbt_writer_opts {
 					    '/' ("ocdbt.process_0/") */
 	int data_base_db;		 /* 1: also write <dbdir>/<data_base>
 					    as a database of its own (needs a
-					    data_base) */
+					    data_base or processes) */
+	uint64_t file_bytes;		 /* a value file is closed once it
+					    holds this many bytes; 0 = the
+					    2 GiB target; 1 = one value a
+					    file */
+	uint32_t processes;		 /* 0: data_base as above; N: values
+					    dealt to ocdbt.process_<i>/, i < N
+					    (data_base must be "") */
 };
 
-#define OCDBT_WRITER_OPTS_INIT { 1024, 0, 0, 0, "", 0 }
+#define OCDBT_WRITER_OPTS_INIT { 1024, 0, 0, 0, "", 0, 0, 0 }
 
 /*
  * Create the database directory dbdir (and its parents, and d/, and the

@@ -1,0 +1,342 @@
+/* SPDX-License-Identifier: MIT */
+/* This file implements kvstore_files.h: data files and their bounded set of
+ * open descriptors. */
+#include "kvstore/kvstore_files.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util/ck_err.h"
+#include "util/ck_file.h"
+
+/* Caps on what one table may hold (hostile databases cannot exhaust memory
+ * through them). */
+#define KVFILES_MAX ((size_t)1 << 24)
+#define KVFILES_MIN_OPEN 8
+#define KVFILES_MAX_OPEN 4096
+
+size_t kvfiles_default_max_open(void)
+{
+	struct rlimit rl;
+	size_t n = 256;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0)
+		n = rl.rlim_cur == RLIM_INFINITY ? KVFILES_MAX_OPEN :
+						   (size_t)(rl.rlim_cur / 4);
+	if (n < KVFILES_MIN_OPEN)
+		n = KVFILES_MIN_OPEN;
+	if (n > KVFILES_MAX_OPEN)
+		n = KVFILES_MAX_OPEN;
+	return n;
+}
+
+int kvfiles_init(struct kvstore_files *t)
+{
+	memset(t, 0, sizeof(*t));
+	if (pthread_mutex_init(&t->lock, NULL))
+		return ck_err(-ENOMEM, "kvstore: cannot create a mutex");
+	t->max_open = kvfiles_default_max_open();
+	t->head = t->tail = KVFILES_NONE;
+	return 0;
+}
+
+void kvfiles_release(struct kvstore_files *t)
+{
+	for (size_t i = 0; i < t->n; i++) {
+		if (t->v[i].fd >= 0)
+			close(t->v[i].fd);
+		free(t->v[i].path);
+		free(t->v[i].abspath);
+	}
+	free(t->v);
+	pthread_mutex_destroy(&t->lock);
+	memset(t, 0, sizeof(*t));
+}
+
+/* ---- the LRU list of open, unpinned files (lock held) -------------------- */
+
+static void lru_unlink(struct kvstore_files *t, uint32_t id)
+{
+	struct kvstore_file *f = &t->v[id];
+
+	if (f->prev != KVFILES_NONE)
+		t->v[f->prev].next = f->next;
+	else
+		t->head = f->next;
+	if (f->next != KVFILES_NONE)
+		t->v[f->next].prev = f->prev;
+	else
+		t->tail = f->prev;
+	f->prev = f->next = KVFILES_NONE;
+}
+
+static void lru_append(struct kvstore_files *t, uint32_t id)
+{
+	struct kvstore_file *f = &t->v[id];
+
+	f->prev = t->tail;
+	f->next = KVFILES_NONE;
+	if (t->tail != KVFILES_NONE)
+		t->v[t->tail].next = id;
+	else
+		t->head = id;
+	t->tail = id;
+}
+
+/* Close the least recently used unpinned file; 0 if there was none. */
+static int evict_one(struct kvstore_files *t)
+{
+	uint32_t id = t->head;
+
+	if (id == KVFILES_NONE)
+		return 0;
+	lru_unlink(t, id);
+	close(t->v[id].fd);
+	t->v[id].fd = -1;
+	t->nopen--;
+	return 1;
+}
+
+/* Close unpinned files until fewer than keep are open. */
+static void shrink_to(struct kvstore_files *t, size_t keep)
+{
+	while (t->nopen >= keep && evict_one(t))
+		;
+}
+
+/* ---- opening --------------------------------------------------------- */
+
+static int64_t mtime_ns(const struct stat *st)
+{
+	return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+}
+
+/* open(2) path read-only; on EMFILE/ENFILE close every unused descriptor
+ * of this table and try once more (lock held when locked).  Messages name
+ * the file as name. */
+static int open_fd(struct kvstore_files *t, const char *path,
+		   const char *name, int *out)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	t->opens++;
+	if (fd < 0 && (errno == EMFILE || errno == ENFILE) &&
+	    t->head != KVFILES_NONE) {
+		shrink_to(t, 0);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		t->opens++;
+	}
+	if (fd < 0) {
+		if (errno == EMFILE || errno == ENFILE)
+			return ck_err(-EMFILE,
+				      "%s: cannot open data file: out of file "
+				      "descriptors (%s; raise ulimit -n)",
+				      name, strerror(errno));
+		return ck_err(-EIO, "%s: cannot open data file: %s", name,
+			      strerror(errno));
+	}
+	*out = fd;
+	return 0;
+}
+
+/* Make f's descriptor open and pinned (lock held). */
+static int acquire(struct kvstore_files *t, uint32_t id)
+{
+	struct kvstore_file *f = &t->v[id];
+	struct stat st;
+	int fd, err;
+
+	if (f->fd >= 0) {
+		if (!f->pins)
+			lru_unlink(t, id);
+		f->pins++;
+		return 0;
+	}
+	shrink_to(t, t->max_open);
+	err = open_fd(t, f->abspath, f->path, &fd);
+	if (err)
+		return err;
+	if (fstat(fd, &st) < 0 || st.st_dev != f->dev || st.st_ino != f->ino ||
+	    (uint64_t)st.st_size != f->size || mtime_ns(&st) != f->mtime_ns) {
+		close(fd);
+		return ck_err(-EIO,
+			      "%s: data file changed since the checkpoint was "
+			      "opened (replaced or rewritten); remount to read "
+			      "the new one",
+			      f->path);
+	}
+	f->fd = fd;
+	f->pins = 1;
+	t->nopen++;
+	return 0;
+}
+
+static void release(struct kvstore_files *t, uint32_t id)
+{
+	struct kvstore_file *f = &t->v[id];
+
+	if (--f->pins == 0) {
+		lru_append(t, id);
+		if (t->nopen > t->max_open)
+			shrink_to(t, t->max_open + 1);
+	}
+}
+
+/* ---- building ---------------------------------------------------------- */
+
+/* path made absolute against the working directory (a new string; NULL
+ * when out of memory).  Without a working directory, path as it is. */
+static char *absolute(const char *path)
+{
+	char *cwd, *p;
+
+	if (path[0] == '/')
+		return strdup(path);
+	cwd = getcwd(NULL, 0);
+	if (!cwd)
+		return errno == ENOMEM ? NULL : strdup(path);
+	p = ck_path_join(cwd, path);
+	free(cwd);
+	return p;
+}
+
+static int add(struct kvstore_files *t, const char *path, uint32_t *id)
+{
+	struct kvstore_file *f;
+
+	if (t->n >= KVFILES_MAX)
+		return ck_err(-EOVERFLOW, "kvstore: more than %zu files",
+			      KVFILES_MAX);
+	if (t->n == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 16;
+
+		f = realloc(t->v, cap * sizeof(*f));
+		if (!f)
+			return ck_err(-ENOMEM, "kvstore: out of memory");
+		t->v = f;
+		t->cap = cap;
+	}
+	f = &t->v[t->n];
+	memset(f, 0, sizeof(*f));
+	f->fd = -1;
+	f->prev = f->next = KVFILES_NONE;
+	f->path = strdup(path);
+	f->abspath = absolute(path);
+	if (!f->path || !f->abspath) {
+		free(f->path);
+		free(f->abspath);
+		return ck_err(-ENOMEM, "kvstore: out of memory");
+	}
+	*id = (uint32_t)t->n++;
+	return 0;
+}
+
+int kvfiles_add_unchecked(struct kvstore_files *t, const char *path,
+			  uint32_t *id)
+{
+	return add(t, path, id);
+}
+
+int kvfiles_add_checked(struct kvstore_files *t, const char *path,
+			uint32_t *id)
+{
+	struct kvstore_file *f;
+	struct stat st;
+	uint32_t i;
+	int fd, err;
+
+	shrink_to(t, t->max_open);
+	err = open_fd(t, path, path, &fd);
+	if (err)
+		return err;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return ck_err(-EIO, "%s: not a regular data file", path);
+	}
+	err = add(t, path, &i);
+	if (err) {
+		close(fd);
+		return err;
+	}
+	f = &t->v[i];
+	f->checked = 1;
+	f->dev = st.st_dev;
+	f->ino = st.st_ino;
+	f->size = (uint64_t)st.st_size;
+	f->mtime_ns = mtime_ns(&st);
+	f->fd = fd;
+	t->nopen++;
+	lru_append(t, i);
+	if (t->nopen > t->max_open)
+		shrink_to(t, t->max_open + 1);
+	*id = i;
+	return 0;
+}
+
+/* ---- reading ------------------------------------------------------------ */
+
+static int pread_unchecked(const struct kvstore_file *f, void *buf, size_t len,
+			   uint64_t off)
+{
+	int fd = open(f->abspath, O_RDONLY | O_CLOEXEC), err;
+
+	if (fd < 0) {
+		if (errno == EMFILE || errno == ENFILE)
+			return ck_err(-EMFILE,
+				      "%s: out of file descriptors (%s; raise "
+				      "ulimit -n)",
+				      f->path, strerror(errno));
+		return ck_err(errno == ENOENT ? -ENOENT : -EIO, "%s: %s",
+			      f->path, strerror(errno));
+	}
+	err = ck_pread_full(fd, buf, len, off, f->path);
+	close(fd);
+	return err;
+}
+
+int kvfiles_pread(struct kvstore_files *t, uint32_t id, void *buf, size_t len,
+		  uint64_t off)
+{
+	struct kvstore_file *f;
+	int fd = -1, err;
+
+	if (id >= t->n)
+		return ck_err(-EINVAL, "kvstore: bad file id %u", id);
+	f = &t->v[id];
+	if (!f->checked)
+		return pread_unchecked(f, buf, len, off);
+	pthread_mutex_lock(&t->lock);
+	err = acquire(t, id);
+	if (!err)
+		fd = f->fd;
+	pthread_mutex_unlock(&t->lock);
+	if (err)
+		return err;
+	/* fd stays open while pinned: only unpinned files are closed. */
+	err = ck_pread_full(fd, buf, len, off, f->path);
+	pthread_mutex_lock(&t->lock);
+	release(t, id);
+	pthread_mutex_unlock(&t->lock);
+	return err;
+}
+
+void kvfiles_set_max_open(struct kvstore_files *t, size_t max_open)
+{
+	pthread_mutex_lock(&t->lock);
+	t->max_open = max_open;
+	shrink_to(t, t->max_open + 1);
+	pthread_mutex_unlock(&t->lock);
+}
+
+void kvfiles_stats(struct kvstore_files *t, size_t *nopen, uint64_t *opens)
+{
+	pthread_mutex_lock(&t->lock);
+	*nopen = t->nopen;
+	*opens = t->opens;
+	pthread_mutex_unlock(&t->lock);
+}
