@@ -33,6 +33,8 @@ struct ex_opts {
 	int f32;			/* float32, else bfloat16 */
 	unsigned nchunks;		/* chunks along axis 0 */
 	int random;			/* weight-like noise, not the formula */
+	uint64_t file_bytes;		/* data file target (0: 2 GiB) */
+	uint32_t processes;		/* 0: one database; N: multi-host */
 };
 
 static float ex_value(unsigned w, uint64_t l, uint64_t k)
@@ -214,6 +216,11 @@ static int write_example(const char *root, const struct ex_family *f,
 	int err;
 
 	wo.scan_layers = scanned;
+	wo.ocdbt.file_bytes = o->file_bytes;
+	if (o->processes) {
+		wo.layout = ORBAX_LAYOUT_OCDBT_MULTIHOST;
+		wo.ocdbt.processes = o->processes;
+	}
 	err = orbax_writer_open(root, 1, &wo, &ow);
 	for (unsigned i = 0; !err && i < nw; i++) {
 		const struct ex_weight *w = &ws[i];
@@ -250,7 +257,7 @@ int cmd_example(int argc, char **argv)
 	struct ex_dims d;
 	const char *dir = NULL;
 	long layers = 0, scale = 1, pad = -1, chunks = 2;
-	struct ex_opts o = { 0, 2, 0 };
+	struct ex_opts o = { 0, 2, 0, 0, 0 };
 	int scanned = 1, err;
 	char *root = NULL, *cfg = NULL, *end;
 
@@ -272,6 +279,19 @@ int cmd_example(int argc, char **argv)
 			chunks = strtol(argv[++i], &end, 10);
 			if (*end || chunks < 1 || chunks > 1024)
 				return cli_usage_error("example: --chunks takes 1..1024");
+		} else if (!strcmp(argv[i], "--data-file-bytes") && i + 1 < argc) {
+			unsigned long long k = strtoull(argv[++i], &end, 10);
+
+			if (*end || argv[i][0] == '-' || !k)
+				return cli_usage_error("example: --data-file-bytes takes "
+						       "a byte count of at least 1");
+			o.file_bytes = k;
+		} else if (!strcmp(argv[i], "--processes") && i + 1 < argc) {
+			long k = strtol(argv[++i], &end, 10);
+
+			if (*end || k < 1 || k > 4096)
+				return cli_usage_error("example: --processes takes 1..4096");
+			o.processes = (uint32_t)k;
 		} else if (!strcmp(argv[i], "--family") && i + 1 < argc) {
 			fam = ex_family_find(argv[++i]);
 			if (!fam)

@@ -97,8 +97,13 @@ static int open_store(struct orbax_writer *w)
 	oo.data_base = "";
 	oo.data_base_db = 0;
 	if (w->o.layout == ORBAX_LAYOUT_OCDBT_MULTIHOST) {
-		oo.data_base = "ocdbt.process_0/";
+		/* ocdbt.process_0/ .. process_<N-1>/, each a database */
+		if (!oo.processes)
+			oo.processes = 1;
 		oo.data_base_db = 1;
+	} else if (oo.processes) {
+		return ck_err(-EINVAL, "orbax writer: processes need the "
+			      "multi-host layout");
 	}
 	err = ocdbt_writer_open(w->items, &oo, &w->db);
 	return err ? err : kv_sink_ocdbt(w->db, &w->sink);

@@ -8,10 +8,11 @@
  *   ORBAX_LAYOUT_OCDBT            one OCDBT database in items/ (zarr v3 by
  *                                 default), plus array_metadatas/process_0;
  *   ORBAX_LAYOUT_OCDBT_MULTIHOST  as a merged multi-host save: the values in
- *                                 items/ocdbt.process_0/d/, referenced from
- *                                 the top-level database through base_path,
- *                                 and items/ocdbt.process_0/ a complete
- *                                 database of the same keys;
+ *                                 items/ocdbt.process_<i>/d/ (i below
+ *                                 ocdbt.processes, at least 1), referenced
+ *                                 from the top-level database through
+ *                                 base_path, and each items/ocdbt.process_<i>/
+ *                                 a complete database of the keys it got;
  *   ORBAX_LAYOUT_DIR              legacy plain directories (zarr v2 by
  *                                 default): items/<name>/.zarray, 0.0, ...
  *
@@ -41,7 +42,8 @@ struct orbax_writer_opts {
 					   the spec's zarr_format */
 	int layout;			/* enum orbax_layout */
 	struct ocdbt_writer_opts ocdbt;	/* OCDBT layouts (data_base and
-					   data_base_db are set by the layout) */
+					   data_base_db are set by the layout;
+					   processes only for multi-host) */
 	int scan_layers;		/* -1: not recorded; 0/1: written to
 					   _CHECKPOINT_METADATA custom_metadata */
 };
