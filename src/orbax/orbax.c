@@ -200,12 +200,33 @@ static int open_arrays(struct orbax_ckpt *c, struct names *names, int discovered
 	return 0;
 }
 
-/* 1 if the leaf is wanted from the aggregate: with _METADATA, an array leaf
- * marked skip_deserialize; without, every leaf no zarr array shadows. */
-static int agg_leaf_wanted(const struct orbax_ckpt *c, const struct orbax_meta *m,
-			   int have_meta, const char *name)
+/* Binary search of the sorted arrays [0, n). */
+static const struct orbax_array *find_in(const struct orbax_ckpt *c, size_t n,
+					 const char *name)
 {
-	if (orbax_find(c, name))
+	size_t lo = 0, hi = n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		int r = strcmp(c->arrays[mid].name, name);
+
+		if (!r)
+			return &c->arrays[mid];
+		if (r < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return NULL;
+}
+
+/* 1 if the leaf is wanted from the aggregate: with _METADATA, an array leaf
+ * marked skip_deserialize; without, every leaf none of the zarr arrays
+ * [0, nzarr) shadows (the leaves appended after them are not sorted yet). */
+static int agg_leaf_wanted(const struct orbax_ckpt *c, size_t nzarr,
+			   const struct orbax_meta *m, int have_meta, const char *name)
+{
+	if (find_in(c, nzarr, name))
 		return 0;
 	if (!have_meta)
 		return 1;
@@ -248,7 +269,7 @@ static int add_aggregate(struct orbax_ckpt *c, const struct orbax_meta *m,
 		const struct orbax_agg_leaf *l = &c->agg->parsed.leaves[i];
 		struct orbax_array *a = &c->arrays[c->narrays];
 
-		if (!agg_leaf_wanted(c, m, have_meta, l->name))
+		if (!agg_leaf_wanted(c, n0, m, have_meta, l->name))
 			continue;
 		memset(a, 0, sizeof(*a));
 		a->name = strdup(l->name);
@@ -390,20 +411,7 @@ out:
 
 const struct orbax_array *orbax_find(const struct orbax_ckpt *c, const char *name)
 {
-	size_t lo = 0, hi = c->narrays;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int r = strcmp(c->arrays[mid].name, name);
-
-		if (!r)
-			return &c->arrays[mid];
-		if (r < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return NULL;
+	return find_in(c, c->narrays, name);
 }
 
 int orbax_array_info(const struct orbax_array *a, struct zarr_info *info)

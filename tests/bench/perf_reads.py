@@ -6,6 +6,12 @@
         safetensors' access pattern: mmap each file, parse its header, and copy
         each tensor's bytes out in header order (what safe_open + get_tensor do
         on a CPU load); bytes=, seconds=.
+    perf_reads.py loader DIR READERS
+        the Hugging Face loaders' order: shards in file-name order, within a
+        shard the tensors in name order (plain string order), each copied out
+        of a shared read-only mmap of its shard (safe_open + get_tensor);
+        READERS threads split that list round-robin (reader k takes tensors
+        k, k+READERS, ...); bytes=, seconds=.
     perf_reads.py random DIR N SEED
         N random single-tensor reads: tensors drawn (with replacement) from
         DIR/model.safetensors.index.json (or DIR/model.safetensors), each read
@@ -57,6 +63,49 @@ def cmd_mmap(files):
             mm.close()
     dt = time.perf_counter() - t0
     print("bytes=%d" % total)
+    print("seconds=%.6f" % dt)
+
+
+def cmd_loader(root, readers):
+    import threading
+    files = sorted(f for f in os.listdir(root) if f.endswith(".safetensors"))
+    order, maps = [], []
+    t0 = time.perf_counter()
+    for f in files:
+        fh = open(os.path.join(root, f), "rb")
+        size = os.fstat(fh.fileno()).st_size
+        mm = mmap.mmap(fh.fileno(), size, prot=mmap.PROT_READ)
+        fh.close()
+        n = struct.unpack("<Q", mm[:8])[0]
+        hdr = json.loads(bytes(mm[8:8 + n]))
+        hdr.pop("__metadata__", None)
+        maps.append(mm)
+        for name in sorted(hdr):
+            a, b = hdr[name]["data_offsets"]
+            order.append((mm, 8 + n + a, b - a))
+    totals = [0] * readers
+    errors = []
+
+    def run(k):
+        try:
+            for mm, off, size in order[k::readers]:
+                out = np.frombuffer(mm, dtype=np.uint8, count=size, offset=off).copy()
+                totals[k] += out.size
+                del out
+        except Exception as e:  # reported below, after every thread ends
+            errors.append(repr(e))
+
+    threads = [threading.Thread(target=run, args=(k,)) for k in range(readers)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    dt = time.perf_counter() - t0
+    for mm in maps:
+        mm.close()
+    if errors:
+        sys.exit("perf_reads: " + errors[0])
+    print("bytes=%d" % sum(totals))
     print("seconds=%.6f" % dt)
 
 
@@ -159,6 +208,8 @@ def main():
     a = sys.argv
     if len(a) >= 3 and a[1] == "mmap":
         cmd_mmap(a[2:])
+    elif len(a) == 4 and a[1] == "loader":
+        cmd_loader(a[2], int(a[3]))
     elif len(a) == 5 and a[1] == "random":
         cmd_random(a[2], int(a[3]), int(a[4]))
     elif len(a) == 7 and a[1] == "ready":

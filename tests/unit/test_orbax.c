@@ -5,14 +5,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "ck_test.h"
+#include "kvstore/kv_sink.h"
 #include "orbax/orbax.h"
 #include "orbax/orbax_aggregate.h"
 #include "orbax/orbax_meta.h"
 #include "util/ck_err.h"
 #include "util/ck_file.h"
 #include "zarr/zarr_array.h"
+#include "zarr/zarr_writer.h"
 
 #define V1_STEP "orbax-compat/v1_checkpoints/composite_checkpoint/" \
 		"checkpoint_metadata_present/pytree_checkpointable_has_metadata"
@@ -344,6 +347,57 @@ START_TEST(open_should_read_the_legacy_msgpack_aggregate)
 }
 END_TEST
 
+/*
+ * Without _METADATA, zarr arrays shadow the aggregate's leaves of the same
+ * name.  Zarr arrays c.a and c.e beside the aggregate of a, b, c.a, c.e: the
+ * leaves a and b come after them in the table before it is sorted again, and
+ * the shadowing check must not search past the sorted zarr arrays (it used
+ * to miss c.a there and list it twice).
+ */
+START_TEST(zarr_arrays_should_shadow_aggregate_leaves_whatever_their_order)
+{
+	static const uint64_t s24[] = { 2, 4 }, s44[] = { 4, 4 }, s8[] = { 8 };
+	char *src = ck_test_fixture("orbax-legacy-aggregate/aggregate_all.checkpoint");
+	char *tmp = ck_test_tmpdir(), *dir = ck_path_join(tmp, "agg"), *meta;
+	struct zarr_write_spec z = { 0 };
+	struct orbax_ckpt *c = NULL;
+	struct kv_sink sink;
+	int64_t v[16];
+
+	ck_test_copy_tree(src, dir);
+	meta = ck_path_join(dir, "_METADATA");
+	ck_assert_int_eq(unlink(meta), 0);
+	free(meta);
+	ck_assert_int_eq(kv_sink_dir(dir, &sink), 0);
+	z.zarr_format = 2;
+	z.dtype = CK_DT_I64;
+	z.rank = 2;
+	z.zstd_level = 1;
+	for (int64_t i = 0; i < 16; i++)
+		v[i] = i * 10;
+	memcpy(z.shape, s24, sizeof(s24));
+	memcpy(z.chunk, s24, sizeof(s24));
+	ck_assert_msg(zarr_write_array(&sink, "c.a", &z, v) == 0, "%s", ck_err_msg());
+	memcpy(z.shape, s44, sizeof(s44));
+	memcpy(z.chunk, s44, sizeof(s44));
+	ck_assert_msg(zarr_write_array(&sink, "c.e", &z, v) == 0, "%s", ck_err_msg());
+
+	ck_assert_msg(orbax_open(dir, NULL, &c) == 0, "%s", ck_err_msg());
+	ck_assert_uint_eq(c->narrays, 4);
+	ck_assert_ptr_nonnull(orbax_find(c, "c.a")->za);
+	ck_assert_ptr_nonnull(orbax_find(c, "c.e")->za);
+	ck_assert_ptr_null(orbax_find(c, "a")->za);
+	check_i64(c, "c.a", 2, s24, 10);
+	check_i64(c, "c.e", 2, s44, 10);
+	check_i64(c, "a", 1, s8, 1);
+	orbax_close(c);
+	ck_test_rmtree(tmp);
+	free(dir);
+	free(tmp);
+	free(src);
+}
+END_TEST
+
 START_TEST(aggregate_parse_should_reject_bad_msgpack)
 {
 	/* {"a": ext1 [[2], "int64", bin(8)]}: data too short for the shape. */
@@ -381,6 +435,7 @@ int main(void)
 	tcase_add_test(tc, open_should_fail_cleanly_on_a_missing_node_file);
 	tcase_add_test(tc, open_should_read_the_legacy_msgpack_aggregate);
 	tcase_add_test(tc, aggregate_parse_should_reject_bad_msgpack);
+	tcase_add_test(tc, zarr_arrays_should_shadow_aggregate_leaves_whatever_their_order);
 	suite_add_tcase(s, tc);
 	return ck_test_run(s);
 }
