@@ -207,6 +207,15 @@ static int cmp_file(const void *a, const void *b)
 		      ((const struct ckfs_file *)b)->name);
 }
 
+uint64_t ckfs_default_shard_size(uint64_t cache_size)
+{
+	uint64_t s = cache_size / 2;
+
+	if (s < CKFS_MIN_DEFAULT_SHARD_SIZE)
+		s = CKFS_MIN_DEFAULT_SHARD_SIZE;
+	return s < CKFS_DEFAULT_SHARD_SIZE ? s : CKFS_DEFAULT_SHARD_SIZE;
+}
+
 static int build_layout(struct ckfs *fs, uint64_t shard_size)
 {
 	struct st_tensor_desc *d = calloc(fs->plan->ntensors + 1, sizeof(*d));
@@ -221,6 +230,7 @@ static int build_layout(struct ckfs *fs, uint64_t shard_size)
 		d[i].dtype = t->dtype;
 		d[i].rank = t->shape.rank;
 		memcpy(d[i].shape, t->shape.d, sizeof(d[i].shape));
+		d[i].group = fs->groups.of[i] == UINT32_MAX ? 0 : fs->groups.of[i] + 1;
 	}
 	err = st_layout_build(d, fs->plan->ntensors, shard_size, &fs->layout);
 	free(d);
@@ -329,14 +339,16 @@ int ckfs_open(const struct ckfs_opts *o, struct ckfs **out)
 		err = ck_err_ctx(err, "model=%s", o->model);
 	else if (err && got_config && o->hf_config)
 		err = ck_err_ctx(err, "hf_config=%s", o->hf_config);
-	if (!err)
-		err = build_layout(fs, o->shard_size ? o->shard_size : CKFS_DEFAULT_SHARD_SIZE);
-	if (!err)
-		err = build_files(fs, o, config, config_len);
 	if (!err && fs->plan->ntensors > UINT32_MAX)
 		err = ck_err(-EOVERFLOW, "too many tensors");
 	if (!err)
 		err = plan_groups_build(fs->plan, &fs->groups);
+	if (!err)
+		err = build_layout(fs, o->shard_size ? o->shard_size :
+				   ckfs_default_shard_size(o->cache_size ? o->cache_size :
+							   CKFS_DEFAULT_CACHE_SIZE));
+	if (!err)
+		err = build_files(fs, o, config, config_len);
 	if (!err)
 		err = plan_source_bytes(fs, &fs->source_bytes);
 	if (!err)

@@ -50,7 +50,13 @@ struct ckfs_opts {
 							   order */
 };
 
+/* Shards: shard_size= when given; else half the cache, so that a loader
+ * reading shard by shard, each shard's tensors in name order, finds the
+ * groups of the shard it reads and of the next one in the cache (shards are
+ * cut at group boundaries, st_layout.h); at least 256 MiB (a smaller cache
+ * is a deliberate choice, not worth hundreds of files), at most HF's 5 GB. */
 #define CKFS_DEFAULT_SHARD_SIZE ((uint64_t)5000000000)
+#define CKFS_MIN_DEFAULT_SHARD_SIZE ((uint64_t)256 << 20)
 #define CKFS_DEFAULT_CACHE_SIZE ((uint64_t)1 << 30)
 #define CKFS_DEFAULT_CACHE_DIR_SIZE ((uint64_t)64 << 30)
 #define CKFS_DEFAULT_READ_AHEAD ((uint64_t)1 << 20)
@@ -100,6 +106,10 @@ struct ckfs {
 /* The mapping directory: dir, or the installed one (the source tree's when
  * not installed) when dir is NULL. */
 const char *ckfs_mappings_dir(const char *dir);
+
+/* The shard size used when shard_size= is not given, for a cache of
+ * cache_size bytes (CKFS_DEFAULT_SHARD_SIZE above). */
+uint64_t ckfs_default_shard_size(uint64_t cache_size);
 
 /*
  * Build the view.  Errors: those of orbax_open, mapping and plan resolution

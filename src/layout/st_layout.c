@@ -184,30 +184,53 @@ static int build_header(const struct st_tensor_desc *t, const uint64_t *nbytes,
 	return 0;
 }
 
+static uint64_t add_sat(uint64_t a, uint64_t b)
+{
+	uint64_t s;
+
+	return __builtin_add_overflow(a, b, &s) ? UINT64_MAX : s;
+}
+
 /*
  * Assign tensors to shards: returns the shard count and fills
- * files[k].first/count (files has room for n entries, at least 1).
+ * files[k].first/count (files has room for n entries, at least 1).  A shard
+ * is cut before the first tensor of the group it would otherwise split
+ * (st_layout.h).
  */
-static size_t assign_shards(const uint64_t *nbytes, size_t n, uint64_t shard_size,
-			    struct st_file *files)
+static size_t assign_shards(const struct st_tensor_desc *t, const uint64_t *nbytes,
+			    size_t n, uint64_t shard_size, struct st_file *files)
 {
-	size_t nf = 1, i;
-	uint64_t cur = 0, next;
+	size_t nf = 1, i, gstart = 0;
+	uint64_t cur = 0, gbytes = 0; /* the shard's bytes, the group's in it */
 
 	files[0].first = 0;
 	files[0].count = 0;
 	for (i = 0; i < n; i++) {
-		if (__builtin_add_overflow(cur, nbytes[i], &next))
-			next = UINT64_MAX;
-		if (files[nf - 1].count && next > shard_size) {
-			files[nf].first = (uint32_t)i;
-			files[nf].count = 0;
-			nf++;
-			cur = 0;
-			next = nbytes[i];
+		struct st_file *f = &files[nf - 1];
+
+		if (!i || !t[i].group || t[i].group != t[i - 1].group) {
+			gstart = i;
+			gbytes = 0;
 		}
-		files[nf - 1].count++;
-		cur = next;
+		if (f->count && add_sat(cur, nbytes[i]) > shard_size &&
+		    gstart > f->first && gstart < i) {
+			/* move the group's head to a new shard */
+			f->count = (uint32_t)(gstart - f->first);
+			f = &files[nf++];
+			f->first = (uint32_t)gstart;
+			f->count = (uint32_t)(i - gstart);
+			cur = gbytes;
+		}
+		if (f->count && add_sat(cur, nbytes[i]) > shard_size) {
+			f = &files[nf++];
+			f->first = (uint32_t)i;
+			f->count = 0;
+			cur = 0;
+			gbytes = 0;
+		}
+		f->count++;
+		cur = add_sat(cur, nbytes[i]);
+		gbytes = add_sat(gbytes, nbytes[i]);
 	}
 	return nf;
 }
@@ -313,7 +336,7 @@ int st_layout_build(const struct st_tensor_desc *t, size_t n, uint64_t shard_siz
 	}
 	if (err)
 		goto out;
-	l->nfiles = assign_shards(nbytes, n, shard_size, l->files);
+	l->nfiles = assign_shards(t, nbytes, n, shard_size, l->files);
 	err = name_files(l->files, l->nfiles);
 	for (k = 0; !err && k < l->nfiles; k++)
 		err = build_header(t, nbytes, &l->files[k]);

@@ -17,7 +17,11 @@
  * Sharding: tensors are placed in the order given (the caller puts tensors
  * from the same source array next to each other); a new shard starts when
  * adding a tensor would take the current shard's data past shard_size and
- * the shard is not empty.  One shard is named "model.safetensors"; several
+ * the shard is not empty.  Tensors may carry a group (tensors cut from the
+ * same decoded chunks, consecutive in the order): a shard is then cut before
+ * the group's first tensor rather than inside it, so that a reader going
+ * shard by shard needs the groups of one shard at a time; only a group that
+ * alone exceeds shard_size is cut, by size, in shards of its own.  One shard is named "model.safetensors"; several
  * are "model-00001-of-0000N.safetensors".  The index
  * "model.safetensors.index.json" is always produced:
  * {"metadata": {"total_size": <sum of tensor bytes>}, "weight_map":
@@ -38,6 +42,8 @@ struct st_tensor_desc {
 	enum ck_dtype dtype;		/* output dtype (float types, ints) */
 	unsigned rank;
 	uint64_t shape[ZARR_MAX_RANK];
+	uint32_t group;			/* 0: none; else tensors of one group,
+					   consecutive, share the number */
 };
 
 /* Where one tensor landed. */

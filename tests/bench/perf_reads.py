@@ -9,7 +9,8 @@
     perf_reads.py loader DIR READERS
         the Hugging Face loaders' order: shards in file-name order, within a
         shard the tensors in name order (plain string order), each copied out
-        of a shared read-only mmap of its shard (safe_open + get_tensor);
+        of a shared read-only mmap of its shard (safe_open + get_tensor),
+        a shard opened when first needed;
         READERS threads split that list round-robin (reader k takes tensors
         k, k+READERS, ...); bytes=, seconds=.
     perf_reads.py random DIR N SEED
@@ -68,40 +69,49 @@ def cmd_mmap(files):
 
 def cmd_loader(root, readers):
     import threading
-    files = sorted(f for f in os.listdir(root) if f.endswith(".safetensors"))
-    order, maps = [], []
-    t0 = time.perf_counter()
-    for f in files:
-        fh = open(os.path.join(root, f), "rb")
-        size = os.fstat(fh.fileno()).st_size
-        mm = mmap.mmap(fh.fileno(), size, prot=mmap.PROT_READ)
-        fh.close()
-        n = struct.unpack("<Q", mm[:8])[0]
-        hdr = json.loads(bytes(mm[8:8 + n]))
-        hdr.pop("__metadata__", None)
-        maps.append(mm)
-        for name in sorted(hdr):
-            a, b = hdr[name]["data_offsets"]
-            order.append((mm, 8 + n + a, b - a))
+    # The order comes from the index, as loaders take it: shards in file-name
+    # order, names in string order.  A shard is opened (mmap, header parsed)
+    # when a reader first needs it, as safe_open is called shard by shard.
+    idx = os.path.join(root, "model.safetensors.index.json")
+    with open(idx) as fh:
+        wmap = json.load(fh)["weight_map"]
+    order = sorted(wmap.items(), key=lambda kv: (kv[1], kv[0]))
+    shards, lock = {}, threading.Lock()
+
+    def shard(f):
+        with lock:
+            if f not in shards:
+                fh = open(os.path.join(root, f), "rb")
+                size = os.fstat(fh.fileno()).st_size
+                mm = mmap.mmap(fh.fileno(), size, prot=mmap.PROT_READ)
+                fh.close()
+                n = struct.unpack("<Q", mm[:8])[0]
+                hdr = json.loads(bytes(mm[8:8 + n]))
+                shards[f] = (mm, 8 + n, hdr)
+            return shards[f]
+
     totals = [0] * readers
     errors = []
 
     def run(k):
         try:
-            for mm, off, size in order[k::readers]:
-                out = np.frombuffer(mm, dtype=np.uint8, count=size, offset=off).copy()
+            for name, f in order[k::readers]:
+                mm, base, hdr = shard(f)
+                a, b = hdr[name]["data_offsets"]
+                out = np.frombuffer(mm, dtype=np.uint8, count=b - a, offset=base + a).copy()
                 totals[k] += out.size
                 del out
         except Exception as e:  # reported below, after every thread ends
             errors.append(repr(e))
 
+    t0 = time.perf_counter()
     threads = [threading.Thread(target=run, args=(k,)) for k in range(readers)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     dt = time.perf_counter() - t0
-    for mm in maps:
+    for mm, _, _ in shards.values():
         mm.close()
     if errors:
         sys.exit("perf_reads: " + errors[0])

@@ -15,8 +15,10 @@
 #include "layout/st_layout.h"
 #include "st_check.h"
 
-#define T1(n, dt, a) { (n), (dt), 1, { (a) } }
-#define T2(n, dt, a, b) { (n), (dt), 2, { (a), (b) } }
+#define T1(n, dt, a) { (n), (dt), 1, { (a) }, 0 }
+#define T2(n, dt, a, b) { (n), (dt), 2, { (a), (b) }, 0 }
+/* tensor n of u8[a] in group g */
+#define TG(n, a, g) { (n), CK_DT_U8, 1, { (a) }, (g) }
 
 /* The whole of file f: its header followed by data (fill or zeros). */
 static uint8_t *assemble(const struct st_layout *l, uint32_t f, int fill)
@@ -216,10 +218,44 @@ START_TEST(oversized_tensor_should_sit_alone_in_its_shard)
 }
 END_TEST
 
+/* Shards are cut before a group rather than inside it; a group larger than
+ * the shard size alone is cut by size. */
+START_TEST(shards_should_be_cut_at_group_boundaries)
+{
+	static const struct st_tensor_desc t[] = {
+		T1("e", CK_DT_U8, 100),				 /* 0 */
+		TG("q0", 60, 1), TG("q1", 60, 1), TG("q2", 60, 1), /* 1-3 */
+		TG("k0", 50, 2), TG("k1", 50, 2),		 /* 4-5 */
+		T1("n", CK_DT_U8, 10),				 /* 6 */
+		TG("w0", 150, 3), TG("w1", 150, 3), TG("w2", 150, 3), /* 7-9 */
+		TG("v0", 40, 4), TG("v1", 40, 4),		 /* 10-11 */
+	};
+	/* At 250 bytes a shard:
+	 *   e (100) + q0 q1 (220): q2 would pass 250 and split q, so q
+	 *     starts a new shard: [e]
+	 *   q0 q1 q2 (180) + k0 (230): k1 would split k, which moves:
+	 *     [q0 q1 q2]
+	 *   k0 k1 n (110): w0 would pass 250 and starts the next shard:
+	 *     [k0 k1 n]
+	 *   w alone is 450: cut by size [w0] [w1] [w2 ...]
+	 *   w2 v0 v1 (230) fit: [w2 v0 v1] */
+	static const uint32_t first[] = { 0, 1, 4, 7, 8, 9 };
+	static const uint32_t count[] = { 1, 3, 3, 1, 1, 3 };
+	struct st_layout *l = build(t, 12, 250);
+
+	ck_assert_uint_eq(l->nfiles, 6);
+	for (size_t k = 0; k < 6; k++) {
+		ck_assert_uint_eq(l->files[k].first, first[k]);
+		ck_assert_uint_eq(l->files[k].count, count[k]);
+	}
+	st_layout_free(l);
+}
+END_TEST
+
 START_TEST(zero_size_and_scalar_tensors_should_be_allowed)
 {
 	static const struct st_tensor_desc t[] = {
-		{ "s", CK_DT_F32, 0, { 0 } },	/* 4 bytes: [0, 4) */
+		{ "s", CK_DT_F32, 0, { 0 }, 0 },	/* 4 bytes: [0, 4) */
 		T2("z", CK_DT_BF16, 0, 7),	/* [4, 4) */
 		T1("v", CK_DT_I16, 3),		/* [4, 10) */
 		T1("e", CK_DT_BOOL, 0),		/* [10, 10) */
@@ -299,7 +335,7 @@ START_TEST(locate_should_find_every_boundary)
 	static const struct st_tensor_desc t[] = {
 		T1("z0", CK_DT_F32, 0), T2("a", CK_DT_BF16, 3, 5),
 		T1("z1", CK_DT_U8, 0), T1("b", CK_DT_U8, 1),
-		{ "s", CK_DT_F64, 0, { 0 } }, T1("c", CK_DT_I32, 77),
+		{ "s", CK_DT_F64, 0, { 0 }, 0 }, T1("c", CK_DT_I32, 77),
 		T1("z2", CK_DT_F16, 0),
 	};
 	struct st_layout *l = build(t, 7, 1 << 20);
@@ -326,7 +362,7 @@ START_TEST(build_should_reject_bad_input)
 	struct st_tensor_desc huge[] = { T2("h", CK_DT_F32, UINT64_MAX / 2, 3) };
 	struct st_tensor_desc sum[] = { T1("p", CK_DT_U8, UINT64_MAX - 10),
 					T1("q", CK_DT_U8, 11) };
-	struct st_tensor_desc rank[] = { { "r", CK_DT_F32, ZARR_MAX_RANK + 1, { 1 } } };
+	struct st_tensor_desc rank[] = { { "r", CK_DT_F32, ZARR_MAX_RANK + 1, { 1 }, 0 } };
 	struct st_layout *l = NULL;
 
 	ck_assert_int_eq(st_layout_build(dup, 3, 100, &l), -EINVAL);
@@ -627,7 +663,7 @@ START_TEST(keep_files_for_the_python_checker)
 	static const struct st_tensor_desc t[] = {
 		T2("model.embed_tokens.weight", CK_DT_BF16, 8, 4),
 		T1("model.norm.weight", CK_DT_F32, 4),
-		{ "model.scalar", CK_DT_F64, 0, { 0 } },
+		{ "model.scalar", CK_DT_F64, 0, { 0 }, 0 },
 		T2("model.empty", CK_DT_F16, 0, 3),
 		T2("lm_head.weight", CK_DT_BF16, 8, 4),
 		T1("ids", CK_DT_I64, 3), T1("mask", CK_DT_BOOL, 5),
@@ -667,6 +703,7 @@ static Suite *layout_suite(void)
 	tcase_add_test(t, layout_should_be_deterministic);
 	tcase_add_test(t, shards_should_split_five_100_byte_tensors_at_250);
 	tcase_add_test(t, oversized_tensor_should_sit_alone_in_its_shard);
+	tcase_add_test(t, shards_should_be_cut_at_group_boundaries);
 	tcase_add_test(t, zero_size_and_scalar_tensors_should_be_allowed);
 	tcase_add_test(t, locate_should_find_every_boundary);
 	tcase_add_test(t, build_should_reject_bad_input);
