@@ -21,6 +21,11 @@
 # weight-like values (roughly normal, deviation 0.02) that compress as much
 # as trained weights do.
 #
+# Configurations: "defaults" (only hf_config=: the Hugging Face loaders'
+# order, cold, by 1 and 4 readers, and 100 random tensors), then "large",
+# "eighth+disk" and "small" caches (cold and warm reads, mmap, random,
+# convert, peak RSS).
+#
 # Figures, one line each: VALUE | BASELINE | ratio | target.  Throughput
 # ratios are ckptfs / baseline (higher is better); time and memory ratios
 # are ckptfs / bound (at most 1 is within).  1 MB = 2^20 bytes throughout.
@@ -357,6 +362,48 @@ run_conf() {
 	echo "   convert output equal to the plain files: $same; configuration time $(( $(date +%s) - CT0 )) s)"
 }
 
+# The Hugging Face loaders at the defaults: a fresh mount with only the
+# config, page cache dropped; shards in file-name order, each shard's
+# tensors in name order through a shared mmap, by 1 reader and by 4 reading
+# every 4th tensor (perf_reads.py loader); then 100 random tensors.
+run_defaults() {
+	CONF=defaults
+	echo
+	echo "== configuration defaults: -o hf_config=... only (cache_size $(mb "$DEFAULT_CACHE_B") MB, $NDEFSHARDS shard(s))"
+	PEAK=0
+	for readers in 1 4; do
+		drop
+		mount_fg "$BASEOPTS"
+		"$PY" "$HERE/perf_reads.py" loader "$MNT" "$readers" >"$T/ld.kv"
+		r=$(rate "$(kv bytes "$T/ld.kv")" "$(kv seconds "$T/ld.kv")")
+		stats
+		a=$(calc "%.3f" "$(kv read_amplification "$T/stats.kv")")
+		tgt=$([ "$readers" = 1 ] && echo 0.5 || echo 0.6)
+		line "loader, $readers reader(s)" "$r MB/s ($(kv seconds "$T/ld.kv") s)" "cold floor ($FLOOR_WHICH) $FLOOR_MBS MB/s" "$(ratio "$r" "$FLOOR_MBS")" ge "$tgt"
+		line "loader, $readers: vs decode" "$r MB/s" "all-core decode $DECODE_MBS MB/s" "$(ratio "$r" "$DECODE_MBS")"
+		line "loader, $readers: amplification" "$a" "1 = each chunk decoded once" "$a" le 1.1
+		h=$(hwm_kb)
+		PEAK=$((h > PEAK ? h : PEAK))
+		umount_fg
+	done
+	drop
+	mount_fg "$BASEOPTS"
+	"$PY" "$HERE/perf_reads.py" random "$MNT" "$RANDOM_READS" 1 >"$T/rnd.kv"
+	rb=$(kv bytes "$T/rnd.kv")
+	stats
+	d=$(kv bytes_decoded "$T/stats.kv")
+	line "random, defaults: dec./read" "$(calc "%.2f" "$d / $rb") ($(mb "$d") of $(mb "$rb") MB)" "1 = only what was read" "$(calc "%.2f" "$d / $rb")" le 1.5
+	h=$(hwm_kb)
+	PEAK=$((h > PEAK ? h : PEAK))
+	umount_fg
+	hb=$((PEAK * 1024))
+	line "defaults: peak RSS / model" "$(mb $hb) MB" "served $(mb "$SERVED_B") MB" "$(ratio $hb "$SERVED_B")"
+}
+DEFAULT_CACHE_B=1073741824
+NDEFSHARDS=$("$CK" plan "$EX" -o "$BASEOPTS" 2>/dev/null | awk -F'\t' 'NR > 1 { print $4 }' | sort -u | wc -l)
+CONFS="defaults $CONFS"
+run_defaults
+
 run_conf large "$BASEOPTS,cache_size=$CACHE" "$LARGE_B"
 if [ -n "$HAVE_CACHE_DIR" ]; then
 	run_conf eighth+disk "$BASEOPTS,cache_size=$EIGHTH,cache_dir=$CACHE_DIR" "$(cache_bytes "$EIGHTH")"
@@ -379,12 +426,14 @@ echo "== summary (ratios; throughput: ckptfs/baseline, higher is better; time, R
 		tgt=
 		for c in $CONFS; do
 			awk -F'\t' -v c="$c" -v f="$fig" '$1 == c && $2 == f { v = $4; sub(/^target /, "", v); sub(/:.*/, "", v);
-				s = $4; sub(/.*: /, "", s); if ($4 == "(no target)") s = ""; printf "\t%s%s", $3, (s == "" ? "" : " " s) }' "$T/summary.tsv"
+				s = $4; sub(/.*: /, "", s); if ($4 == "(no target)") s = ""; printf "\t%s%s", $3, (s == "" ? "" : " " s); got = 1 }
+				END { if (!got) printf "\t-" }' "$T/summary.tsv"
 		done
 		tgt=$(awk -F'\t' -v f="$fig" '$2 == f && $4 != "(no target)" { v = $4; sub(/^target /, "", v); sub(/:.*/, "", v); t = v } END { print t }' "$T/summary.tsv")
 		# the amplification target is for large and eighth+disk
 		printf '\t%s\n' "${tgt:--}"
 	done
 } | column -t -s "$(printf '\t')"
-echo "(the amplification target is for the large cache and eighth+disk; mount-to-ready's for 1000+ arrays)"
+echo "(the amplification target is for the large cache and eighth+disk; mount-to-ready's for 1000+ arrays;"
+echo " the loader and random targets for the defaults)"
 echo "total bench time: $(( $(date +%s) - START )) s"
