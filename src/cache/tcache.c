@@ -45,6 +45,10 @@ struct tcache {
 	uint64_t reserved;		/* bytes being loaded (tcache_reserve) */
 	struct entry *big;		/* the one entry kept beyond the budget */
 	struct entry *head, *tail;	/* LRU list */
+	struct entry *victims;		/* evicted unread, to hand to victim
+					   (linked by next; a reference each) */
+	tcache_victim_fn victim;	/* or NULL */
+	void *vctx;
 	tcache_load_fn load;
 	void *ctx;
 	struct tcache_stats st;
@@ -127,7 +131,8 @@ static void unref_locked(struct entry *e)
 	}
 }
 
-/* Unlist an entry: off the LRU, out of its slot, cache reference dropped. */
+/* Unlist an entry: off the LRU, out of its slot, cache reference dropped
+ * (to the victim list instead, when there is a victim callback). */
 static void evict_locked(struct tcache *c, struct entry *e)
 {
 	unlink_lru(c, e);
@@ -136,7 +141,39 @@ static void evict_locked(struct tcache *c, struct entry *e)
 	c->st.evictions++;
 	if (c->slots[e->id] == e)
 		c->slots[e->id] = NULL;
+	if (c->victim) {
+		e->next = c->victims;
+		c->victims = e;
+		return;
+	}
 	unref_locked(e);
+}
+
+/* Hand the victims to the victim callback, with no lock held. */
+static void drain_victims(struct tcache *c)
+{
+	for (;;) {
+		struct entry *e;
+
+		pthread_mutex_lock(&c->lock);
+		e = c->victims;
+		if (e)
+			c->victims = e->next;
+		pthread_mutex_unlock(&c->lock);
+		if (!e)
+			return;
+		c->victim(c->vctx, e->id, e->data, e->size, e->used);
+		pthread_mutex_lock(&c->lock);
+		e->next = NULL;
+		unref_locked(e);
+		pthread_mutex_unlock(&c->lock);
+	}
+}
+
+void tcache_set_victim(struct tcache *c, tcache_victim_fn fn, void *ctx)
+{
+	c->victim = fn;
+	c->vctx = ctx;
 }
 
 static void make_room_locked(struct tcache *c, uint64_t need)
@@ -170,6 +207,7 @@ void tcache_reserve(struct tcache *c, uint64_t bytes)
 	make_room_locked(c, bytes);
 	c->reserved += bytes;
 	pthread_mutex_unlock(&c->lock);
+	drain_victims(c);
 }
 
 void tcache_unreserve(struct tcache *c, uint64_t bytes)
@@ -309,6 +347,7 @@ int tcache_get(struct tcache *c, uint32_t id, struct tcache_ref *ref)
 	mark_used_locked(e);
 	pthread_cond_broadcast(&c->loaded);
 	pthread_mutex_unlock(&c->lock);
+	drain_victims(c);
 	hand_out(e, ref);
 	return 0;
 }
@@ -357,10 +396,12 @@ void tcache_fulfil(struct tcache *c, uint32_t id, uint8_t *data, uint64_t size,
 		pthread_cond_broadcast(&c->loaded);
 		unref_locked(e);	/* waiters, if any, still hold it */
 		pthread_mutex_unlock(&c->lock);
+		drain_victims(c);
 		return;
 	}
 	pthread_cond_broadcast(&c->loaded);
 	pthread_mutex_unlock(&c->lock);
+	drain_victims(c);
 }
 
 int tcache_has(struct tcache *c, uint32_t id)
@@ -400,8 +441,15 @@ void tcache_free(struct tcache *c)
 {
 	if (!c)
 		return;
+	c->victim = NULL;
 	while (c->tail)
 		evict_locked(c, c->tail);
+	while (c->victims) {
+		struct entry *e = c->victims;
+
+		c->victims = e->next;
+		unref_locked(e);
+	}
 	if (c->big)
 		unref_locked(c->big);
 	pthread_mutex_destroy(&c->lock);

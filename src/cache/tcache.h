@@ -100,6 +100,17 @@ void tcache_unreserve(struct tcache *c, uint64_t bytes);
 /* The budget in bytes. */
 uint64_t tcache_budget(const struct tcache *c);
 
+/*
+ * Call fn(ctx, id, data, size, used) for every entry evicted to make room
+ * (used: a reader had it), after the eviction and with no cache lock held,
+ * from the thread that evicted it; data is valid during the call.  So the
+ * caller can keep it elsewhere (the disk tier) rather than compute it
+ * again.  Set before the cache is shared; NULL turns it off.
+ */
+typedef void (*tcache_victim_fn)(void *ctx, uint32_t id, const uint8_t *data,
+				 uint64_t size, int used);
+void tcache_set_victim(struct tcache *c, tcache_victim_fn fn, void *ctx);
+
 /* Drop a reference from tcache_get(). */
 void tcache_put(struct tcache *c, struct tcache_ref *ref);
 

@@ -134,6 +134,8 @@ static int one(char *opt, struct ckfs_opts *o, struct ck_buf *fuse)
 		return cli_parse_size(val, &o->shard_size) ? ck_err_ctx(-EINVAL, "shard_size") : 0;
 	else if (KEY("cache_size"))
 		return cli_parse_size(val, &o->cache_size) ? ck_err_ctx(-EINVAL, "cache_size") : 0;
+	else if (KEY("cache_dir") && !strcmp(val, "none"))
+		o->no_cache_dir = 1;
 	else if (KEY("cache_dir"))
 		o->cache_dir = val;
 	else if (KEY("cache_dir_size"))

@@ -377,7 +377,7 @@ int ckfs_open(const struct ckfs_opts *o, struct ckfs **out)
 		if (stat(fs->ckpt->item_dir, &st) == 0)
 			fs->mtime = (int64_t)st.st_mtime;
 	}
-	err = o->cache_dir ? ckfs_tier_open(fs, o) : 0;
+	err = ckfs_tier_open(fs, o);
 	if (err) {
 		ckfs_close(fs);
 		return err;
@@ -530,6 +530,8 @@ void ckfs_close(struct ckfs *fs)
 		return;
 	tcache_free(fs->cache);
 	dtier_close(fs->dtier);
+	free((void *)fs->seen);
+	free((void *)fs->group_seen);
 	free(fs->cache_dir);
 	pthread_mutex_destroy(&fs->load_lock);
 	pthread_cond_destroy(&fs->load_done);

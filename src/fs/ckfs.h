@@ -38,7 +38,9 @@ struct ckfs_opts {
 	int64_t step;			/* -1 = latest */
 	uint64_t shard_size;		/* bytes of tensor data per shard */
 	uint64_t cache_size;		/* tensor cache budget in bytes */
-	const char *cache_dir;		/* disk tier directory, NULL = none */
+	const char *cache_dir;		/* disk tier directory, NULL = the
+					   default tier (ckfs_tier.c) */
+	int no_cache_dir;		/* cache_dir=none: no tier at all */
 	uint64_t cache_dir_size;	/* its byte budget,
 					   0 = CKFS_DEFAULT_CACHE_DIR_SIZE */
 	int cache_dir_keep;		/* leave its files at unmount */
@@ -86,6 +88,12 @@ struct ckfs {
 	struct st_layout *layout;
 	struct tcache *cache;
 	struct dtier *dtier;		/* the disk tier, or NULL */
+	int tier_all;			/* 1: every tensor computed goes to
+					   the tier (cache_dir= given); 0: only
+					   what the RAM cache cannot keep */
+	_Atomic uint8_t *seen;		/* per tensor: a reader had it (with
+					   the default tier; owned) */
+	_Atomic uint32_t *group_seen;	/* per group: its tensors seen */
 	char *cache_dir;		/* its directory (owned) */
 	size_t nfiles;
 	struct ckfs_file *files;	/* sorted by name */

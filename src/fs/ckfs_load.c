@@ -15,8 +15,11 @@
  *     (plan_spill_open(), in cache_dir); the next batches read that back
  *     instead of decoding again.  So the array is decoded once whatever the
  *     cache size.
- *   - With a disk tier, every tensor computed is also written to it, so a
- *     read after its eviction from memory does not compute it again.
+ *   - With cache_dir=, every tensor computed is also written to the disk
+ *     tier, so a read after its eviction from memory does not compute it
+ *     again.  The default tier (ckfs_tier.c) takes the batches of a group
+ *     larger than the cache, a tensor larger than the cache, and what the
+ *     RAM cache evicts before a reader had it.
  * Siblings of a wave are claimed in the RAM cache first, so that readers
  * wanting them wait for the wave instead of starting their own; a reader
  * woken for a sibling that went to the disk tier gets -EAGAIN from the
@@ -98,7 +101,7 @@ static int wave_batch(struct ckfs *fs, struct wave *w, size_t b, size_t cnt,
 	tcache_unreserve(fs->cache, cnt * w->each);
 	for (size_t i = 0; i < cnt; i++) {
 		uint32_t id = w->ids[b + i];
-		int store = !err && fs->dtier;
+		int store = !err && fs->dtier && (fs->tier_all || to_tier);
 		int stored = store &&
 			     dtier_store(fs->dtier, id, outs ? outs[i] : NULL, w->each) == 0;
 
@@ -228,7 +231,7 @@ static int load_one(struct ckfs *fs, uint32_t id, uint8_t **data, uint64_t *size
 	err = load_alone(fs, id, &buf);
 	if (err)
 		return err;
-	if (fs->dtier) {
+	if (fs->dtier && (fs->tier_all || t->nbytes > tcache_budget(fs->cache))) {
 		int stored = dtier_store(fs->dtier, id, buf, t->nbytes) == 0;
 
 		ck_err_clear_if(!stored);
@@ -255,50 +258,28 @@ int ckfs_load_tensor(void *ctx, uint32_t id, uint8_t **data, uint64_t *size)
 	return err;
 }
 
-/* 64-bit FNV-1a of p[0..n), continuing from h. */
-static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
+/* A reader has had (part of) tensor t. */
+static void note_read(struct ckfs *fs, uint32_t t)
 {
-	const uint8_t *b = p;
+	uint32_t g;
 
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ b[i]) * 0x100000001b3ull;
-	return h;
+	if (!fs->seen || atomic_exchange_explicit(&fs->seen[t], 1, memory_order_relaxed))
+		return;
+	g = fs->groups.of[t];
+	if (g != UINT32_MAX)
+		atomic_fetch_add_explicit(&fs->group_seen[g], 1, memory_order_relaxed);
 }
 
-int ckfs_tier_open(struct ckfs *fs, const struct ckfs_opts *o)
+int ckfs_group_read_whole(struct ckfs *fs, uint32_t t)
 {
-	struct ck_buf tag = CK_BUF_INIT;
-	uint64_t h = 0xcbf29ce484222325ull;
-	int err;
+	uint32_t g = fs->groups.of[t];
 
-	/* The view's generation: the checkpoint, and every byte of the view's
-	 * metadata and of where each tensor comes from. */
-	for (size_t i = 0; i < fs->nfiles; i++) {
-		const struct ckfs_file *f = &fs->files[i];
-		char *text = NULL;
-		size_t len = 0;
-
-		h = fnv1a(h, f->name, strlen(f->name) + 1);
-		if (f->kind == CKFS_BYTES)
-			h = fnv1a(h, f->bytes, (size_t)f->size);
-		if (f->kind == CKFS_SAFETENSORS && ckfs_describe(fs, f, &text, &len) == 0)
-			h = fnv1a(h, text, len);
-		free(text);
-	}
-	err = ck_buf_printf(&tag, "%s step %lld mtime %lld view %016llx",
-			    fs->ckpt->item_dir, (long long)fs->ckpt->step,
-			    (long long)fs->mtime, (unsigned long long)h);
-	if (!err)
-		err = ck_buf_append(&tag, "", 1);
-	if (!err)
-		err = dtier_open(o->cache_dir, o->cache_dir_size ? o->cache_dir_size :
-				 CKFS_DEFAULT_CACHE_DIR_SIZE, o->cache_dir_keep,
-				 (const char *)tag.data, (uint32_t)fs->plan->ntensors,
-				 &fs->dtier);
-	ck_buf_release(&tag);
-	if (!err && !(fs->cache_dir = strdup(o->cache_dir)))
-		err = ck_err(-ENOMEM, "out of memory");
-	return err ? ck_err_ctx(err, "cache_dir=%s", o->cache_dir) : 0;
+	if (!fs->seen)
+		return 0;
+	if (g == UINT32_MAX)
+		return atomic_load_explicit(&fs->seen[t], memory_order_relaxed);
+	return atomic_load_explicit(&fs->group_seen[g], memory_order_relaxed) >=
+	       fs->groups.first[g + 1] - fs->groups.first[g];
 }
 
 ssize_t ckfs_tensor_copy(struct ckfs *fs, uint32_t t, uint64_t toff, uint8_t *buf,
@@ -311,6 +292,7 @@ ssize_t ckfs_tensor_copy(struct ckfs *fs, uint32_t t, uint64_t toff, uint8_t *bu
 
 	if (n > pt->nbytes - toff)
 		n = (size_t)(pt->nbytes - toff);
+	note_read(fs, t);
 	/* The tensor may go to the disk tier while we wait for it. */
 	for (int tries = 0; err == CKFS_LOOK_AGAIN && tries < 4; tries++) {
 		if (fs->dtier && !tcache_has(fs->cache, t) &&

@@ -14,11 +14,16 @@
 
 #include "fs/ckfs.h"
 
+/* 1 when every tensor of t's group (t alone, without one) has been read
+ * at least in part since the mount; kept only with the default tier. */
+int ckfs_group_read_whole(struct ckfs *fs, uint32_t t);
+
 /* The tcache load callback of the view (ctx is the struct ckfs). */
 int ckfs_load_tensor(void *ctx, uint32_t id, uint8_t **data, uint64_t *size);
 
-/* Open the disk tier of o->cache_dir for fs (fs->dtier).  Errors of
- * dtier_open(), naming the directory; -ENOMEM. */
+/* Open the disk tier for fs (fs->dtier, ckfs_tier.c): o->cache_dir, or
+ * the default one, or none (cache_dir=none, or a default tier that cannot
+ * be had).  Errors of dtier_open() for o->cache_dir, naming it; -ENOMEM. */
 int ckfs_tier_open(struct ckfs *fs, const struct ckfs_opts *o);
 
 /*

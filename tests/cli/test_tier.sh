@@ -5,10 +5,13 @@
 # serves the bytes convert writes and keeps the cache within its budget; a
 # read that bypasses the page cache is served from memory and the tier
 # without decoding; unmount removes the tier's files, cache_dir_keep keeps
-# them and a new mount serves from them without decoding anything.  Without
-# cache_dir the same cache decodes a group once per wave of two, within
-# ceil(group output / cache_size) for one reader.  A bad cache_dir is
-# refused, naming it.
+# them and a new mount serves from them without decoding anything.  With
+# cache_dir=none the same cache decodes a group once per wave of two, within
+# ceil(group output / cache_size) for one reader.  With no cache_dir at all
+# the default tier (under $HOME/.cache/ckptfs) takes the groups larger than
+# the cache: amplification 1 again, its files gone at unmount; reading
+# random tensors stores what the cache evicts before the group was read
+# whole, and decodes each chunk once.  A bad cache_dir is refused, naming it.
 . "$(dirname "$0")/lib.sh"
 need_fuse jq getfattr od
 mount_tmp
@@ -110,7 +113,7 @@ rm -rf "${TIER:?}"/*
 # 3. The same cache without a tier: one decode of a group per wave, for
 # one reader reading front to back (O_DIRECT: one request at a time; the
 # kernel's readahead would ask for tensors of several waves at once).
-opts="$base,cache_size=$cache"
+opts="$base,cache_size=$cache,cache_dir=none"
 if "$CKPTFS" "$EX" "$MNT" -o "$opts" 2>"$TMP/err" && mounted; then
 	read_direct || not_ok "no tier: O_DIRECT read failed"
 	stats >"$TMP/s4"
@@ -125,7 +128,76 @@ else
 	not_ok "mount without tier: $(cat "$TMP/err")"
 fi
 
-# 4. A cache_dir that is not there: one line naming it.
+# 4. No cache_dir: the default tier, in $HOME/.cache/ckptfs.
+export HOME=$TMP/home
+mkdir -p "$HOME"
+opts="$base,cache_size=$cache"
+if "$CKPTFS" "$EX" "$MNT" -o "$opts" 2>"$TMP/err" && mounted; then
+	n=$(find "$HOME/.cache/ckptfs" -mindepth 1 -maxdepth 1 -name 'ckptfs-*' -type d | wc -l)
+	[ "$n" = 1 ] && ok "default tier: a directory under \$HOME/.cache/ckptfs" ||
+		not_ok "default tier: $n directories under $HOME/.cache/ckptfs"
+	read_direct || not_ok "default tier: O_DIRECT read failed"
+	stats >"$TMP/s5"
+	read_all && ok "default tier: every shard equals convert's" || not_ok "default tier: shards differ"
+	jq -e '.read_amplification == 1 and .disk_tier_bytes_written > 0' "$TMP/s5" >/dev/null &&
+		ok "default tier: amplification 1, $(jq .disk_tier_bytes_written "$TMP/s5") bytes in the tier" ||
+		not_ok "default tier: $(cat "$TMP/s5")"
+	fusermount3 -u "$MNT"
+	for _ in $(seq 100); do
+		[ -z "$(find "$HOME/.cache/ckptfs" -mindepth 1)" ] && break
+		sleep 0.05
+	done
+	[ -z "$(find "$HOME/.cache/ckptfs" -mindepth 1)" ] && ok "default tier: removed at unmount" ||
+		not_ok "default tier: left $(find "$HOME/.cache/ckptfs" -mindepth 1 | head -3)"
+else
+	not_ok "mount with the default tier: $(cat "$TMP/err")"
+fi
+# Random tensors, each read whole once or more, in an order that leaves
+# every group partly read while the cache turns over: with the default
+# tier the source is decoded at most 1.5 times over (what the cache evicts
+# once a group has been read whole is not kept); with cache_dir=none the
+# same reads decode more.
+random_reads() {
+	"$PY" - "$MNT" "$TMP/ref" <<'PYEOF'
+import json, os, random, struct, sys
+mnt, ref = sys.argv[1], sys.argv[2]
+rnd = random.Random(7)
+for f in sorted(os.listdir(ref)):
+    if not f.endswith(".safetensors"):
+        continue
+    want = open(os.path.join(ref, f), "rb").read()
+    (hl,) = struct.unpack("<Q", want[:8])
+    hdr = json.loads(want[8:8 + hl])
+    hdr.pop("__metadata__", None)
+    names = sorted(hdr)
+    fd = os.open(os.path.join(mnt, f), os.O_RDONLY | os.O_DIRECT)
+    for name in [rnd.choice(names) for _ in range(3 * len(names))]:
+        a, b = hdr[name]["data_offsets"]
+        got = os.pread(fd, b - a, 8 + hl + a)
+        if got != want[8 + hl + a:8 + hl + b]:
+            sys.exit("%s differs" % name)
+    os.close(fd)
+PYEOF
+}
+for mode in default none; do
+	o="$opts"
+	[ $mode = none ] && o="$opts,cache_dir=none"
+	if "$CKPTFS" "$EX" "$MNT" -o "$o" 2>"$TMP/err" && mounted; then
+		random_reads || not_ok "random reads, tier $mode"
+		stats >"$TMP/r.$mode"
+		fusermount3 -u "$MNT"
+	else
+		not_ok "mount, tier $mode: $(cat "$TMP/err")"
+	fi
+done
+jq -e '.read_amplification <= 1.5' "$TMP/r.default" >/dev/null &&
+	ok "random reads, default tier: amplification $(jq .read_amplification "$TMP/r.default")" ||
+	not_ok "random reads, default tier: amplification $(jq .read_amplification "$TMP/r.default")"
+jq -e --slurpfile d "$TMP/r.default" '.bytes_decoded > $d[0].bytes_decoded' "$TMP/r.none" >/dev/null &&
+	ok "random reads, cache_dir=none: amplification $(jq .read_amplification "$TMP/r.none")" ||
+	not_ok "random reads, cache_dir=none decoded no more than the default tier"
+
+# 5. A cache_dir that is not there: one line naming it.
 expect_fail "missing cache_dir" "cache_dir=$TMP/nonexistent" \
 	"$CKPTFS" "$EX" "$MNT" -o "$base,cache_dir=$TMP/nonexistent"
 mounted && fusermount3 -u "$MNT"
