@@ -192,6 +192,72 @@ START_TEST(eviction_should_spare_entries_not_read_yet)
 }
 END_TEST
 
+/* What the victim callback saw: ids, whether read, and the first byte
+ * (a check that the data is still valid during the call). */
+struct victims {
+	unsigned n;
+	uint32_t id[8];
+	int used[8];
+	uint8_t first[8];
+};
+
+static void victim(void *ctx, uint32_t id, const uint8_t *data, uint64_t size, int used)
+{
+	struct victims *v = ctx;
+
+	ck_assert_uint_eq(size, id + 1);
+	if (v->n < 8) {
+		v->id[v->n] = id;
+		v->used[v->n] = used;
+		v->first[v->n] = data[0];
+	}
+	v->n++;
+}
+
+/* Every entry evicted to make room reaches the victim callback once, with
+ * its bytes and whether a reader had it; entries dropped at free do not. */
+START_TEST(evicted_entries_should_reach_the_victim_callback)
+{
+	struct loader l = { .fail_id = -1 };
+	struct victims v = { 0 };
+	struct tcache *c;
+	struct tcache_ref r;
+	uint8_t *d = malloc(30);
+
+	ck_assert_int_eq(tcache_new(64, 100, load, &l, &c), 0);
+	tcache_set_victim(c, victim, &v);
+	ck_assert_int_eq(tcache_claim(c, 29), 1);	/* 30 bytes, ahead */
+	memset(d, 29, 30);
+	tcache_fulfil(c, 29, d, 30, 0);
+	ck_assert_int_eq(tcache_get(c, 39, &r), 0);	/* 40 bytes, read */
+	tcache_put(c, &r);
+	ck_assert_uint_eq(v.n, 0);
+	/* 50 more: the read one goes first */
+	ck_assert_int_eq(tcache_get(c, 49, &r), 0);
+	tcache_put(c, &r);
+	ck_assert_uint_eq(v.n, 1);
+	ck_assert_uint_eq(v.id[0], 39);
+	ck_assert_int_eq(v.used[0], 1);
+	ck_assert_uint_eq(v.first[0], 39);
+	/* 90 more: the read 50 (held by a reader), then the unread 30 */
+	ck_assert_int_eq(tcache_get(c, 49, &r), 0);
+	tcache_reserve(c, 90);
+	tcache_unreserve(c, 90);
+	ck_assert_uint_eq(v.n, 3);
+	for (int k = 1; k <= 2; k++) {		/* in either order */
+		ck_assert(v.id[k] == 49 || v.id[k] == 29);
+		ck_assert_int_eq(v.used[k], v.id[k] == 49);
+		ck_assert_uint_eq(v.first[k], v.id[k]);
+	}
+	ck_assert_uint_ne(v.id[1], v.id[2]);
+	ck_assert_uint_eq(r.data[0], 49);
+	tcache_put(c, &r);
+	v.n = 0;
+	tcache_free(c);
+	ck_assert_uint_eq(v.n, 0);
+}
+END_TEST
+
 struct reserver {
 	struct tcache *c;
 	atomic_int done;
@@ -422,6 +488,7 @@ int main(void)
 	tcase_add_test(tc, reserve_should_make_room_for_buffers_being_loaded);
 	tcase_add_test(tc, reserve_should_wait_for_reservations_in_flight);
 	tcase_add_test(tc, eviction_should_spare_entries_not_read_yet);
+	tcase_add_test(tc, evicted_entries_should_reach_the_victim_callback);
 	tcase_add_test(tc, budget_should_evict_least_recently_used_and_keep_held_refs_valid);
 	tcase_add_test(tc, failed_load_should_report_and_not_be_cached);
 	tcase_add_test(tc, waiters_should_get_the_failed_loads_message);
