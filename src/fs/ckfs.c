@@ -207,7 +207,8 @@ static int cmp_file(const void *a, const void *b)
 		      ((const struct ckfs_file *)b)->name);
 }
 
-uint64_t ckfs_default_shard_size(uint64_t cache_size)
+/* The shard size when shard_size= is not given (CKFS_DEFAULT_SHARD_SIZE). */
+static uint64_t default_shard_size(uint64_t cache_size)
 {
 	uint64_t s = cache_size / 2;
 
@@ -345,8 +346,8 @@ int ckfs_open(const struct ckfs_opts *o, struct ckfs **out)
 		err = plan_groups_build(fs->plan, &fs->groups);
 	if (!err)
 		err = build_layout(fs, o->shard_size ? o->shard_size :
-				   ckfs_default_shard_size(o->cache_size ? o->cache_size :
-							   CKFS_DEFAULT_CACHE_SIZE));
+				   default_shard_size(o->cache_size ? o->cache_size :
+						      CKFS_DEFAULT_CACHE_SIZE));
 	if (!err)
 		err = build_files(fs, o, config, config_len);
 	if (!err)

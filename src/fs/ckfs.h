@@ -115,10 +115,6 @@ struct ckfs {
  * not installed) when dir is NULL. */
 const char *ckfs_mappings_dir(const char *dir);
 
-/* The shard size used when shard_size= is not given, for a cache of
- * cache_size bytes (CKFS_DEFAULT_SHARD_SIZE above). */
-uint64_t ckfs_default_shard_size(uint64_t cache_size);
-
 /*
  * Build the view.  Errors: those of orbax_open, mapping and plan resolution
  * (the message names the arrays), -EINVAL bad options, -ENOMEM.  Caller frees

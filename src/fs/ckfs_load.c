@@ -32,7 +32,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util/ck_buf.h"
 #include "util/ck_err.h"
 #include "util/ck_mem.h"
 

@@ -24,7 +24,6 @@
 #include "fs/ckfs_load.h"
 
 #include <errno.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -33,7 +32,6 @@
 
 #include "util/ck_buf.h"
 #include "util/ck_err.h"
-#include "util/ck_file.h"
 #include "util/ck_log.h"
 
 #define DEFAULT_TIER_MIN ((uint64_t)256 << 20)

@@ -3,14 +3,11 @@
 #include "kvstore/kvstore.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "kvstore/kvstore_impl.h"
 #include "util/ck_err.h"
-#include "util/ck_file.h"
 
 /* The value bytes of an empty inline value (inline_data must be non-NULL). */
 static const uint8_t kvstore_empty[1];

@@ -26,12 +26,9 @@
 
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "kvstore/kvstore_impl.h"
 #include "kvstore/ocdbt_btree.h"

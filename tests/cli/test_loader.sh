@@ -78,6 +78,7 @@ PYEOF
 amp() { stats | "$PY" -c 'import json, sys; print(json.load(sys.stdin)["read_amplification"])'; }
 
 export HOME=$TMP/home
+unset XDG_CACHE_HOME
 mkdir -p "$HOME"
 for readers in 1 4; do
 	if "$CKPTFS" "$EX" "$MNT" -o "$opts,cache_dir=none" 2>"$TMP/err"; then

@@ -130,6 +130,7 @@ fi
 
 # 4. No cache_dir: the default tier, in $HOME/.cache/ckptfs.
 export HOME=$TMP/home
+unset XDG_CACHE_HOME
 mkdir -p "$HOME"
 opts="$base,cache_size=$cache"
 if "$CKPTFS" "$EX" "$MNT" -o "$opts" 2>"$TMP/err" && mounted; then
