@@ -107,7 +107,7 @@ int hook_util_reshape_shape(const char *name, const struct hook_shape *in,
 			    struct hook_shape *out)
 {
 	char ib[HOOK_SHAPE_STR_LEN], tb[HOOK_SHAPE_STR_LEN];
-	uint64_t ni, nt;
+	uint64_t ni = 0, nt = 0;
 	int ret;
 
 	if (!tgt)
@@ -133,7 +133,7 @@ int hook_util_check_same_numel(const char *name, const struct hook_shape *hf,
 			       const struct hook_shape *mt)
 {
 	char hb[HOOK_SHAPE_STR_LEN], mb[HOOK_SHAPE_STR_LEN];
-	uint64_t nh, nm;
+	uint64_t nh = 0, nm = 0;
 	int ret;
 
 	ret = util_numel(name, hf, &nh);

@@ -1,7 +1,8 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
-# Build ckptfs twice (plain, and with ASan+UBSan) and run every test under
-# ctest in both builds; then the unit tests and the command line under
+# Build ckptfs with GCC and clang as Release, RelWithDebInfo and Debug,
+# warnings as errors (tests/build-matrix.sh); build it twice more (plain, and
+# with ASan+UBSan) and run every test under ctest in both builds; then the unit tests and the command line under
 # valgrind memcheck (tests/valgrind.sh), and every command-line and mount
 # test again with ckptfs under memcheck (tests/valgrind-cli.sh); then the concurrency soak against a
 # ThreadSanitizer build of the daemon; then build the libFuzzer targets and
@@ -11,11 +12,14 @@
 set -eu
 jobs=$(nproc 2>/dev/null || echo 2)
 
-cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCKPT_TESTS=ON >/dev/null
+sh tests/build-matrix.sh build-matrix
+
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCKPT_WERROR=ON -DCKPT_TESTS=ON >/dev/null
 cmake --build build -j"$jobs"
 ctest --test-dir build --output-on-failure -j"$jobs"
 
-cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCKPT_SANITIZE=ON -DCKPT_TESTS=ON >/dev/null
+cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DCKPT_SANITIZE=ON -DCKPT_WERROR=ON \
+	-DCKPT_TESTS=ON >/dev/null
 cmake --build build-asan -j"$jobs"
 ASAN_OPTIONS=detect_leaks=1:abort_on_error=0 UBSAN_OPTIONS=print_stacktrace=1 \
 	ctest --test-dir build-asan --output-on-failure -j"$jobs"

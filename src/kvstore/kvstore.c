@@ -82,7 +82,7 @@ static int kvstore_add(struct kvstore *kv, const uint8_t *key, size_t keylen,
 int kvstore_add_inline(struct kvstore *kv, const uint8_t *key, size_t keylen,
 		       const uint8_t *val, size_t vlen, uint32_t file_id)
 {
-	struct kvstore_entry *e;
+	struct kvstore_entry *e = NULL;
 	int err = kvstore_add(kv, key, keylen, val ? val : kvstore_empty, vlen,
 			      &e);
 
@@ -95,7 +95,7 @@ int kvstore_add_inline(struct kvstore *kv, const uint8_t *key, size_t keylen,
 int kvstore_add_ref(struct kvstore *kv, const uint8_t *key, size_t keylen,
 		    uint32_t file_id, uint64_t offset, uint64_t length)
 {
-	struct kvstore_entry *e;
+	struct kvstore_entry *e = NULL;
 	int err = kvstore_add(kv, key, keylen, NULL, 0, &e);
 
 	if (err)

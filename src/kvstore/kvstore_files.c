@@ -247,7 +247,7 @@ int kvfiles_add_checked(struct kvstore_files *t, const char *path,
 {
 	struct kvstore_file *f;
 	struct stat st;
-	uint32_t i;
+	uint32_t i = 0;
 	int fd, err;
 
 	shrink_to(t, t->max_open);

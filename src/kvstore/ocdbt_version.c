@@ -102,7 +102,7 @@ int ocdbt_version_leaves_decode(struct ck_rd *r, size_t nfiles,
 				struct ocdbt_version **v, size_t *n)
 {
 	struct ocdbt_version *arr = NULL;
-	size_t cnt;
+	size_t cnt = 0;
 	int err;
 
 	/* 9 columns, the commit time alone takes 8 bytes */
@@ -170,7 +170,7 @@ int ocdbt_version_refs_decode(struct ck_rd *r, size_t nfiles, int with_height,
 			      struct ocdbt_version_ref **v, size_t *n)
 {
 	struct ocdbt_version_ref *arr = NULL;
-	size_t cnt;
+	size_t cnt = 0;
 	int err;
 
 	err = read_count(r, 13, &cnt, "number of version nodes");

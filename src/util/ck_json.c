@@ -128,7 +128,7 @@ int ck_json_get_u64_array(const cJSON *obj, const char *key, uint64_t max,
 	if (!cJSON_IsArray(a))
 		return ck_err(-EINVAL, "member '%s' is not an array", key);
 	cJSON_ArrayForEach(e, a) {
-		int64_t v;
+		int64_t v = 0;
 		int err;
 
 		if (i >= cap)
