@@ -146,5 +146,6 @@ extern const struct ex_family ex_family_qwen3_omni_moe;
 extern const struct ex_family ex_family_gemma4, ex_family_gemma4_dense,
 	ex_family_gemma4_small;
 extern const struct ex_family ex_family_qwen3_5_moe;
+extern const struct ex_family ex_family_deepseek_v4;
 
 #endif

@@ -41,6 +41,7 @@ const struct ex_family *const ex_families[] = {
 	&ex_family_qwen3_omni_moe,
 	&ex_family_gemma4, &ex_family_gemma4_dense, &ex_family_gemma4_small,
 	&ex_family_qwen3_5_moe,
+	&ex_family_deepseek_v4,
 };
 const unsigned ex_nfamilies = sizeof(ex_families) / sizeof(ex_families[0]);
 

@@ -184,7 +184,20 @@ static int parse_rule(const cJSON *r, struct map_rule *mr)
 	free_strs(srcs, nsrc);
 	if (err)
 		return err;
+	err = get_strs(r, "or_from", MAP_MAX_ALTS, &srcs, &nsrc);
+	if (!err && nsrc && mr->nsrc != 1)
+		err = ck_err(-EINVAL, "'or_from' needs a single 'from'");
+	for (size_t i = 0; i < nsrc; i++) {
+		mr->alt[i] = srcs[i];
+		srcs[i] = NULL;
+	}
+	mr->nalt = (unsigned)nsrc;
+	free_strs(srcs, nsrc);
+	if (err)
+		return err;
 	mr->per_layer = uses_layer(mr->hf);
+	for (unsigned i = 0; i < mr->nalt; i++)
+		mr->per_layer |= uses_layer(mr->alt[i]);
 	for (unsigned i = 0; i < mr->nsrc; i++) {
 		mr->per_layer |= uses_layer(mr->src[i]);
 		if (mr->count && strstr(mr->src[i], "{layers}"))
@@ -239,9 +252,16 @@ static int parse_rule(const cJSON *r, struct map_rule *mr)
 		if (!strstr(mr->hf, "{e}"))
 			return ck_err(-EINVAL, "a rule with 'experts' needs {e} in 'hf'");
 	}
-	err = ck_json_get_bool(r, "optional", &opt);
-	if (err && err != -ENOENT)
-		return err;
+	if (cJSON_IsString(ck_json_get(r, "optional"))) {
+		/* "log": optional, and the plan logs what is absent */
+		if (strcmp(ck_json_get(r, "optional")->valuestring, "log"))
+			return ck_err(-EINVAL, "'optional' is true, false or \"log\"");
+		opt = mr->log_absent = 1;
+	} else {
+		err = ck_json_get_bool(r, "optional", &opt);
+		if (err && err != -ENOENT)
+			return err;
+	}
 	mr->optional = opt || mr->required_if_any;
 	ck_err_clear();
 	return 0;
@@ -255,6 +275,8 @@ static void rule_release(struct map_rule *r)
 	free(r->when);
 	for (unsigned i = 0; i < r->nsrc; i++)
 		free(r->src[i]);
+	for (unsigned i = 0; i < r->nalt; i++)
+		free(r->alt[i]);
 	free(r->experts);
 	for (unsigned i = 0; i < r->rank; i++)
 		free(r->shape[i]);
@@ -458,6 +480,8 @@ static int parse_doc(const cJSON *doc, struct mapping *m)
 		err = parse_infer(ck_json_get(doc, "infer"), m);
 	if (!err)
 		err = get_strs(doc, "needs", 64, &m->needs, &m->nneeds);
+	if (!err)
+		err = get_strs(doc, "ignore", 256, &m->ignore, &m->nignore);
 	det = ck_json_get(doc, "detect");
 	if (!err && det)
 		err = get_strs(det, "require", 256, &m->require, &m->nrequire);
@@ -622,6 +646,7 @@ void mapping_free(struct mapping *m)
 	}
 	free(m->infer);
 	free_strs(m->needs, m->nneeds);
+	free_strs(m->ignore, m->nignore);
 	for (size_t i = 0; m->rules && i < m->nrules; i++)
 		rule_release(&m->rules[i]);
 	free(m->rules);

@@ -44,9 +44,12 @@
  * and the config.  A rule whose names use {i} or {layers} runs once per
  * layer for which its "when" holds; one with "experts" once per expert,
  * slicing the expert axis.  "from" may be a list (composite: several arrays
- * feed one hook).  Expressions (shapes, hook arguments, counts) are evaluated
+ * feed one hook); a single "from" may have "or_from", full array names (a
+ * custom collection beside the prefix, say) tried in order when it is
+ * absent.  Expressions (shapes, hook arguments, counts) are evaluated
  * over the HF config fields and the "let" names (expr.h).  Detection patterns
- * are shell globs over array names (below the prefix).
+ * are shell globs over array names (below the prefix), as are the "ignore"
+ * globs: arrays no tensor serves (MaxText drops them too).
  *
  * A struct mapping is immutable once loaded.
  */
@@ -59,6 +62,7 @@
 #include "tensor/hook.h"
 
 #define MAP_MAX_HOOKS 8
+#define MAP_MAX_ALTS 4		/* "or_from" alternatives of one source */
 
 struct map_hook {
 	const struct hook *hook;	/* from hook_find() */
@@ -71,6 +75,10 @@ struct map_rule {
 	char *when;			/* layer condition expression, or NULL */
 	unsigned nsrc;
 	char *src[HOOK_MAX_INPUTS];	/* source templates (owned) */
+	unsigned nalt;
+	char *alt[MAP_MAX_ALTS];	/* "or_from": full array names (not
+					   below the prefix) tried in order
+					   when the one source is absent */
 	int per_layer;			/* hf or a source uses {i}/{layers} */
 	char *count;			/* {i} runs over 0..count-1 instead of
 					   the layers (a vision or audio tower's
@@ -82,6 +90,8 @@ struct map_rule {
 	unsigned nhooks;
 	struct map_hook hooks[MAP_MAX_HOOKS];
 	int optional;			/* skip when the source is absent */
+	int log_absent;			/* "optional": "log": plan_build()
+					   logs one line naming the absent */
 	char *required_if_any;		/* glob: optional only while no array
 					   below the prefix matches it */
 };
@@ -139,6 +149,9 @@ struct mapping {
 	size_t nneeds;
 	char **needs;			/* config fields a mount that infers its
 					   config must be given (config.KEY=) */
+	size_t nignore;
+	char **ignore;			/* globs (below the prefix): arrays no
+					   tensor serves, consumed unread */
 	size_t nrules;
 	struct map_rule *rules;
 };

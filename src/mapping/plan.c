@@ -23,6 +23,7 @@
 #include "util/ck_buf.h"
 #include "util/ck_err.h"
 #include "util/ck_json.h"
+#include "util/ck_log.h"
 
 #define PLAN_MAX_TENSORS (1u << 22)
 #define PLAN_MAX_LIST 8		/* names listed in an error message */
@@ -38,6 +39,8 @@ struct ctx {
 	uint8_t *used;			/* per checkpoint array */
 	struct ck_buf missing;		/* names for the error message */
 	size_t nmissing;
+	size_t *absent;			/* per rule: tensors of an "optional":
+					   "log" rule skipped, source absent */
 };
 
 /* --- values: let names first, then config fields (dotted paths) --- */
@@ -312,16 +315,23 @@ static int pick_layout(struct ctx *x, uint64_t *layers)
 	err = eval_u64(x, m->layer_count, layers);
 	if (err)
 		return ck_err_ctx(err, "layer count");
-	/* Layer 0's container in each layout. */
-	if (m->nscanned) {
-		x->scanned = 1;
-		err = expand(x, "{layers}", 0, -1, &b);
-		scan = !err && have_container(x, (const char *)b.data);
+	/* The first layer whose container differs between the layouts
+	 * (layer 0, unless both keep the first layers unstacked). */
+	for (uint64_t l = 0; !err && (l == 0 || l < *layers); l++) {
+		if (m->nscanned) {
+			x->scanned = 1;
+			err = expand(x, "{layers}", (int64_t)l, -1, &b);
+		}
+		x->scanned = 0;
+		if (!err)
+			err = expand(x, "{layers}", (int64_t)l, -1, &u);
+		if (err || !m->nscanned || b.len != u.len || memcmp(b.data, u.data, b.len))
+			break;
 	}
-	x->scanned = 0;
-	if (!err)
-		err = expand(x, "{layers}", 0, -1, &u);
+	scan = !err && m->nscanned && have_container(x, (const char *)b.data);
 	unscan = !err && have_container(x, (const char *)u.data);
+	if (scan && unscan && b.len == u.len && !memcmp(b.data, u.data, b.len))
+		scan = 0;	/* the layouts agree on every layer */
 	if (!err && scan && unscan)
 		err = ck_err(-EINVAL, "the checkpoint has both scanned '%s.*' and "
 			     "unscanned '%s.*' layers", (char *)b.data, (char *)u.data);
@@ -418,8 +428,18 @@ static int set_src(struct ctx *x, const struct map_rule *r, unsigned k,
 	if (err)
 		goto out;
 	a = find_array(x, (const char *)name.data, &idx);
+	for (unsigned k2 = 0; !a && !err && k2 < r->nalt; k2++) {
+		/* "or_from": a full name, outside the prefix */
+		struct ck_buf alt = CK_BUF_INIT;
+
+		err = expand(x, r->alt[k2], layer, expert, &alt);
+		a = err ? NULL : orbax_find(x->c, (const char *)alt.data);
+		if (a)
+			idx = (size_t)(a - x->c->arrays);
+		ck_buf_release(&alt);
+	}
 	if (!a) {
-		err = -ENOENT;
+		err = err ? err : -ENOENT;
 		goto out;
 	}
 	err = orbax_array_info(a, &info);
@@ -537,6 +557,8 @@ static int add_tensor(struct ctx *x, struct plan *p, const struct map_rule *r,
 	if (err == -ENOENT) {
 		/* Optional and absent (e.g. a tied head), or collected for the
 		 * error reported after every rule ran. */
+		if (r->log_absent && rule_optional(x, r))
+			x->absent[r - x->map->rules]++;
 		err = 0;
 		goto out;
 	}
@@ -617,6 +639,33 @@ static int add_rule(struct ctx *x, struct plan *p, const struct map_rule *r,
 	return err;
 }
 
+/* 1 if name (below the prefix) matches one of the mapping's "ignore"
+ * globs: an array no tensor serves. */
+static int ignored(const struct mapping *m, const char *name)
+{
+	for (size_t i = 0; i < m->nignore; i++)
+		if (!fnmatch(m->ignore[i], name, 0))
+			return 1;
+	return 0;
+}
+
+/* One log line naming the tensors of "optional": "log" rules that were
+ * skipped because their source is absent (none: nothing logged). */
+static void log_absent(const struct ctx *x)
+{
+	struct ck_buf b = CK_BUF_INIT;
+	int err = 0;
+
+	for (size_t i = 0; !err && i < x->map->nrules; i++)
+		if (x->absent[i])
+			err = ck_buf_printf(&b, "%s%s (%zu)", b.len ? ", " : "",
+					    x->map->rules[i].hf, x->absent[i]);
+	if (!err && b.len)
+		ck_log(CK_LOG_WARN, "%s: the checkpoint holds no %s; the mount "
+		       "serves the rest without them", x->map->family, (char *)b.data);
+	ck_buf_release(&b);
+}
+
 /* Arrays under the prefix that no rule consumed. */
 static int check_consumed(struct ctx *x, struct plan *p)
 {
@@ -631,7 +680,7 @@ static int check_consumed(struct ctx *x, struct plan *p)
 			p->nignored++;
 			continue;
 		}
-		if (x->used[i])
+		if (x->used[i] || ignored(x->map, n + plen))
 			continue;
 		if (left++ < PLAN_MAX_LIST)
 			err = ck_buf_printf(&list, "%s%s", left > 1 ? ", " : "", n);
@@ -664,7 +713,7 @@ int plan_build(const struct mapping *map, const struct orbax_ckpt *c,
 	       struct plan **out)
 {
 	struct plan_opts def = { CK_DT_INVALID };
-	struct ctx x = { map, c, NULL, 0, -1, -1, -1, NULL, CK_BUF_INIT, 0 };
+	struct ctx x = { map, c, NULL, 0, -1, -1, -1, NULL, CK_BUF_INIT, 0, NULL };
 	struct plan *p = calloc(1, sizeof(*p));
 	char first[1024] = "";
 	int err;
@@ -672,7 +721,8 @@ int plan_build(const struct mapping *map, const struct orbax_ckpt *c,
 	if (!o)
 		o = &def;
 	x.used = calloc(c->narrays + 1, 1);
-	if (!p || !x.used) {
+	x.absent = calloc(map->nrules + 1, sizeof(*x.absent));
+	if (!p || !x.used || !x.absent) {
 		err = ck_err(-ENOMEM, "out of memory");
 		goto out;
 	}
@@ -713,12 +763,14 @@ int plan_build(const struct mapping *map, const struct orbax_ckpt *c,
 		err = check_consumed(&x, p);
 	if (err)
 		goto out;
+	log_absent(&x);
 	pick_torch_dtype(p);
 	*out = p;
 	p = NULL;
 out:
 	cJSON_Delete(x.config);
 	free(x.used);
+	free(x.absent);
 	ck_buf_release(&x.missing);
 	plan_free(p);
 	return err;

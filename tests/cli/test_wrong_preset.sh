@@ -17,6 +17,7 @@ preset_of() {
 	deepseek_v2) echo deepseek2-16b ;;
 	deepseek_v3) echo deepseek3-671b ;;
 	deepseek_v32) echo deepseek3.2-671b ;;
+	deepseek_v4) echo deepseek4-284b ;;
 	olmo3) echo olmo3-7b ;;
 	gemma2) echo gemma2-2b ;;
 	gemma3_text | gemma3) echo gemma3-4b ;;

@@ -9,10 +9,12 @@
 #include <cjson/cJSON.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "ck_test.h"
 #include "mapping/detect.h"
@@ -800,7 +802,7 @@ END_TEST
 static int is_unmapped_type(const char *t)
 {
 	static const char *const unmapped[] = {
-		"deepseek_v4",	/* DeepSeek V4: its hooks are not implemented */
+		NULL,		/* none at present */
 	};
 
 	for (size_t i = 0; i < sizeof(unmapped) / sizeof(unmapped[0]); i++)
@@ -1214,6 +1216,248 @@ START_TEST(expressions_should_index_config_arrays_and_test_strings)
 }
 END_TEST
 
+/* Write array `name` (any name, any rank) holding g(wi, 0, flat). */
+static void write_named(struct orbax_writer *ow, const char *name, unsigned rank,
+			const uint64_t *shape, unsigned wi)
+{
+	struct zarr_write_spec s = { 0 };
+	uint64_t n = 1;
+	float *buf;
+
+	s.zarr_format = 3;
+	s.dtype = CK_DT_F32;
+	s.zstd_level = 3;
+	s.rank = rank;
+	for (unsigned i = 0; i < rank; i++) {
+		s.shape[i] = s.chunk[i] = shape[i];
+		n *= shape[i];
+	}
+	buf = malloc(n * 4);
+	for (uint64_t k = 0; k < n; k++)
+		buf[k] = g(wi, 0, k);
+	ck_assert_int_eq(orbax_writer_add(ow, name, &s, buf), 0);
+	free(buf);
+}
+
+/* Plan map (text) against the arrays written by fill(), with stderr (the
+ * log) captured into *log (caller frees; NULL to discard). */
+static int plan_logged(const char *map, const char *cfg,
+		       void (*fill)(struct orbax_writer *ow), struct plan **p,
+		       struct mapping **m, struct orbax_ckpt **c, char **t, char **log)
+{
+	struct orbax_writer_opts wo = ORBAX_WRITER_OPTS_INIT;
+	struct orbax_writer *ow = NULL;
+	char file[512];
+	int err, saved, fd;
+	size_t n;
+
+	*t = ck_test_tmpdir();
+	wo.scan_layers = 0;
+	ck_assert_int_eq(orbax_writer_open(*t, 1, &wo, &ow), 0);
+	fill(ow);
+	ck_assert_int_eq(orbax_writer_commit(ow), 0);
+	orbax_writer_free(ow);
+	ck_assert_int_eq(orbax_open(*t, NULL, c), 0);
+	ck_assert_msg(mapping_parse(map, strlen(map), "t.json", m) == 0, "%s", ck_err_msg());
+	snprintf(file, sizeof(file), "%s.log", *t);
+	fflush(stderr);
+	saved = dup(2);
+	fd = open(file, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	ck_assert_int_ge(fd, 0);
+	dup2(fd, 2);
+	close(fd);
+	err = plan_build(*m, *c, cfg, strlen(cfg), NULL, p);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	if (log)
+		*log = (char *)ck_test_read_file(file, &n);
+	unlink(file);
+	return err;
+}
+
+/* The value tensor `name` of p holds at flat index k (F32). */
+static float plan_value(const struct plan *p, const char *name, uint64_t k)
+{
+	for (size_t i = 0; i < p->ntensors; i++) {
+		const struct plan_tensor *pt = &p->tensors[i];
+		float *out, v;
+
+		if (strcmp(pt->name, name))
+			continue;
+		out = malloc(pt->nbytes);
+		ck_assert_msg(plan_tensor_read(pt, out) == 0, "%s", ck_err_msg());
+		v = out[k];
+		free(out);
+		return v;
+	}
+	ck_abort_msg("no tensor %s", name);
+	return 0;
+}
+
+static const char *plan_source(const struct plan *p, const char *name)
+{
+	for (size_t i = 0; i < p->ntensors; i++)
+		if (!strcmp(p->tensors[i].name, name))
+			return p->tensors[i].src[0].array->name;
+	return NULL;
+}
+
+/* Layer 0 unstacked in both layouts, layers 1.. stacked in decoder.blocks
+ * when scanned (DeepSeek V4's prefix layers); "t" found at its path below
+ * the prefix, in a custom collection, or under aux; mhc-like "skip" arrays
+ * ignored. */
+#define ALT_MAP(ignore) \
+	"{\"family\": \"t\", \"model_types\": [\"t\"], \"prefix\": \"params.params.\"," \
+	" \"layers\": {\"count\": \"num_hidden_layers\", \"axis\": 1," \
+	" \"unscanned\": \"decoder.layers_{i}\", \"scanned\": [" \
+	"{\"when\": \"i < 1\", \"container\": \"decoder.layers_{i}\"}," \
+	"{\"container\": \"decoder.blocks\", \"index\": \"i - 1\"}]}," \
+	ignore \
+	" \"tensors\": [" \
+	"{\"hf\": \"q.{i}\", \"from\": \"{layers}.q\", \"shape\": [\"8\"]}," \
+	"{\"hf\": \"t.{i}\", \"from\": \"{layers}.t\", \"shape\": [\"4\"]," \
+	" \"or_from\": [\"params.Tid.{layers}.t\", \"aux.model.{layers}.t\"]," \
+	" \"optional\": \"log\"}]}"
+
+static const char alt_map[] = ALT_MAP("\"ignore\": [\"decoder.*.skip.scale\"],");
+static const char alt_map_no_ignore[] = ALT_MAP("");
+static const char alt_cfg[] = "{\"num_hidden_layers\": 3}";
+
+/* Scanned: q.0 and skip in layers_0, q.1-2 stacked; t.0 in a custom
+ * collection, t.1-2 stacked under aux (weights 1 and 2). */
+static void fill_scanned(struct orbax_writer *ow)
+{
+	write_named(ow, "params.params.decoder.layers_0.q", 1, (uint64_t[]){ 8 }, 0);
+	write_named(ow, "params.params.decoder.blocks.q", 2, (uint64_t[]){ 8, 2 }, 3);
+	write_named(ow, "params.params.decoder.layers_0.skip.scale", 1, (uint64_t[]){ 4 }, 4);
+	write_named(ow, "params.Tid.decoder.layers_0.t", 1, (uint64_t[]){ 4 }, 1);
+	write_named(ow, "aux.model.decoder.blocks.t", 2, (uint64_t[]){ 4, 2 }, 2);
+}
+
+/* Unscanned, no t anywhere. */
+static void fill_unscanned_no_t(struct orbax_writer *ow)
+{
+	for (unsigned l = 0; l < 3; l++) {
+		char name[64];
+
+		snprintf(name, sizeof(name), "params.params.decoder.layers_%u.q", l);
+		write_named(ow, name, 1, (uint64_t[]){ 8 }, l);
+	}
+}
+
+/* Unscanned, t below the prefix for layer 0 and in the collection too (the
+ * path below the prefix wins), the collection for layers 1 and 2. */
+static void fill_unscanned_t(struct orbax_writer *ow)
+{
+	fill_unscanned_no_t(ow);
+	write_named(ow, "params.params.decoder.layers_0.t", 1, (uint64_t[]){ 4 }, 5);
+	write_named(ow, "params.Tid.decoder.layers_0.t", 1, (uint64_t[]){ 4 }, 6);
+	write_named(ow, "params.Tid.decoder.layers_1.t", 1, (uint64_t[]){ 4 }, 7);
+	write_named(ow, "params.Tid.decoder.layers_2.t", 1, (uint64_t[]){ 4 }, 8);
+}
+
+static void alt_done(struct plan *p, struct mapping *m, struct orbax_ckpt *c, char *t,
+		     char *log)
+{
+	plan_free(p);
+	mapping_free(m);
+	orbax_close(c);
+	ck_test_rmtree(t);
+	free(t);
+	free(log);
+}
+
+START_TEST(sources_should_be_found_at_alternative_paths_or_logged_absent)
+{
+	struct mapping *m = NULL;
+	struct orbax_ckpt *c = NULL;
+	struct plan *p = NULL;
+	char *t = NULL, *log = NULL;
+	int err;
+
+	/* Scanned: layer 0's container is the same in both layouts, the
+	 * layout is told by layer 1's; t from the collection and from aux,
+	 * stacked like the rest; skip.scale consumed unread. */
+	err = plan_logged(alt_map, alt_cfg, fill_scanned, &p, &m, &c, &t, &log);
+	ck_assert_msg(err == 0, "%s", ck_err_msg());
+	ck_assert_int_eq(p->scanned, 1);
+	ck_assert_uint_eq(p->ntensors, 6);
+	ck_assert_str_eq(plan_source(p, "t.0"), "params.Tid.decoder.layers_0.t");
+	ck_assert_str_eq(plan_source(p, "t.2"), "aux.model.decoder.blocks.t");
+	ck_assert_str_eq(plan_source(p, "q.2"), "params.params.decoder.blocks.q");
+	for (uint64_t k = 0; k < 4; k++) {
+		/* [4, 2] stacked: layer i at column i - 1 */
+		ck_assert(plan_value(p, "t.0", k) == g(1, 0, k));
+		ck_assert(plan_value(p, "t.1", k) == g(2, 0, k * 2 + 0));
+		ck_assert(plan_value(p, "t.2", k) == g(2, 0, k * 2 + 1));
+	}
+	ck_assert(plan_value(p, "q.2", 5) == g(3, 0, 5 * 2 + 1));
+	ck_assert_msg(!log || !*log, "unexpected log: %s", log);
+	alt_done(p, m, c, t, log);
+
+	/* Without the ignore glob, skip.scale is an array the mapping does
+	 * not use. */
+	err = plan_logged(alt_map_no_ignore, alt_cfg, fill_scanned, &p, &m, &c, &t, NULL);
+	ck_assert_int_eq(err, -EINVAL);
+	ck_assert_msg(strstr(ck_err_msg(), "decoder.layers_0.skip.scale"), "%s", ck_err_msg());
+	alt_done(NULL, m, c, t, NULL);
+
+	/* Unscanned, no t anywhere: the rest is served and one line names
+	 * what is absent. */
+	err = plan_logged(alt_map, alt_cfg, fill_unscanned_no_t, &p, &m, &c, &t, &log);
+	ck_assert_msg(err == 0, "%s", ck_err_msg());
+	ck_assert_int_eq(p->scanned, 0);
+	ck_assert_uint_eq(p->ntensors, 3);
+	ck_assert_ptr_nonnull(log);
+	ck_assert_msg(strstr(log, "t.{i} (3)"), "log: %s", log);
+	ck_assert_ptr_nonnull(strchr(log, '\n'));
+	ck_assert_msg(strchr(log, '\n')[1] == '\0', "more than one line: %s", log);
+	alt_done(p, m, c, t, log);
+
+	/* The path below the prefix comes first. */
+	err = plan_logged(alt_map, alt_cfg, fill_unscanned_t, &p, &m, &c, &t, &log);
+	ck_assert_msg(err == 0, "%s", ck_err_msg());
+	ck_assert_uint_eq(p->ntensors, 6);
+	ck_assert_str_eq(plan_source(p, "t.0"), "params.params.decoder.layers_0.t");
+	ck_assert_str_eq(plan_source(p, "t.1"), "params.Tid.decoder.layers_1.t");
+	ck_assert(plan_value(p, "t.0", 3) == g(5, 0, 3));
+	ck_assert(plan_value(p, "t.2", 3) == g(8, 0, 3));
+	ck_assert_msg(!log || !*log, "unexpected log: %s", log);
+	/* params.Tid.decoder.layers_0.t, unused, is outside the prefix:
+	 * ignored like optimizer state. */
+	alt_done(p, m, c, t, log);
+}
+END_TEST
+
+/* "optional" is a boolean or "log"; "or_from" needs a single source. */
+START_TEST(mapping_parse_should_check_or_from_and_optional)
+{
+	static const char *const bad[] = {
+		"{\"family\": \"x\", \"prefix\": \"p.\", \"tensors\": [{\"hf\": \"a\", "
+		"\"from\": \"b\", \"shape\": [1], \"optional\": \"maybe\"}]}",
+		"{\"family\": \"x\", \"prefix\": \"p.\", \"tensors\": [{\"hf\": \"a\", "
+		"\"from\": [\"b\", \"c\", \"d\"], \"shape\": [1], \"hooks\": [\"fused_qkv\"], "
+		"\"or_from\": [\"q.b\"]}]}",
+	};
+	static const char good[] =
+		"{\"family\": \"x\", \"prefix\": \"p.\", \"ignore\": [\"*.n\"], "
+		"\"tensors\": [{\"hf\": \"a\", \"from\": \"b\", \"shape\": [1], "
+		"\"optional\": \"log\", \"or_from\": [\"q.b\", \"r.b\"]}]}";
+	struct mapping *m;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		ck_assert_int_eq(mapping_parse(bad[i], strlen(bad[i]), "t.json", &m), -EINVAL);
+	ck_assert_msg(mapping_parse(good, strlen(good), "t.json", &m) == 0, "%s", ck_err_msg());
+	ck_assert_uint_eq(m->rules[0].nalt, 2);
+	ck_assert_str_eq(m->rules[0].alt[1], "r.b");
+	ck_assert_int_eq(m->rules[0].optional, 1);
+	ck_assert_int_eq(m->rules[0].log_absent, 1);
+	ck_assert_uint_eq(m->nignore, 1);
+	mapping_free(m);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("plan");
@@ -1239,6 +1483,8 @@ int main(void)
 	tcase_add_test(tc, siblings_should_read_as_they_do_alone);
 	tcase_add_test(tc, the_direct_path_should_match_the_hook_chain);
 	tcase_add_test(tc, moves_should_compose_reshape_and_transpose);
+	tcase_add_test(tc, sources_should_be_found_at_alternative_paths_or_logged_absent);
+	tcase_add_test(tc, mapping_parse_should_check_or_from_and_optional);
 	suite_add_tcase(s, tc);
 	return ck_test_run(s);
 }
