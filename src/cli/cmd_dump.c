@@ -186,7 +186,9 @@ int cmd_dump(int argc, char **argv)
 	err = orbax_open(src, &opts, &c);
 	if (err)
 		goto out;
-	a = orbax_find(c, name);
+	a = orbax_find_stored(c, name);
+	if (!a)		/* a weight of an NNX tree by its Linen name */
+		a = orbax_find(c, name);
 	if (!a) {
 		err = ck_err(-ENOENT, "%s: no array '%s' (see `ckptfs inspect`)",
 			     c->item_dir, name);

@@ -15,6 +15,10 @@
  * recompute every served element independently (tests/tools/verify_example.py).
  * With --random they are weight-like noise instead (for benchmarks: it
  * compresses as real weights do).
+ *
+ * --tree saves the same weights in the tree Tunix writes (model_params/,
+ * ".value" leaves, "base." for RL, nnx.List layers); --train adds what a
+ * training step holds besides the weights.  Neither changes a value.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -28,6 +32,13 @@
 #include "util/ck_err.h"
 #include "util/ck_file.h"
 
+/* The parameter trees a step may hold the weights in (orbax_tree.h). */
+enum ex_tree { EX_TREE_LINEN, EX_TREE_NNX_SFT, EX_TREE_NNX_RL, EX_TREE_NNX_LIST };
+
+static const char *const ex_tree_names[] = {
+	"linen", "nnx-sft", "nnx-rl", "nnx-list",
+};
+
 /* How the arrays are written. */
 struct ex_opts {
 	int f32;			/* float32, else bfloat16 */
@@ -35,6 +46,8 @@ struct ex_opts {
 	int random;			/* weight-like noise, not the formula */
 	uint64_t file_bytes;		/* data file target (0: 2 GiB) */
 	uint32_t processes;		/* 0: one database; N: multi-host */
+	int tree;			/* enum ex_tree */
+	int train;			/* also what a training step saves */
 };
 
 static float ex_value(unsigned w, uint64_t l, uint64_t k)
@@ -134,17 +147,36 @@ static int write_array(struct orbax_writer *ow, const struct ex_dims *d,
 	return err;
 }
 
-/* "params.params." + the weight's name with {L} replaced by container. */
+/*
+ * The PyTree path of weight w (its name with {L} replaced by container) in
+ * the tree o->tree:
+ *   linen     params.params.<name>
+ *   nnx-sft   <name>.value
+ *   nnx-rl    base.<name>.value
+ *   nnx-list  as nnx-sft, the layer container an nnx.List: decoder.layers_3
+ *             is saved as decoder.layers.3
+ */
 static void array_name(char *out, size_t size, const struct ex_weight *w,
-		       const char *container)
+		       const char *container, const struct ex_opts *o)
 {
+	static const char *const root[] = { "params.params.", "", "base.", "" };
 	const char *hole = strstr(w->name, "{L}");
+	const char *leaf = o->tree == EX_TREE_LINEN ? "" : ".value";
+	char cont[128];
 
+	snprintf(cont, sizeof(cont), "%s", container);
+	if (o->tree == EX_TREE_NNX_LIST) {
+		char *us = strrchr(cont, '_'), *dot = strrchr(cont, '.');
+
+		if (us && (!dot || us > dot) && us[1] &&
+		    strspn(us + 1, "0123456789") == strlen(us + 1))
+			*us = '.';
+	}
 	if (hole)
-		snprintf(out, size, "params.params.%.*s%s%s", (int)(hole - w->name), w->name,
-			 container, hole + 3);
+		snprintf(out, size, "%s%.*s%s%s%s", root[o->tree], (int)(hole - w->name),
+			 w->name, cont, hole + 3, leaf);
 	else
-		snprintf(out, size, "params.params.%s", w->name);
+		snprintf(out, size, "%s%s%s", root[o->tree], w->name, leaf);
 }
 
 /* Write every array of layer weight w: one per container, layers that share
@@ -166,7 +198,7 @@ static int write_layer_weight(struct orbax_writer *ow, const struct ex_family *f
 		if (done[l] || !ex_in_layer(f, d, w, l))
 			continue;
 		ex_place_of(f, d, scanned, l, &p);
-		array_name(name, sizeof(name), w, p.container);
+		array_name(name, sizeof(name), w, p.container, o);
 		if (!p.stacked) {
 			done[l] = 1;
 			err = write_array(ow, d, w, value_id, name, NULL, NULL, 0, l, o);
@@ -205,6 +237,75 @@ static int write_layer_weight(struct orbax_writer *ow, const struct ex_family *f
 	return err;
 }
 
+/* A small array of arbitrary values: training state, never served. */
+static int write_state(struct orbax_writer *ow, const char *name,
+		       enum ck_dtype dt, unsigned rank, uint64_t n)
+{
+	struct zarr_write_spec s = { 0 };
+	uint8_t buf[4 * 64];
+
+	if (n > 64)
+		n = 64;
+	s.zarr_format = 3;
+	s.dtype = dt;
+	s.zstd_level = 3;
+	s.rank = rank;
+	if (rank) {
+		s.shape[0] = n;
+		s.chunk[0] = n;
+	}
+	for (size_t i = 0; i < sizeof(buf); i++)
+		buf[i] = (uint8_t)(i * 37 + 11);
+	return orbax_writer_add(ow, name, &s, buf);
+}
+
+/*
+ * What a training step saves besides the weights.  Linen (MaxText's trainer):
+ * the optimizer state (optax's opt_state), the step and, from a pure_nnx
+ * run, nnx_aux (random-number state), all in the same item.  NNX (Tunix):
+ * random-number state inside the model tree (rngs, *_rngs), and the
+ * optimizer in an item of its own, optimizer_state/.
+ */
+static int write_train_state(struct orbax_writer *ow, const struct ex_opts *o)
+{
+	static const char *const linen[] = {
+		"opt_state.0.count", "opt_state.0.mu.params.decoder.decoder_norm.scale",
+		"opt_state.0.nu.params.decoder.decoder_norm.scale", "step",
+		"nnx_aux.rngs.dropout.count", "nnx_aux.rngs.dropout.key",
+	};
+	static const char *const nnx[] = {
+		"rngs.params.count.value", "rngs.params.key.value",
+		"decoder.to_nnx__rngs.dropout.count.value",
+		"token_embedder.embed_rngs.key.value",
+	};
+	static const char *const opt[] = {
+		"opt_state.0.count.value", "opt_state.0.mu.decoder.decoder_norm.scale.value",
+		"opt_state.0.nu.decoder.decoder_norm.scale.value", "step.value",
+	};
+	char name[256];
+	int err = 0;
+
+	if (o->tree == EX_TREE_LINEN) {
+		for (size_t i = 0; !err && i < sizeof(linen) / sizeof(*linen); i++)
+			err = write_state(ow, linen[i],
+					  strstr(linen[i], "scale") ? CK_DT_F32 : CK_DT_U32,
+					  strstr(linen[i], "count") || !strcmp(linen[i], "step")
+						  ? 0 : 1, 8);
+		return err;
+	}
+	for (size_t i = 0; !err && i < sizeof(nnx) / sizeof(*nnx); i++) {
+		snprintf(name, sizeof(name), "%s%s", o->tree == EX_TREE_NNX_RL ? "base." : "",
+			 nnx[i]);
+		err = write_state(ow, name, CK_DT_U32, strstr(name, "count") ? 0 : 1, 2);
+	}
+	if (!err)
+		err = orbax_writer_next_item(ow, "optimizer_state");
+	for (size_t i = 0; !err && i < sizeof(opt) / sizeof(*opt); i++)
+		err = write_state(ow, opt[i], strstr(opt[i], "scale") ? CK_DT_F32 : CK_DT_U32,
+				  strstr(opt[i], "scale") ? 1 : 0, 8);
+	return err;
+}
+
 static int write_example(const char *root, const struct ex_family *f,
 			 const struct ex_dims *d, int scanned, const struct ex_opts *o)
 {
@@ -217,6 +318,7 @@ static int write_example(const char *root, const struct ex_family *f,
 
 	wo.scan_layers = scanned;
 	wo.ocdbt.file_bytes = o->file_bytes;
+	wo.item = o->tree == EX_TREE_LINEN ? "items" : "model_params";
 	if (o->processes) {
 		wo.layout = ORBAX_LAYOUT_OCDBT_MULTIHOST;
 		wo.ocdbt.processes = o->processes;
@@ -230,11 +332,13 @@ static int write_example(const char *root, const struct ex_family *f,
 		if (strstr(w->name, "{L}")) {
 			err = write_layer_weight(ow, f, d, w, value_id, scanned, o);
 		} else {
-			array_name(name, sizeof(name), w, "");
+			array_name(name, sizeof(name), w, "", o);
 			err = write_array(ow, d, w, value_id, name, NULL, NULL, 0, 0, o);
 		}
 		value_id++;
 	}
+	if (!err && o->train)
+		err = write_train_state(ow, o);
 	if (!err)
 		err = orbax_writer_commit(ow);
 	orbax_writer_free(ow);
@@ -257,7 +361,7 @@ int cmd_example(int argc, char **argv)
 	struct ex_dims d;
 	const char *dir = NULL;
 	long layers = 0, scale = 1, pad = -1, chunks = 2;
-	struct ex_opts o = { 0, 2, 0, 0, 0 };
+	struct ex_opts o = { 0, 2, 0, 0, 0, EX_TREE_LINEN, 0 };
 	int scanned = 1, err;
 	char *root = NULL, *cfg = NULL, *end;
 
@@ -303,6 +407,18 @@ int cmd_example(int argc, char **argv)
 				       ex_families[j]->unscanned_only ? "unscanned" :
 				       "scanned unscanned");
 			return CLI_EXIT_OK;
+		} else if (!strcmp(argv[i], "--tree") && i + 1 < argc) {
+			unsigned t = 0;
+
+			while (t < 4 && strcmp(argv[i + 1], ex_tree_names[t]))
+				t++;
+			if (t == 4)
+				return cli_usage_error("example: --tree takes linen, "
+						       "nnx-sft, nnx-rl or nnx-list");
+			o.tree = (int)t;
+			i++;
+		} else if (!strcmp(argv[i], "--train")) {
+			o.train = 1;
 		} else if (!strcmp(argv[i], "--float32")) {
 			o.f32 = 1;
 		} else if (!strcmp(argv[i], "--random")) {
@@ -328,6 +444,9 @@ int cmd_example(int argc, char **argv)
 	d.VMT = d.V + (pad >= 0 ? (uint64_t)pad : fam->bit & EX_TIED ? 16 : 0);
 	d.M *= (uint64_t)scale;
 	err = ex_dims_check(fam, &d);
+	if (!err && scanned && o.tree == EX_TREE_NNX_LIST)
+		err = ck_err(-EINVAL, "example: nnx-list is the unscanned NNX tree; "
+			     "pass --unscanned");
 	if (!err && scanned && fam->unscanned_only)
 		err = ck_err(-EINVAL, "example: MaxText has no scanned layout for %s; "
 			     "pass --unscanned", fam->name);
@@ -343,9 +462,10 @@ int cmd_example(int argc, char **argv)
 	if (!err)
 		err = ex_write_config(cfg, fam, &d);
 	if (!err)
-		printf("wrote a tiny %s %s %s checkpoint to %s and its HF config "
-		       "to %s\n", scanned ? "scanned" : "unscanned", o.f32 ? "float32" : "bfloat16",
-		       fam->name, root, cfg);
+		printf("wrote a tiny %s %s %s checkpoint (%s tree%s) to %s and its HF "
+		       "config to %s\n", scanned ? "scanned" : "unscanned",
+		       o.f32 ? "float32" : "bfloat16", fam->name, ex_tree_names[o.tree],
+		       o.train ? ", training state" : "", root, cfg);
 	free(root);
 	free(cfg);
 	return err ? cli_fail(err) : CLI_EXIT_OK;

@@ -13,6 +13,7 @@
 #include "fs/ckfs.h"
 #include "mapping/detect.h"
 #include "orbax/orbax.h"
+#include "orbax/orbax_tree.h"
 #include "util/ck_buf.h"
 #include "util/ck_err.h"
 #include "util/ck_file.h"
@@ -119,6 +120,22 @@ static const char *human(uint64_t n, char *buf, size_t cap)
 	return buf;
 }
 
+/* Which item of the step this is, and which parameter tree it holds. */
+static void print_item(const struct orbax_ckpt *c)
+{
+	const char *base = strrchr(c->item_dir, '/');
+
+	if (c->other_items)
+		printf("item:       %s (the step also holds %s)\n",
+		       base ? base + 1 : c->item_dir, c->other_items);
+	if (c->tree)
+		printf("tree:       %s (weights '%s*%s'%s)\n", c->tree->name,
+		       c->tree->root, c->tree->leaf,
+		       c->tree_lists ? ", layers saved as an nnx.List" : "");
+	else
+		printf("tree:       none: %s\n", c->tree_why);
+}
+
 static int print_table(const struct orbax_ckpt *c, const struct match *mt)
 {
 	char h[32], shape[512], chunk[512];
@@ -126,7 +143,7 @@ static int print_table(const struct orbax_ckpt *c, const struct match *mt)
 	int w = 5;
 
 	for (size_t i = 0; i < c->narrays; i++) {
-		int n = (int)strlen(c->arrays[i].name);
+		int n = (int)strlen(orbax_array_path(&c->arrays[i]));
 
 		if (n > w)
 			w = n < 72 ? n : 72;
@@ -141,6 +158,7 @@ static int print_table(const struct orbax_ckpt *c, const struct match *mt)
 		printf("scan_layers: %s\n", c->scan_layers ? "true" : "false");
 	if (c->note)
 		printf("note:       %s\n", c->note);
+	print_item(c);
 	print_match(mt);
 	printf("\n%-*s  %-8s  %-20s  %-20s  %7s  %12s\n", w, "ARRAY", "DTYPE",
 	       "SHAPE", "CHUNK", "CHUNKS", "STORED");
@@ -149,11 +167,13 @@ static int print_table(const struct orbax_ckpt *c, const struct match *mt)
 		int err = orbax_array_info(&c->arrays[i], &info);
 
 		if (err)
-			return ck_err_ctx(err, "array '%s'", c->arrays[i].name);
+			return ck_err_ctx(err, "array '%s'",
+					  orbax_array_path(&c->arrays[i]));
 		format_shape(shape, sizeof(shape), info.shape, info.rank);
 		format_shape(chunk, sizeof(chunk), info.chunk, info.rank);
 		printf("%-*s  %-8s  %-20s  %-20s  %7" PRIu64 "  %12" PRIu64 "\n", w,
-		       c->arrays[i].name, ck_dtype_name(info.dtype), shape, chunk,
+		       orbax_array_path(&c->arrays[i]), ck_dtype_name(info.dtype),
+		       shape, chunk,
 		       info.nchunks, info.stored_bytes);
 		total += info.nbytes;
 		stored += info.stored_bytes;
@@ -192,6 +212,19 @@ static int print_json(const struct orbax_ckpt *c, const struct match *mt)
 		cJSON_AddBoolToObject(root, "scan_layers", c->scan_layers);
 	if (c->note)
 		cJSON_AddStringToObject(root, "note", c->note);
+	if (c->other_items) {
+		const char *base = strrchr(c->item_dir, '/');
+
+		cJSON_AddStringToObject(root, "item", base ? base + 1 : c->item_dir);
+		cJSON_AddStringToObject(root, "other_items", c->other_items);
+	}
+	if (c->tree) {
+		cJSON_AddStringToObject(root, "tree", c->tree->name);
+		cJSON_AddBoolToObject(root, "tree_lists", c->tree_lists > 0);
+	} else {
+		cJSON_AddNullToObject(root, "tree");
+		cJSON_AddStringToObject(root, "tree_error", c->tree_why);
+	}
 	if (mt->nfams == 1)
 		cJSON_AddStringToObject(root, "family", mt->fams[0]->family);
 	else
@@ -211,11 +244,14 @@ static int print_json(const struct orbax_ckpt *c, const struct match *mt)
 
 		err = orbax_array_info(&c->arrays[i], &info);
 		if (err) {
-			err = ck_err_ctx(err, "array '%s'", c->arrays[i].name);
+			err = ck_err_ctx(err, "array '%s'",
+					 orbax_array_path(&c->arrays[i]));
 			cJSON_Delete(a);
 			goto out;
 		}
-		cJSON_AddStringToObject(a, "name", c->arrays[i].name);
+		cJSON_AddStringToObject(a, "name", orbax_array_path(&c->arrays[i]));
+		if (c->arrays[i].stored)
+			cJSON_AddStringToObject(a, "canonical", c->arrays[i].name);
 		cJSON_AddStringToObject(a, "dtype", ck_dtype_name(info.dtype));
 		cJSON_AddItemToObject(a, "shape", json_dims(info.shape, info.rank));
 		cJSON_AddItemToObject(a, "chunk_shape", json_dims(info.chunk, info.rank));

@@ -303,6 +303,21 @@ static int plan_source_bytes(const struct ckfs *fs, uint64_t *total)
 	return 0;
 }
 
+/*
+ * The step's _CHECKPOINT_METADATA records whether the run scanned its
+ * layers; a layout read from the arrays that says otherwise means the arrays
+ * are not what the run saved, or the mapping read them wrongly.
+ */
+static int check_scan_layers(const struct orbax_ckpt *c, const struct plan *p)
+{
+	if (c->scan_layers < 0 || p->scanned < 0 || c->scan_layers == p->scanned)
+		return 0;
+	return ck_err(-EINVAL, "%s: _CHECKPOINT_METADATA says scan_layers=%s, but "
+		      "the arrays are laid out %s", c->item_dir,
+		      c->scan_layers ? "true" : "false",
+		      p->scanned ? "scanned" : "unscanned (one array per layer)");
+}
+
 int ckfs_open(const struct ckfs_opts *o, struct ckfs **out)
 {
 	struct orbax_opts oo = ORBAX_OPTS_INIT;
@@ -326,6 +341,8 @@ int ckfs_open(const struct ckfs_opts *o, struct ckfs **out)
 		return free(fs), ck_err(-EINVAL, "no checkpoint given");
 	oo.step = o->step;
 	err = orbax_open(o->src, &oo, &fs->ckpt);
+	if (!err && !fs->ckpt->tree)
+		err = ck_err(-EINVAL, "%s", fs->ckpt->tree_why);
 	if (!err)
 		err = mapping_load_dir(mappings_dir(o), &fs->maps, &fs->nmaps);
 	if (!err)
@@ -340,6 +357,8 @@ int ckfs_open(const struct ckfs_opts *o, struct ckfs **out)
 		err = ck_err_ctx(err, "model=%s", o->model);
 	else if (err && got_config && o->hf_config)
 		err = ck_err_ctx(err, "hf_config=%s", o->hf_config);
+	if (!err)
+		err = check_scan_layers(fs->ckpt, fs->plan);
 	if (!err && fs->plan->ntensors > UINT32_MAX)
 		err = ck_err(-EOVERFLOW, "too many tensors");
 	if (!err)
@@ -470,7 +489,7 @@ static int describe_tensor(struct ck_buf *b, const struct plan_tensor *t)
 	for (unsigned k = 0; !err && k < t->nsrc; k++) {
 		const struct plan_src *s = &t->src[k];
 
-		err = ck_buf_printf(b, "%s%s[", k ? " + " : "", s->array->name);
+		err = ck_buf_printf(b, "%s%s[", k ? " + " : "", orbax_array_path(s->array));
 		for (unsigned ax = 0, j = 0; !err && ax < s->rank; ax++) {
 			if (j < s->nfixed && s->fixed_axis[j] == ax)
 				err = ck_buf_printf(b, "%s%llu", ax ? "," : "",

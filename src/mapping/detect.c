@@ -547,7 +547,7 @@ static int infer_hits(const struct mapping *m, const struct map_infer *f,
 			return err;
 		if (hits[k].nstack && info.rank < m->scan_axis + hits[k].nstack)
 			return ck_err(-EINVAL, "cannot infer %s: '%s' has rank %u", f->field,
-				      hits[k].a->name, info.rank);
+				      orbax_array_path(hits[k].a), info.rank);
 		for (unsigned j = 0; j < hits[k].nstack; j++)
 			layers *= info.shape[m->scan_axis + j];
 		v += layers;
@@ -557,7 +557,7 @@ static int infer_hits(const struct mapping *m, const struct map_infer *f,
 			axis += hits[0].nstack;
 		if (axis >= info.rank)
 			return ck_err(-EINVAL, "cannot infer %s: '%s' has rank %u", f->field,
-				      hits[0].a->name, info.rank);
+				      orbax_array_path(hits[0].a), info.rank);
 		v = info.shape[axis];
 	}
 	if (f->divide_by) {
@@ -568,7 +568,7 @@ static int infer_hits(const struct mapping *m, const struct map_infer *f,
 		    v % (uint64_t)d)
 			return ck_err(-EINVAL, "cannot infer %s: %llu (from '%s') is not a "
 				      "multiple of %s = %g", f->field, (unsigned long long)v,
-				      hits[0].a->name, f->divide_by, d);
+				      orbax_array_path(hits[0].a), f->divide_by, d);
 		v /= (uint64_t)d;
 	}
 	*out = (double)v;

@@ -446,7 +446,7 @@ static int set_src(struct ctx *x, const struct map_rule *r, unsigned k,
 	if (err)
 		goto out;
 	if (!ck_dtype_is_float(info.dtype)) {
-		err = ck_err(-EINVAL, "'%s' is %s, not a float array", a->name,
+		err = ck_err(-EINVAL, "'%s' is %s, not a float array", orbax_array_path(a),
 			     ck_dtype_name(info.dtype));
 		goto out;
 	}
@@ -464,7 +464,7 @@ static int set_src(struct ctx *x, const struct map_rule *r, unsigned k,
 		if (j < s->nfixed && s->fixed_axis[j] == ax) {
 			if (s->fixed_idx[j] >= info.shape[ax]) {
 				err = ck_err(-EINVAL, "'%s' has %llu entries on axis %u, "
-					     "%s needs index %llu", a->name,
+					     "%s needs index %llu", orbax_array_path(a),
 					     (unsigned long long)info.shape[ax], ax, hfname,
 					     (unsigned long long)s->fixed_idx[j]);
 				goto out;
@@ -476,7 +476,7 @@ static int set_src(struct ctx *x, const struct map_rule *r, unsigned k,
 	}
 	if (j != s->nfixed)
 		err = ck_err(-EINVAL, "'%s' has rank %u, too small to slice for %s",
-			     a->name, info.rank, hfname);
+			     orbax_array_path(a), info.rank, hfname);
 out:
 	if (err == -ENOENT && !rule_optional(x, r))
 		err = note_missing(x, (const char *)name.data) ? -ENOMEM : -ENOENT;
@@ -525,7 +525,7 @@ static int chain_shapes(struct ctx *x, struct plan_tensor *t)
 		format_shape(a, sizeof(a), &in[0]);
 		format_shape(b, sizeof(b), &t->shape);
 		return ck_err(-EINVAL, "'%s' gives %s but the config says %s",
-			      t->src[0].array->name, a, b);
+			      orbax_array_path(t->src[0].array), a, b);
 	}
 	return 0;
 }
@@ -581,7 +581,7 @@ static int add_tensor(struct ctx *x, struct plan *p, const struct map_rule *r,
 		err = chain_shapes(x, &t);
 	if (err) {
 		err = ck_err_ctx(err, "%s (from '%s')", t.name, t.src[0].array ?
-				 t.src[0].array->name : r->src[0]);
+				 orbax_array_path(t.src[0].array) : r->src[0]);
 		goto out;
 	}
 	t.dtype = o->dtype != CK_DT_INVALID ? o->dtype : t.src[0].dtype;
@@ -683,7 +683,8 @@ static int check_consumed(struct ctx *x, struct plan *p)
 		if (x->used[i] || ignored(x->map, n + plen))
 			continue;
 		if (left++ < PLAN_MAX_LIST)
-			err = ck_buf_printf(&list, "%s%s", left > 1 ? ", " : "", n);
+			err = ck_buf_printf(&list, "%s%s", left > 1 ? ", " : "",
+					    orbax_array_path(&x->c->arrays[i]));
 		if (err)
 			break;
 	}

@@ -631,6 +631,6 @@ int plan_direct_read(const struct plan_tensor *t0, const struct plan_moves *m,
 	if (by != (uint8_t **)outs)
 		free(by);
 	if (err)
-		return ck_err_ctx(err, "tensor '%s': array '%s'", t0->name, s->array->name);
+		return ck_err_ctx(err, "tensor '%s': array '%s'", t0->name, orbax_array_path(s->array));
 	return 0;
 }

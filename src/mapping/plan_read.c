@@ -73,7 +73,7 @@ static float *read_box(const struct plan_src *s, const uint64_t *start,
 	}
 	*err = orbax_array_read(s->array, start, count, raw);
 	if (*err) {
-		*err = ck_err_ctx(*err, "array '%s'", s->array->name);
+		*err = ck_err_ctx(*err, "array '%s'", orbax_array_path(s->array));
 		goto fail;
 	}
 	widen(raw, s->dtype, n, f);
@@ -479,7 +479,7 @@ int plan_tensors_read(const struct plan *p, const struct plan_groups *g,
 	if (err) {
 		free(box);
 		return ck_err_ctx(err, "tensor '%s': array '%s'", p->tensors[ids[0]].name,
-				  s0->array->name);
+				  orbax_array_path(s0->array));
 	}
 	for (unsigned ax = 0; ax < g->axis; ax++)
 		outer *= count[ax];

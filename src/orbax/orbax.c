@@ -15,6 +15,7 @@
 #include "kvstore/kvstore.h"
 #include "orbax/orbax_aggregate.h"
 #include "orbax/orbax_meta.h"
+#include "orbax/orbax_tree.h"
 #include "util/ck_buf.h"
 #include "util/ck_err.h"
 #include "util/ck_file.h"
@@ -398,6 +399,11 @@ int orbax_open(const char *path, const struct orbax_opts *opts,
 		goto out;
 	c->scan_layers = read_scan_layers(c->item_dir);
 	c->format = format_name(c);
+	err = orbax_tree_apply(c);
+	if (!err)
+		err = orbax_step_other_items(c->item_dir, &c->other_items);
+	if (err)
+		goto out;
 	*out = c;
 	c = NULL;
 out:
@@ -412,6 +418,19 @@ out:
 const struct orbax_array *orbax_find(const struct orbax_ckpt *c, const char *name)
 {
 	return find_in(c, c->narrays, name);
+}
+
+const struct orbax_array *orbax_find_stored(const struct orbax_ckpt *c,
+					    const char *path)
+{
+	const struct orbax_array *a = find_in(c, c->narrays, path);
+
+	if (a && !a->stored)
+		return a;
+	for (size_t i = 0; i < c->narrays; i++)
+		if (c->arrays[i].stored && !strcmp(c->arrays[i].stored, path))
+			return &c->arrays[i];
+	return NULL;
 }
 
 int orbax_array_info(const struct orbax_array *a, struct zarr_info *info)
@@ -534,6 +553,7 @@ void orbax_close(struct orbax_ckpt *c)
 		return;
 	for (size_t i = 0; i < c->narrays; i++) {
 		free(c->arrays[i].name);
+		free(c->arrays[i].stored);
 		zarr_array_free(c->arrays[i].za);
 	}
 	free(c->arrays);
@@ -544,6 +564,8 @@ void orbax_close(struct orbax_ckpt *c)
 	}
 	kvstore_free(c->kv);
 	free(c->note);
+	free(c->tree_why);
+	free(c->other_items);
 	free(c->item_dir);
 	free(c);
 }

@@ -4,7 +4,8 @@
  * a bare TensorStore OCDBT/zarr dataset) and list its arrays.
  *
  * What the user points at is resolved to one item directory:
- *   <run>/ -> <run>/checkpoints/ -> <step>/ -> items/ | default/ | state/
+ *   <run>/ -> <run>/checkpoints/ -> <step>/ -> items/ | default/ | state/ |
+ *   model_params/ (orbax_path.c says how a step's items are told apart)
  * A run or checkpoints directory picks the latest committed step (numeric
  * name, or a name ending in "_<digits>"; "*.orbax-checkpoint-tmp*" skipped),
  * or the step asked for.  An item directory holds a merged OCDBT database
@@ -14,7 +15,9 @@
  * Arrays are named by their PyTree path joined with '.', as Orbax names them
  * ("params.params.decoder.layers.mlp.wi_0.kernel").  They come from the
  * item's _METADATA when present (skipped and string leaves left out), or from
- * the store's zarr.json/.zarray keys otherwise.
+ * the store's zarr.json/.zarray keys otherwise.  The weights of a Tunix (NNX)
+ * tree are renamed to their Linen names, and keep the stored path beside
+ * (orbax_tree.h).
  *
  * A struct orbax_ckpt is immutable after orbax_open() and safe to read from
  * many threads.
@@ -38,7 +41,11 @@ struct orbax_opts {
 
 /* One array: stored as zarr, or held in the legacy msgpack aggregate. */
 struct orbax_array {
-	char *name;			/* PyTree path joined with '.' (owned) */
+	char *name;			/* PyTree path joined with '.', or for a
+					   weight of an NNX tree its canonical
+					   (Linen) name (orbax_tree.h) (owned) */
+	char *stored;			/* the path as saved when name is not
+					   it, else NULL (owned) */
 	struct zarr_array *za;		/* owned; NULL for an aggregate leaf */
 	const struct orbax_agg_leaf *agg; /* borrowed from the checkpoint;
 					   NULL for a zarr array */
@@ -53,6 +60,13 @@ struct orbax_ckpt {
 					   worth saying (owned, may be NULL) */
 	int scan_layers;		/* custom_metadata.scan_layers: 1, 0,
 					   or -1 when not recorded */
+	const struct orbax_tree *tree;	/* the parameter tree the arrays form,
+					   or NULL (static) */
+	size_t tree_lists;		/* NNX: arrays saved with nnx.List
+					   layer names (decoder.layers.0) */
+	char *tree_why;			/* why tree is NULL (owned) */
+	char *other_items;		/* the step's other items, ", "-joined,
+					   or NULL (owned) */
 	struct kvstore *kv;		/* owned */
 	struct orbax_agg *agg;		/* the legacy `checkpoint` file, or
 					   NULL (owned) */
@@ -72,6 +86,16 @@ int orbax_open(const char *path, const struct orbax_opts *opts,
 /* The array called name, or NULL. */
 const struct orbax_array *orbax_find(const struct orbax_ckpt *c,
 				     const char *name);
+
+/* The array saved at the PyTree path path (its stored name), or NULL. */
+const struct orbax_array *orbax_find_stored(const struct orbax_ckpt *c,
+					    const char *path);
+
+/* The PyTree path an array was saved at: what provenance and messages name. */
+static inline const char *orbax_array_path(const struct orbax_array *a)
+{
+	return a->stored ? a->stored : a->name;
+}
 
 /*
  * Shape, dtype and storage of an array (for an aggregate leaf: zarr_format
@@ -106,9 +130,17 @@ void orbax_close(struct orbax_ckpt *c);
 
 /*
  * Resolve path to an item directory (see above).  *item is a new string;
- * *step is the step number or -1.  Exposed for tests.
+ * *step is the step number or -1.  A step with several items that may hold
+ * the model gives -EINVAL naming them.  Exposed for tests.
  */
 int orbax_resolve(const char *path, int64_t want_step, char **item,
 		  int64_t *step);
+
+/*
+ * The other items of the step holding item_dir, ", "-joined in *out (NULL
+ * when there are none, or item_dir is a step itself; caller frees).
+ * Returns 0 or -ENOMEM.
+ */
+int orbax_step_other_items(const char *item_dir, char **out);
 
 #endif

@@ -1,12 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * This file implements the resolution of a user-given path to one Orbax item
- * directory: run dir -> checkpoints/ -> step -> items/ | default/ | state/.
+ * directory: run dir -> checkpoints/ -> step -> the item holding the model.
  *
  * A directory is an item when it holds _METADATA, manifest.ocdbt or an
  * ocdbt.process_N/ database.  A directory of steps holds numbered step
  * directories ("1000", or "<prefix>_1000"); in-flight saves
  * ("*.orbax-checkpoint-tmp*") are ignored.
+ *
+ * A step may hold several items.  The model is in the one named items
+ * (MaxText), default or state (Orbax's single-item names) or model_params
+ * (Tunix, beside optimizer_state); items known never to hold it are passed
+ * over.  A step with two model items, or with several items none of them
+ * known, is refused with their names.
  */
 #include "orbax/orbax.h"
 
@@ -16,10 +22,27 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/ck_buf.h"
 #include "util/ck_err.h"
 #include "util/ck_file.h"
 
-static const char *const item_names[] = { "items", "default", "state" };
+static const char *const item_names[] = {
+	"items", "default", "state", "model_params",
+};
+
+/* Items a training step saves beside the model (Tunix, Grain, metrics). */
+static const char *const other_item_names[] = {
+	"optimizer_state", "optimizer", "opt_state", "iter", "dataset",
+	"data_iter", "metrics", "metadata",
+};
+
+static int in_list(const char *name, const char *const *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(name, v[i]))
+			return 1;
+	return 0;
+}
 
 /*
  * The probes below answer yes or no; an allocation failing in one would
@@ -137,17 +160,127 @@ static int64_t step_of(const char *name)
 	return v;
 }
 
-/* The item directory inside a step directory, or NULL. */
-static char *item_in_step(const char *step_dir)
-{
-	for (size_t i = 0; i < sizeof(item_names) / sizeof(item_names[0]); i++) {
-		char *p = probe_join(step_dir, item_names[i]);
+#define NAMES_LEN(v) (sizeof(v) / sizeof((v)[0]))
 
-		if (p && ck_is_dir(p) && is_item_dir(p))
-			return p;
+/*
+ * The item directories of a step, by name: model items (item_names) and
+ * unknown ones go to models / unknown as ", "-joined lists, counted in
+ * n[0] / n[1] (caller releases both).  Returns 0 or -ENOMEM.
+ */
+static int step_items(const char *step_dir, struct ck_buf *models,
+		      struct ck_buf *unknown, unsigned n[2])
+{
+	DIR *d = probe_opendir(step_dir);
+	struct dirent *e;
+	int err = 0;
+
+	if (!d)
+		return 0;
+	while (!err && (e = readdir(d))) {
+		struct ck_buf *to;
+		char *p;
+		int known;
+
+		/* Steps and in-flight saves are not items of a step. */
+		if (e->d_name[0] == '.' ||
+		    (e->d_type != DT_DIR && e->d_type != DT_UNKNOWN) ||
+		    in_list(e->d_name, other_item_names, NAMES_LEN(other_item_names)) ||
+		    step_of(e->d_name) >= 0 || strstr(e->d_name, ".orbax-checkpoint-tmp"))
+			continue;
+		known = in_list(e->d_name, item_names, NAMES_LEN(item_names));
+		to = known ? models : unknown;
+		p = probe_join(step_dir, e->d_name);
+		if (p && ck_is_dir(p) && is_item_dir(p)) {
+			err = ck_buf_printf(to, "%s%s", to->len ? ", " : "", e->d_name);
+			n[known ? 0 : 1]++;
+		}
 		free(p);
 	}
-	return is_item_dir(step_dir) ? probe_strdup(step_dir) : NULL;
+	closedir(d);
+	if (err)
+		probe_oom = 1;
+	return err;
+}
+
+/*
+ * The item directory holding the model inside a step directory (or the step
+ * itself when it is an item): 0 with *item set (caller frees), -ENOENT when
+ * there is none, -EINVAL (with a message) when several items could hold it.
+ */
+static int item_in_step(const char *step_dir, char **item)
+{
+	struct ck_buf models = CK_BUF_INIT, unknown = CK_BUF_INIT;
+	const char *pick = NULL;
+	unsigned n[2] = { 0, 0 };
+	int err;
+
+	*item = NULL;
+	if (is_item_dir(step_dir)) {
+		*item = probe_strdup(step_dir);
+		return *item ? 0 : -ENOMEM;
+	}
+	err = step_items(step_dir, &models, &unknown, n);
+	if (err)
+		goto out;
+	if (n[0] == 1)
+		pick = (const char *)models.data;
+	else if (!n[0] && n[1] == 1)
+		pick = (const char *)unknown.data;
+	if (pick) {
+		*item = probe_join(step_dir, pick);
+		err = *item ? 0 : -ENOMEM;
+	} else if (models.len || unknown.len) {
+		err = ck_err(-EINVAL, "%s: the step has several items that may hold "
+			     "the model (%s%s%s); name the item directory", step_dir,
+			     models.len ? (char *)models.data : "",
+			     models.len && unknown.len ? ", " : "",
+			     unknown.len ? (char *)unknown.data : "");
+	} else {
+		err = -ENOENT;
+	}
+out:
+	ck_buf_release(&models);
+	ck_buf_release(&unknown);
+	return err;
+}
+
+int orbax_step_other_items(const char *item_dir, char **out)
+{
+	struct ck_buf b = CK_BUF_INIT;
+	const char *base = strrchr(item_dir, '/');
+	char *step = NULL;
+	DIR *d;
+	struct dirent *e;
+	int err = 0;
+
+	*out = NULL;
+	base = base ? base + 1 : item_dir;
+	/* A step directory that is itself the item has no siblings to name. */
+	if (step_of(base) >= 0 || base == item_dir)
+		return 0;
+	step = strndup(item_dir, (size_t)(base - 1 - item_dir));
+	if (!step)
+		return ck_err(-ENOMEM, "out of memory");
+	d = opendir(step);
+	while (d && !err && (e = readdir(d))) {
+		char *p;
+
+		if (e->d_name[0] == '.' || !strcmp(e->d_name, base))
+			continue;
+		p = ck_path_join(step, e->d_name);
+		if (!p)
+			err = ck_err(-ENOMEM, "out of memory");
+		else if (ck_is_dir(p) && is_item_dir(p))
+			err = ck_buf_printf(&b, "%s%s", b.len ? ", " : "", e->d_name);
+		free(p);
+	}
+	if (d)
+		closedir(d);
+	free(step);
+	if (!err && b.len)
+		*out = (char *)ck_buf_detach(&b, NULL);
+	ck_buf_release(&b);
+	return err;
 }
 
 /*
@@ -170,8 +303,10 @@ static int pick_step(const char *dir, int64_t want, char **name, int64_t *step)
 		if (s < 0 || (want >= 0 && s != want) || s <= best)
 			continue;
 		full = probe_join(dir, e->d_name);
-		item = full && ck_is_dir(full) ? item_in_step(full) : NULL;
-		if (item) {
+		item = NULL;
+		/* A step whose items are ambiguous still counts: picking it
+		 * gives the error. */
+		if (full && ck_is_dir(full) && item_in_step(full, &item) != -ENOENT) {
 			free(best_name);
 			best_name = probe_strdup(e->d_name);
 			best = s;
@@ -217,8 +352,10 @@ static int resolve(const char *path, int64_t want_step, char **item,
 			return ck_err(-ENOMEM, "out of memory");
 	}
 	/* A step directory (or an item directory given directly). */
-	found = item_in_step(dir);
-	if (found) {
+	err = item_in_step(dir, &found);
+	if (err && err != -ENOENT)
+		goto out;
+	if (!err) {
 		const char *base = strrchr(dir, '/');
 
 		s = step_of(base ? base + 1 : dir);
@@ -249,12 +386,12 @@ static int resolve(const char *path, int64_t want_step, char **item,
 	if (err)
 		goto out;
 	sub = ck_path_join(dir, step_name);
-	found = sub ? item_in_step(sub) : NULL;
+	err = sub ? item_in_step(sub, &found) : ck_err(-ENOMEM, "out of memory");
 	free(sub);
-	if (!found) {
-		err = ck_err(-ENOMEM, "out of memory");
+	if (err == -ENOENT)	/* gone since the step was picked */
+		err = ck_err(-ENOENT, "%s/%s: no item directory", dir, step_name);
+	if (err)
 		goto out;
-	}
 	*item = found;
 	*step = s;
 out:

@@ -38,7 +38,9 @@ struct ow_array {
 struct orbax_writer {
 	char *tmp;			/* <root>/<step>.orbax-checkpoint-tmp-<n> */
 	char *final;			/* <root>/<step> */
-	char *items;			/* <tmp>/items */
+	char *items;			/* <tmp>/<item>: the current item */
+	char *item_names;		/* the items so far, each as a JSON
+					   member of item_handlers (owned) */
 	struct orbax_writer_opts o;	/* options */
 	struct ocdbt_writer *db;	/* OCDBT layouts; NULL for DIR */
 	struct kv_sink sink;		/* where arrays go */
@@ -109,6 +111,44 @@ static int open_store(struct orbax_writer *w)
 	return err ? err : kv_sink_ocdbt(w->db, &w->sink);
 }
 
+/* Begin item name in the temporary step directory. */
+static int start_item(struct orbax_writer *w, const char *name)
+{
+	struct ck_buf b = CK_BUF_INIT;
+	char *q;
+	int err;
+
+	if (!*name || strchr(name, '/') || strchr(name, '"') || strchr(name, '\\') ||
+	    name[0] == '.')
+		return ck_err(-EINVAL, "orbax writer: bad item name '%s'", name);
+	err = ck_buf_printf(&b, "\"%s\":", name);
+	if (!err && w->item_names && strstr(w->item_names, (const char *)b.data))
+		err = ck_err(-EINVAL, "orbax writer: item '%s' written twice", name);
+	if (!err)
+		err = ck_buf_printf(&b, " \"" HANDLER "\"");
+	if (err) {
+		ck_buf_release(&b);
+		return err;
+	}
+	if (w->item_names) {
+		q = malloc(strlen(w->item_names) + 2 + b.len + 1);
+		if (q)
+			sprintf(q, "%s, %s", w->item_names, (const char *)b.data);
+	} else {
+		q = strdup((const char *)b.data);
+	}
+	ck_buf_release(&b);
+	free(w->items);
+	w->items = ck_path_join(w->tmp, name);
+	if (!q || !w->items) {
+		free(q);
+		return ck_err(-ENOMEM, "orbax writer: out of memory");
+	}
+	free(w->item_names);
+	w->item_names = q;
+	return open_store(w);
+}
+
 int orbax_writer_open(const char *root, int64_t step,
 		      const struct orbax_writer_opts *o,
 		      struct orbax_writer **out)
@@ -147,12 +187,7 @@ int orbax_writer_open(const char *root, int64_t step,
 	err = make_tmp(root, step, &w->tmp);
 	if (err)
 		goto out_free;
-	w->items = ck_path_join(w->tmp, "items");
-	if (!w->items) {
-		err = ck_err(-ENOMEM, "orbax writer: out of memory");
-		goto out_free;
-	}
-	err = open_store(w);
+	err = start_item(w, o->item ? o->item : "items");
 	if (err)
 		goto out_free;
 	*out = w;
@@ -367,11 +402,11 @@ static int write_step_metadata(struct orbax_writer *w)
 	int err;
 
 	err = ck_buf_printf(&b,
-			    "{\"item_handlers\": {\"items\": \"" HANDLER "\"}, "
+			    "{\"item_handlers\": {%s}, "
 			    "\"metrics\": {}, \"performance_metrics\": {}, "
 			    "\"init_timestamp_nsecs\": %llu, "
 			    "\"commit_timestamp_nsecs\": %llu, "
-			    "\"custom_metadata\": {",
+			    "\"custom_metadata\": {", w->item_names,
 			    (unsigned long long)w->init_ns,
 			    (unsigned long long)now_ns());
 	if (!err && w->o.scan_layers >= 0)
@@ -385,7 +420,9 @@ static int write_step_metadata(struct orbax_writer *w)
 	return err;
 }
 
-int orbax_writer_commit(struct orbax_writer *w)
+/* Write the current item's metadata and commit its database; the writer
+ * stays failed unless the caller goes on. */
+static int finish_item(struct orbax_writer *w)
 {
 	int err;
 
@@ -400,6 +437,30 @@ int orbax_writer_commit(struct orbax_writer *w)
 		err = write_array_metadatas(w);
 	if (!err && w->db)
 		err = ocdbt_writer_commit(w->db);
+	return err;
+}
+
+int orbax_writer_next_item(struct orbax_writer *w, const char *item)
+{
+	int err = finish_item(w);
+
+	if (err)
+		return err;
+	ocdbt_writer_free(w->db);
+	w->db = NULL;
+	for (size_t i = 0; i < w->n; i++)
+		free(w->a[i].name);
+	w->n = 0;
+	err = start_item(w, item);
+	if (!err)
+		w->state = 0;
+	return err;
+}
+
+int orbax_writer_commit(struct orbax_writer *w)
+{
+	int err = finish_item(w);
+
 	if (!err)
 		err = write_step_metadata(w);
 	if (err)
@@ -422,6 +483,7 @@ void orbax_writer_free(struct orbax_writer *w)
 		free(w->a[i].name);
 	free(w->a);
 	free(w->items);
+	free(w->item_names);
 	free(w->tmp);
 	free(w->final);
 	free(w);

@@ -2,7 +2,8 @@
 /*
  * orbax_writer.h - write one Orbax checkpoint step the way MaxText saves it
  * (orbax-format.md §1.1, §4): <root>/<step>/_CHECKPOINT_METADATA and
- * <root>/<step>/items/ with _METADATA and the arrays.
+ * <root>/<step>/items/ with _METADATA and the arrays (or other items, named
+ * by the options and orbax_writer_next_item()).
  *
  * Layouts:
  *   ORBAX_LAYOUT_OCDBT            one OCDBT database in items/ (zarr v3 by
@@ -46,10 +47,12 @@ struct orbax_writer_opts {
 					   processes only for multi-host) */
 	int scan_layers;		/* -1: not recorded; 0/1: written to
 					   _CHECKPOINT_METADATA custom_metadata */
+	const char *item;		/* the first item's directory name;
+					   NULL = "items" (borrowed) */
 };
 
 #define ORBAX_WRITER_OPTS_INIT \
-	{ 0, ORBAX_LAYOUT_OCDBT, OCDBT_WRITER_OPTS_INIT, -1 }
+	{ 0, ORBAX_LAYOUT_OCDBT, OCDBT_WRITER_OPTS_INIT, -1, NULL }
 
 /*
  * Start writing step (>= 0) under root (the run's checkpoints directory,
@@ -71,6 +74,15 @@ int orbax_writer_open(const char *root, int64_t step,
  */
 int orbax_writer_add(struct orbax_writer *w, const char *name,
 		     const struct zarr_write_spec *s, const void *data);
+
+/*
+ * Finish the current item (as orbax_writer_commit() does, without renaming
+ * the step) and start another one, <step>/<item>, in the same layout: a step
+ * with several items, as Tunix saves model_params/ beside optimizer_state/.
+ * Errors: -EINVAL bad or repeated item name, writer committed; -EIO;
+ * -ENOMEM.
+ */
+int orbax_writer_next_item(struct orbax_writer *w, const char *item);
 
 /*
  * Write _METADATA (and array_metadatas/process_0 for OCDBT layouts), commit
