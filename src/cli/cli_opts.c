@@ -126,6 +126,8 @@ static int one(char *opt, struct ckfs_opts *o, struct ck_buf *fuse)
 		o->model = val;
 	else if (KEY("tokenizer"))
 		o->tokenizer = val;
+	else if (!strcmp(opt, "follow_symlinks"))
+		o->follow_symlinks = 1;
 	else if (KEY("mappings"))
 		o->mappings = val;
 	else if (KEY("dtype"))

@@ -106,10 +106,12 @@ int cmd_mount(int argc, char **argv)
 	/* syslog only when libfuse daemonizes: never with -f, -d or -o debug. */
 	if (!foreground && !debug && !fuse_debug)
 		ck_log_use_syslog(1);
-	/* Read-only, shown as fuse.ckptfs with the checkpoint as its source.
+	/* Read-only, shown as fuse.ckptfs with the checkpoint as its source;
+	 * the kernel checks the files' modes for every user (ckfs_access.h).
 	 * max_idle_threads given: libfuse 3.14 takes its default of -1 for a
 	 * bad value and prints a warning on every mount. */
-	ck_buf_printf(&fsname, "ro,subtype=ckptfs,max_idle_threads=16,fsname=%s%s%s", src,
+	ck_buf_printf(&fsname, "ro,default_permissions,subtype=ckptfs,max_idle_threads=16,"
+		      "fsname=%s%s%s", src,
 		      fuse.len ? "," : "", fuse.len ? (char *)fuse.data : "");
 	fargv[fargc++] = argv[0];
 	fargv[fargc++] = (char *)mnt;

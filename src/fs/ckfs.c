@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fs/ckfs_access.h"
 #include "fs/ckfs_load.h"
 #include "layout/config_json.h"
 #include "mapping/detect.h"
@@ -154,10 +155,33 @@ static int add_bytes(struct ckfs *fs, const char *name, char *bytes, size_t len)
 	return 0;
 }
 
-/* Tokenizer files: every regular file of the directory that does not
- * collide with a generated name. */
+/* The names HF tokenizers, processors and generation configs use: the only
+ * files tokenizer= passes through. */
+static int tokenizer_name(const char *name)
+{
+	static const char *const names[] = {
+		"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+		"added_tokens.json", "vocab.json", "vocab.txt", "merges.txt",
+		"tokenizer.model", "chat_template.jinja", "chat_template.json",
+		"preprocessor_config.json", "processor_config.json",
+		"generation_config.json",
+	};
+	size_t n = strlen(name);
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strcmp(name, names[i]))
+			return 1;
+	return n > 9 && !strcmp(name + n - 9, ".tiktoken");
+}
+
+/*
+ * Tokenizer files: the regular files of the directory with a tokenizer
+ * name (above), opened without following a symlink; a file name may not
+ * collide with a generated one.  What is skipped is logged in one line.
+ */
 static int add_tokenizer(struct ckfs *fs, const char *dir)
 {
+	struct ck_buf skipped = CK_BUF_INIT;
 	struct dirent *e;
 	DIR *d = opendir(dir);
 	unsigned n = 0;
@@ -168,18 +192,19 @@ static int add_tokenizer(struct ckfs *fs, const char *dir)
 	while (!err && (e = readdir(d))) {
 		struct ckfs_file *f;
 		struct stat st;
-		char *p;
-		int fd;
+		int fd = -1;
 
-		if (e->d_name[0] == '.' || ckfs_find(fs, e->d_name) ||
-		    strstr(e->d_name, ".safetensors"))
+		if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, ".."))
 			continue;
-		p = ck_path_join(dir, e->d_name);
-		fd = p ? open(p, O_RDONLY | O_CLOEXEC) : -1;
-		free(p);
+		if (tokenizer_name(e->d_name) && !ckfs_find(fs, e->d_name))
+			fd = openat(dirfd(d), e->d_name,
+				    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 		if (fd < 0 || fstat(fd, &st) || !S_ISREG(st.st_mode)) {
 			if (fd >= 0)
 				close(fd);
+			if (skipped.len < 400)
+				err = ck_buf_printf(&skipped, "%s%s", skipped.len ? ", " : "",
+						    e->d_name);
 			continue;
 		}
 		if (++n > CKFS_MAX_TOKENIZER_FILES) {
@@ -196,8 +221,14 @@ static int add_tokenizer(struct ckfs *fs, const char *dir)
 		f->kind = CKFS_PASSTHROUGH;
 		f->fd = fd;
 		f->size = (uint64_t)st.st_size;
+		f->src = st;
 	}
 	closedir(d);
+	if (!err && skipped.len)
+		ck_log(CK_LOG_WARN, "tokenizer=%s: skipped %s (not a regular file with "
+		       "a tokenizer's name, a symlink, or a name the view has)", dir,
+		       (char *)skipped.data);
+	ck_buf_release(&skipped);
 	return err;
 }
 
@@ -340,6 +371,7 @@ int ckfs_open(const struct ckfs_opts *o, struct ckfs **out)
 	if (!o->src)
 		return free(fs), ck_err(-EINVAL, "no checkpoint given");
 	oo.step = o->step;
+	oo.follow_symlinks = o->follow_symlinks;
 	err = orbax_open(o->src, &oo, &fs->ckpt);
 	if (!err && !fs->ckpt->tree)
 		err = ck_err(-EINVAL, "%s", fs->ckpt->tree_why);
@@ -369,6 +401,8 @@ int ckfs_open(const struct ckfs_opts *o, struct ckfs **out)
 						      CKFS_DEFAULT_CACHE_SIZE));
 	if (!err)
 		err = build_files(fs, o, config, config_len);
+	if (!err)
+		err = ckfs_access_view(fs, o);
 	if (!err)
 		err = plan_source_bytes(fs, &fs->source_bytes);
 	if (!err)

@@ -19,6 +19,7 @@
 #include <stddef.h>
 #include <pthread.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include "cache/dtier.h"
@@ -47,6 +48,8 @@ struct ckfs_opts {
 	uint64_t read_ahead;		/* mount: kernel readahead in bytes,
 					   0 = CKFS_DEFAULT_READ_AHEAD */
 	int keep_read_ahead;		/* mount: leave the kernel's */
+	int follow_symlinks;		/* files of the checkpoint may be
+					   symlinks out of it */
 	size_t nsets;
 	struct detect_set sets[DETECT_MAX_SETS];	/* config.KEY=VALUE, in
 							   order */
@@ -76,6 +79,13 @@ struct ckfs_file {
 	uint8_t *bytes;			/* CKFS_BYTES (owned) */
 	uint32_t shard;			/* CKFS_SAFETENSORS: layout file index */
 	int fd;				/* CKFS_PASSTHROUGH (owned) */
+	uid_t uid;			/* owner, group and read bits (a subset
+					   of 0444) of the view's file: no more
+					   than its sources allow
+					   (ckfs_access.c) */
+	gid_t gid;
+	mode_t mode;
+	struct stat src;		/* CKFS_PASSTHROUGH: the source file */
 };
 
 struct ckfs {
@@ -100,6 +110,9 @@ struct ckfs {
 	char *summary;			/* one line: family, layout, tensors */
 	int64_t mtime;			/* the checkpoint's modification time,
 					   shown as every file's */
+	uid_t dir_uid;			/* the view's directory: owner, group, */
+	gid_t dir_gid;
+	mode_t dir_mode;		/* and bits (a subset of 0555) */
 	/* Counters for ckfs_stats_json (atomic, relaxed). */
 	_Atomic uint64_t bytes_served;	/* returned by ckfs_read on the
 					   safetensors files */

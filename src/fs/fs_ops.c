@@ -146,13 +146,13 @@ static int fs_getattr(const char *path, struct stat *st, struct fuse_file_info *
 
 	(void)fi;
 	memset(st, 0, sizeof(*st));
-	st->st_uid = getuid();
-	st->st_gid = getgid();
+	st->st_uid = fs->dir_uid;
+	st->st_gid = fs->dir_gid;
 	st->st_mtime = (time_t)fs->mtime;
 	st->st_ctime = (time_t)fs->mtime;
 	st->st_atime = (time_t)fs->mtime;
 	if (!strcmp(path, "/")) {
-		st->st_mode = S_IFDIR | 0555;
+		st->st_mode = S_IFDIR | fs->dir_mode;
 		st->st_nlink = 2;
 		st->st_ino = 1;
 		return 0;
@@ -160,7 +160,9 @@ static int fs_getattr(const char *path, struct stat *st, struct fuse_file_info *
 	f = lookup(path);
 	if (!f)
 		return -ENOENT;
-	st->st_mode = S_IFREG | 0444;
+	st->st_mode = S_IFREG | f->mode;
+	st->st_uid = f->uid;
+	st->st_gid = f->gid;
 	st->st_nlink = 1;
 	st->st_size = (off_t)f->size;
 	st->st_blocks = (blkcnt_t)((f->size + 511) / 512);

@@ -19,6 +19,13 @@
  * fails the read with -EIO, so a store never serves bytes of another file.
  *
  * Keys are byte strings compared with memcmp (shorter prefix first).
+ *
+ * Opened with a root (struct kvstore_opts), a store opens every file it
+ * reads, manifests and B+tree nodes, data files (each reopen too), a
+ * directory's files, beneath that root (util/ck_beneath.h): a symlink in the
+ * checkpoint cannot lead it to a file outside.  Such a file fails the open
+ * (-EXDEV or -ELOOP) or, reopened later, the read (-EIO), with a message
+ * naming it.
  */
 #ifndef KVSTORE_H
 #define KVSTORE_H
@@ -45,24 +52,46 @@ enum kvstore_kind {
 	KVSTORE_DIR = 2,
 };
 
+/* How a store opens its files. */
+struct kvstore_opts {
+	const char *root;	/* every file is opened beneath this directory
+				   (ck_beneath.h); NULL: files are opened as
+				   named (borrowed for the open call) */
+	int follow_symlinks;	/* 1: open as named even with a root */
+};
+
+#define KVSTORE_OPTS_INIT { NULL, 0 }
+
 /*
  * Open the OCDBT databases in the directories dbdirs[0..ndb) and merge their
  * keys into one store (a key present in two databases is -EIO).  generation
  * 0 opens each database's latest generation; otherwise exactly that
  * generation number (-ENOENT if it does not exist).  Errors: -ENOENT (no
  * manifest), -EIO (corruption: bad magic, length, CRC, tree shape),
- * -ENOTSUP (unknown format version / compression), -EOVERFLOW, -ENOMEM.
+ * -ENOTSUP (unknown format version / compression), -EOVERFLOW, -ENOMEM,
+ * -EXDEV/-ELOOP (a file outside o->root).  o NULL is KVSTORE_OPTS_INIT.
  * Caller frees *out with kvstore_free().
  */
+int kvstore_open_ocdbt_opts(const char *const *dbdirs, size_t ndb,
+			    uint64_t generation, const struct kvstore_opts *o,
+			    struct kvstore **out);
+
+/* kvstore_open_ocdbt_opts() with no root: files opened as named. */
 int kvstore_open_ocdbt(const char *const *dbdirs, size_t ndb,
 		       uint64_t generation, struct kvstore **out);
 
 /*
- * Open a plain directory: every regular file below root (not following
+ * Open a plain directory: every regular file below dir (not following
  * symlinks, not descending into directories whose name ends in
- * ".orbax-checkpoint-tmp*") becomes a key.  Caller frees with kvstore_free().
+ * ".orbax-checkpoint-tmp*") becomes a key.  With o->root, directories are
+ * opened, and files opened for each read, beneath it (o NULL: no root).
+ * Caller frees with kvstore_free().
  */
-int kvstore_open_dir(const char *root, struct kvstore **out);
+int kvstore_open_dir_opts(const char *dir, const struct kvstore_opts *o,
+			  struct kvstore **out);
+
+/* kvstore_open_dir_opts() with no root: files opened as named. */
+int kvstore_open_dir(const char *dir, struct kvstore **out);
 
 /* Look up key[0..keylen).  -ENOENT if absent.  *v is borrowed. */
 int kvstore_get(const struct kvstore *kv, const char *key, size_t keylen,

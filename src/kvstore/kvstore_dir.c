@@ -6,16 +6,21 @@
  * store can have 100k+ files: they are recorded by path only and opened per
  * read (kvstore_read), never held open.  Symlinks and special files are
  * skipped, and so are Orbax's in-flight ".orbax-checkpoint-tmp" directories.
+ * With a root (kvstore_opts), directories are opened beneath it, entries
+ * are looked at through their directory's descriptor, and each file is
+ * opened beneath it for each read (kvstore_files.c).
  */
 #include "kvstore/kvstore.h"
 
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "kvstore/kvstore_impl.h"
+#include "util/ck_beneath.h"
 #include "util/ck_buf.h"
 #include "util/ck_err.h"
 #include "util/ck_file.h"
@@ -29,7 +34,8 @@ struct dir_walk {
 	struct ck_buf rel;  /* current relative path (no trailing '/') */
 };
 
-static int walk_entry(struct dir_walk *w, const char *name, unsigned depth);
+static int walk_entry(struct dir_walk *w, int dfd, const char *name,
+		      unsigned depth);
 
 /* Walk the directory w->root/w->rel. */
 static int walk_dir(struct dir_walk *w, unsigned depth)
@@ -47,10 +53,13 @@ static int walk_dir(struct dir_walk *w, unsigned depth)
 			  : strdup(w->root);
 	if (!path)
 		return ck_err(-ENOMEM, "kvstore: out of memory");
-	d = opendir(path);
-	if (!d) {
-		err = ck_err(errno == ENOENT || errno == ENOMEM ? -errno : -EIO,
-			     "%s: %s", path, strerror(errno));
+	err = ck_opendir_beneath(w->kv->files->root, path, w->kv->files->follow,
+				 &d);
+	if (err == -EXDEV || err == -ELOOP)
+		goto out;
+	if (err) {
+		err = ck_err(err == -ENOENT || err == -ENOMEM ? err : -EIO,
+			     "%s: %s", path, strerror(-err));
 		goto out;
 	}
 	for (;;) {
@@ -64,7 +73,7 @@ static int walk_dir(struct dir_walk *w, unsigned depth)
 		}
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
-		err = walk_entry(w, de->d_name, depth);
+		err = walk_entry(w, dirfd(d), de->d_name, depth);
 		if (err)
 			break;
 	}
@@ -75,8 +84,9 @@ out:
 	return err;
 }
 
-/* Handle one directory entry name below w->rel. */
-static int walk_entry(struct dir_walk *w, const char *name, unsigned depth)
+/* Handle one directory entry name below w->rel, in the directory dfd. */
+static int walk_entry(struct dir_walk *w, int dfd, const char *name,
+		      unsigned depth)
 {
 	size_t saved = w->rel.len;
 	char *path = NULL;
@@ -101,7 +111,7 @@ static int walk_entry(struct dir_walk *w, const char *name, unsigned depth)
 		err = ck_err(-ENOMEM, "kvstore: out of memory");
 		goto out;
 	}
-	if (lstat(path, &st) < 0) {
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0) {
 		err = ck_err(-EIO, "%s: %s", path, strerror(errno));
 		goto out;
 	}
@@ -122,17 +132,21 @@ out:
 	return err;
 }
 
-int kvstore_open_dir(const char *root, struct kvstore **out)
+int kvstore_open_dir_opts(const char *dir, const struct kvstore_opts *o,
+			  struct kvstore **out)
 {
-	struct dir_walk w = {NULL, root, CK_BUF_INIT};
+	struct dir_walk w = {NULL, dir, CK_BUF_INIT};
 	int err;
 
-	if (!ck_is_dir(root))
-		return ck_err(-ENOENT, "%s: not a directory", root);
+	if (!ck_is_dir(dir))
+		return ck_err(-ENOENT, "%s: not a directory", dir);
 	err = kvstore_new(KVSTORE_DIR, &w.kv);
 	if (err)
 		return err;
-	err = walk_dir(&w, 0);
+	if (o)
+		err = kvfiles_set_root(w.kv->files, o->root, o->follow_symlinks);
+	if (!err)
+		err = walk_dir(&w, 0);
 	if (!err)
 		err = kvstore_finalize(w.kv);
 	ck_buf_release(&w.rel);
@@ -142,4 +156,9 @@ int kvstore_open_dir(const char *root, struct kvstore **out)
 	}
 	*out = w.kv;
 	return 0;
+}
+
+int kvstore_open_dir(const char *dir, struct kvstore **out)
+{
+	return kvstore_open_dir_opts(dir, NULL, out);
 }

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "util/ck_beneath.h"
 #include "util/ck_err.h"
 #include "util/ck_file.h"
 
@@ -45,6 +46,21 @@ int kvfiles_init(struct kvstore_files *t)
 	return 0;
 }
 
+int kvfiles_set_root(struct kvstore_files *t, const char *root, int follow)
+{
+	char *r = NULL;
+
+	if (root) {
+		r = strdup(root);
+		if (!r)
+			return ck_err(-ENOMEM, "kvstore: out of memory");
+	}
+	free(t->root);
+	t->root = r;
+	t->follow = follow;
+	return 0;
+}
+
 void kvfiles_release(struct kvstore_files *t)
 {
 	for (size_t i = 0; i < t->n; i++) {
@@ -54,6 +70,7 @@ void kvfiles_release(struct kvstore_files *t)
 		free(t->v[i].abspath);
 	}
 	free(t->v);
+	free(t->root);
 	pthread_mutex_destroy(&t->lock);
 	memset(t, 0, sizeof(*t));
 }
@@ -116,31 +133,31 @@ static int64_t mtime_ns(const struct stat *st)
 	return (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
 }
 
-/* open(2) path read-only; on EMFILE/ENFILE close every unused descriptor
- * of this table and try once more (lock held when locked).  Messages name
- * the file as name. */
+/* Open path read-only beneath the table's root; on EMFILE/ENFILE close
+ * every unused descriptor of this table and try once more (lock held when
+ * locked).  A refusal (-EXDEV, -ELOOP) keeps ck_open_beneath()'s message;
+ * other messages name the file as name. */
 static int open_fd(struct kvstore_files *t, const char *path,
 		   const char *name, int *out)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	int err = ck_open_beneath(t->root, path, O_RDONLY, t->follow, out);
 
 	t->opens++;
-	if (fd < 0 && (errno == EMFILE || errno == ENFILE) &&
-	    t->head != KVFILES_NONE) {
+	if ((err == -EMFILE || err == -ENFILE) && t->head != KVFILES_NONE) {
 		shrink_to(t, 0);
-		fd = open(path, O_RDONLY | O_CLOEXEC);
+		err = ck_open_beneath(t->root, path, O_RDONLY, t->follow, out);
 		t->opens++;
 	}
-	if (fd < 0) {
-		if (errno == EMFILE || errno == ENFILE)
-			return ck_err(-EMFILE,
-				      "%s: cannot open data file: out of file "
-				      "descriptors (%s; raise ulimit -n)",
-				      name, strerror(errno));
+	if (err == -EMFILE || err == -ENFILE)
+		return ck_err(-EMFILE,
+			      "%s: cannot open data file: out of file "
+			      "descriptors (%s; raise ulimit -n)",
+			      name, strerror(-err));
+	if (err == -EXDEV || err == -ELOOP || err == -ENOMEM)
+		return err;
+	if (err)
 		return ck_err(-EIO, "%s: cannot open data file: %s", name,
-			      strerror(errno));
-	}
-	*out = fd;
+			      strerror(-err));
 	return 0;
 }
 
@@ -159,6 +176,9 @@ static int acquire(struct kvstore_files *t, uint32_t id)
 	}
 	shrink_to(t, t->max_open);
 	err = open_fd(t, f->abspath, f->path, &fd);
+	/* A file now outside the root fails this read, not the mount. */
+	if (err == -EXDEV || err == -ELOOP)
+		return -EIO;
 	if (err)
 		return err;
 	if (fstat(fd, &st) < 0 || st.st_dev != f->dev || st.st_ino != f->ino ||
@@ -280,20 +300,26 @@ int kvfiles_add_checked(struct kvstore_files *t, const char *path,
 
 /* ---- reading ------------------------------------------------------------ */
 
-static int pread_unchecked(const struct kvstore_file *f, void *buf, size_t len,
+static int pread_unchecked(const struct kvstore_files *t,
+			   const struct kvstore_file *f, void *buf, size_t len,
 			   uint64_t off)
 {
-	int fd = open(f->abspath, O_RDONLY | O_CLOEXEC), err;
+	int fd = -1, err;
 
-	if (fd < 0) {
-		if (errno == EMFILE || errno == ENFILE)
-			return ck_err(-EMFILE,
-				      "%s: out of file descriptors (%s; raise "
-				      "ulimit -n)",
-				      f->path, strerror(errno));
-		return ck_err(errno == ENOENT ? -ENOENT : -EIO, "%s: %s",
-			      f->path, strerror(errno));
-	}
+	err = ck_open_beneath(t->root, f->abspath, O_RDONLY, t->follow, &fd);
+	if (err == -EMFILE || err == -ENFILE)
+		return ck_err(-EMFILE,
+			      "%s: out of file descriptors (%s; raise "
+			      "ulimit -n)",
+			      f->path, strerror(-err));
+	/* A refusal keeps its message: the file leads out of the root. */
+	if (err == -EXDEV || err == -ELOOP)
+		return -EIO;
+	if (err == -ENOMEM)
+		return err;
+	if (err)
+		return ck_err(err == -ENOENT ? -ENOENT : -EIO, "%s: %s",
+			      f->path, strerror(-err));
 	err = ck_pread_full(fd, buf, len, off, f->path);
 	close(fd);
 	return err;
@@ -309,7 +335,7 @@ int kvfiles_pread(struct kvstore_files *t, uint32_t id, void *buf, size_t len,
 		return ck_err(-EINVAL, "kvstore: bad file id %u", id);
 	f = &t->v[id];
 	if (!f->checked)
-		return pread_unchecked(f, buf, len, off);
+		return pread_unchecked(t, f, buf, len, off);
 	pthread_mutex_lock(&t->lock);
 	err = acquire(t, id);
 	if (!err)

@@ -18,6 +18,11 @@
  * An unchecked file (kvfiles_add_unchecked(), a plain directory's) is opened
  * for each read and closed after it.
  *
+ * With a root (kvfiles_set_root()), every open, the first and each reopen,
+ * is made beneath it (ck_beneath.h): a file a symlink leads out of the
+ * checkpoint to is refused when added (-EXDEV or -ELOOP, the message naming
+ * it) and fails a later read with -EIO and the same message.
+ *
  * Building (the add functions) is single-threaded.  kvfiles_pread() and
  * kvfiles_size() are thread-safe once building is over: the table does not
  * move any more, and one mutex guards the descriptors and their LRU list.
@@ -57,6 +62,9 @@ struct kvstore_files {
 	size_t max_open;	/* kept open at most (when none is pinned) */
 	uint32_t head, tail;	/* LRU list: least recently used at head */
 	uint64_t opens;		/* open(2) calls made so far */
+	char *root;		/* owned: files are opened beneath it
+				   (ck_beneath.h); NULL: as named */
+	int follow;		/* 1: open as named even with a root */
 };
 
 /* The number of descriptors a store keeps open by default: a quarter of
@@ -67,12 +75,17 @@ size_t kvfiles_default_max_open(void);
  * -ENOMEM (mutex). */
 int kvfiles_init(struct kvstore_files *t);
 
+/* Open every file beneath root (copied; NULL: open files as named) unless
+ * follow is set (ck_beneath.h).  Call before adding files.  -ENOMEM. */
+int kvfiles_set_root(struct kvstore_files *t, const char *root, int follow);
+
 /* Close every descriptor and free the table. */
 void kvfiles_release(struct kvstore_files *t);
 
 /*
  * Add the regular file path (copied), open it and record its identity;
  * *id is its index.  Errors: -EIO cannot be opened or not a regular file,
+ * -EXDEV/-ELOOP it lies outside the table's root (kvfiles_set_root()),
  * -EMFILE no descriptor left even after closing the unused ones, -ENOMEM,
  * -EOVERFLOW (too many files); each with a message naming path.
  */
@@ -84,9 +97,10 @@ int kvfiles_add_unchecked(struct kvstore_files *t, const char *path,
 			  uint32_t *id);
 
 /*
- * Read exactly len bytes at off of file id into buf.  -EIO short file or
- * identity changed, -ENOENT (unchecked file gone), -EMFILE, -EINVAL bad id;
- * each with a message naming the file.  Thread-safe.
+ * Read exactly len bytes at off of file id into buf.  -EIO short file,
+ * identity changed or the file now outside the root, -ENOENT (unchecked
+ * file gone), -EMFILE, -EINVAL bad id; each with a message naming the file.
+ * Thread-safe.
  */
 int kvfiles_pread(struct kvstore_files *t, uint32_t id, void *buf, size_t len,
 		  uint64_t off);

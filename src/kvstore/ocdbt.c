@@ -17,7 +17,9 @@
  * Every data file the walk touches is opened then and its identity recorded
  * (kvstore_files.h): the store keeps a bounded set of them open and checks a
  * reopened file against that identity, so later reads see the files of the
- * generation opened or fail, whatever the number of data files.
+ * generation opened or fail, whatever the number of data files.  With a
+ * root (kvstore_opts), the manifest, the directory listing of a numbered
+ * manifest and every data file are opened beneath it (ck_beneath.h).
  *
  * Hostile input is bounded: tree depth, node count, node and manifest sizes
  * are capped, and every error names the file and what was wrong.
@@ -34,6 +36,7 @@
 #include "kvstore/ocdbt_btree.h"
 #include "kvstore/ocdbt_manifest.h"
 #include "kvstore/ocdbt_version.h"
+#include "util/ck_beneath.h"
 #include "util/ck_buf.h"
 #include "util/ck_err.h"
 #include "util/ck_file.h"
@@ -345,13 +348,16 @@ out:
 }
 
 /* Read and decode the manifest file at path. */
-static int manifest_load(const char *path, struct ocdbt_manifest *m)
+static int manifest_load(const struct ocdbt_open *o, const char *path,
+			 struct ocdbt_manifest *m)
 {
+	const struct kvstore_files *t = o->kv->files;
 	uint8_t *data = NULL;
 	size_t n;
 	int err;
 
-	err = ck_read_file(path, OCDBT_MANIFEST_MAX_FILE, &data, &n);
+	err = ck_read_file_beneath(t->root, path, t->follow,
+				   OCDBT_MANIFEST_MAX_FILE, &data, &n);
 	if (err)
 		return err;
 	err = ocdbt_manifest_decode(data, n, m);
@@ -362,14 +368,20 @@ static int manifest_load(const char *path, struct ocdbt_manifest *m)
 }
 
 /* For a numbered database: the path of the highest manifest.<16 hex>. */
-static int manifest_numbered(const char *dir, char **out)
+static int manifest_numbered(const struct ocdbt_open *o, const char *dir,
+			     char **out)
 {
+	const struct kvstore_files *t = o->kv->files;
 	char best[32] = "";
 	struct dirent *de;
-	DIR *d = opendir(dir);
+	DIR *d = NULL;
+	int err;
 
-	if (!d)
-		return ck_err(-EIO, "%s: %s", dir, strerror(errno));
+	err = ck_opendir_beneath(t->root, dir, t->follow, &d);
+	if (err == -EXDEV || err == -ELOOP || err == -ENOMEM)
+		return err;
+	if (err)
+		return ck_err(-EIO, "%s: %s", dir, strerror(-err));
 	while ((de = readdir(d))) {
 		const char *s = de->d_name;
 
@@ -391,21 +403,22 @@ static int manifest_numbered(const char *dir, char **out)
 
 /* Read the manifest of directory dir (following a numbered one) into *m;
  * *path receives the path read (caller frees). */
-static int manifest_open(const char *dir, struct ocdbt_manifest *m, char **path)
+static int manifest_open(const struct ocdbt_open *o, const char *dir,
+			 struct ocdbt_manifest *m, char **path)
 {
 	char *p = ck_path_join(dir, "manifest.ocdbt");
 	int err;
 
 	if (!p)
 		return ck_err(-ENOMEM, "ocdbt: out of memory");
-	err = manifest_load(p, m);
+	err = manifest_load(o, p, m);
 	if (!err && m->config_only) {
 		ocdbt_manifest_release(m);
 		free(p);
 		p = NULL;
-		err = manifest_numbered(dir, &p);
+		err = manifest_numbered(o, dir, &p);
 		if (!err)
-			err = manifest_load(p, m);
+			err = manifest_load(o, p, m);
 		if (!err && m->config_only) {
 			ocdbt_manifest_release(m);
 			err = ck_err(-EIO,
@@ -573,7 +586,7 @@ static int db_load(struct ocdbt_open *o, const char *dir, uint64_t gen,
 
 	memset(&m, 0, sizeof(m));
 	o->dir = dir;
-	err = manifest_open(dir, &m, &mpath);
+	err = manifest_open(o, dir, &m, &mpath);
 	if (err)
 		return err;
 	o->max_body = node_body_cap(&m.config);
@@ -599,6 +612,13 @@ out:
 int kvstore_open_ocdbt(const char *const *dbdirs, size_t ndb,
 		       uint64_t generation, struct kvstore **out)
 {
+	return kvstore_open_ocdbt_opts(dbdirs, ndb, generation, NULL, out);
+}
+
+int kvstore_open_ocdbt_opts(const char *const *dbdirs, size_t ndb,
+			    uint64_t generation, const struct kvstore_opts *opts,
+			    struct kvstore **out)
+{
 	struct ocdbt_open o;
 	uint64_t gen = 0;
 	int err;
@@ -609,6 +629,9 @@ int kvstore_open_ocdbt(const char *const *dbdirs, size_t ndb,
 	err = kvstore_new(KVSTORE_OCDBT, &o.kv);
 	if (err)
 		return err;
+	if (opts)
+		err = kvfiles_set_root(o.kv->files, opts->root,
+				       opts->follow_symlinks);
 	for (size_t i = 0; i < ndb && !err; i++) {
 		uint64_t g = 0;
 

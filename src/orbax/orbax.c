@@ -16,6 +16,7 @@
 #include "orbax/orbax_aggregate.h"
 #include "orbax/orbax_meta.h"
 #include "orbax/orbax_tree.h"
+#include "util/ck_beneath.h"
 #include "util/ck_buf.h"
 #include "util/ck_err.h"
 #include "util/ck_file.h"
@@ -37,17 +38,19 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* The ocdbt.process_N/ databases of an item, sorted (caller frees). */
-static int list_process_dbs(const char *item, char ***dirs, size_t *n)
+/* The ocdbt.process_N/ databases of item c->item_dir, sorted (caller
+ * frees). */
+static int list_process_dbs(const struct orbax_ckpt *c, char ***dirs, size_t *n)
 {
+	const char *item = c->item_dir;
 	char **v = NULL;
 	size_t cnt = 0;
 	struct dirent *e;
-	DIR *d = opendir(item);
-	int err = 0;
+	DIR *d = NULL;
+	int err = ck_opendir_beneath(c->root, item, c->follow_symlinks, &d);
 
-	if (!d)
-		return ck_err(-errno, "%s: %s", item, strerror(errno));
+	if (err)
+		return err;
 	while ((e = readdir(d))) {
 		char *p, **nv;
 
@@ -81,6 +84,7 @@ static int list_process_dbs(const char *item, char ***dirs, size_t *n)
 static int open_store(struct orbax_ckpt *c)
 {
 	char *manifest = ck_path_join(c->item_dir, "manifest.ocdbt");
+	const struct kvstore_opts ko = { c->root, c->follow_symlinks };
 	char **dbs = NULL;
 	size_t ndb = 0;
 	int err;
@@ -91,12 +95,13 @@ static int open_store(struct orbax_ckpt *c)
 		const char *one = c->item_dir;
 
 		free(manifest);
-		return kvstore_open_ocdbt(&one, 1, 0, &c->kv);
+		return kvstore_open_ocdbt_opts(&one, 1, 0, &ko, &c->kv);
 	}
 	free(manifest);
-	err = list_process_dbs(c->item_dir, &dbs, &ndb);
+	err = list_process_dbs(c, &dbs, &ndb);
 	if (!err && ndb) {
-		err = kvstore_open_ocdbt((const char *const *)dbs, ndb, 0, &c->kv);
+		err = kvstore_open_ocdbt_opts((const char *const *)dbs, ndb, 0, &ko,
+					      &c->kv);
 		if (!err) {
 			struct ck_buf b = CK_BUF_INIT;
 
@@ -107,7 +112,7 @@ static int open_store(struct orbax_ckpt *c)
 			c->note = (char *)ck_buf_detach(&b, NULL);
 		}
 	} else if (!err) {
-		err = kvstore_open_dir(c->item_dir, &c->kv);
+		err = kvstore_open_dir_opts(c->item_dir, &ko, &c->kv);
 	}
 	for (size_t i = 0; i < ndb; i++)
 		free(dbs[i]);
@@ -254,8 +259,10 @@ static int add_aggregate(struct orbax_ckpt *c, const struct orbax_meta *m,
 		return 0;
 	}
 	c->agg = calloc(1, sizeof(*c->agg));
-	err = c->agg ? ck_read_file(path, ORBAX_MAX_AGGREGATE_BYTES, &c->agg->bytes,
-				    &c->agg->len) : ck_err(-ENOMEM, "out of memory");
+	err = c->agg ? ck_read_file_beneath(c->root, path, c->follow_symlinks,
+					    ORBAX_MAX_AGGREGATE_BYTES, &c->agg->bytes,
+					    &c->agg->len) :
+		       ck_err(-ENOMEM, "out of memory");
 	if (!err)
 		err = orbax_aggregate_parse(c->agg->bytes, c->agg->len, &c->agg->parsed);
 	if (err)
@@ -299,7 +306,8 @@ static int read_meta(struct orbax_ckpt *c, struct orbax_meta *m, int *have)
 	if (!path)
 		return ck_err(-ENOMEM, "out of memory");
 	*have = 0;
-	err = ck_read_file(path, ORBAX_MAX_META_BYTES, &text, &len);
+	err = ck_read_file_beneath(c->root, path, c->follow_symlinks,
+				   ORBAX_MAX_META_BYTES, &text, &len);
 	if (err == -ENOENT) {
 		err = 0;
 		goto out;
@@ -317,24 +325,34 @@ out:
 	return err;
 }
 
-/* custom_metadata.scan_layers from the step's _CHECKPOINT_METADATA. */
-static int read_scan_layers(const char *item_dir)
+/* custom_metadata.scan_layers from the step's _CHECKPOINT_METADATA (in the
+ * root, the step holding the item, else in the item) into *v: 1, 0, or -1
+ * when not recorded.  Only a file leading out of the root, or -ENOMEM, is
+ * an error. */
+static int read_scan_layers(const struct orbax_ckpt *c, int *v)
 {
-	const char *cands[] = { "../_CHECKPOINT_METADATA", "_CHECKPOINT_METADATA" };
-	int v = -1;
+	const char *dirs[] = { c->root, c->item_dir };
 
-	for (size_t i = 0; i < 2 && v < 0; i++) {
-		char *p = ck_path_join(item_dir, cands[i]);
+	*v = -1;
+	for (size_t i = 0; i < 2 && *v < 0; i++) {
+		char *p = ck_path_join(dirs[i], "_CHECKPOINT_METADATA");
 		uint8_t *text = NULL;
 		size_t len;
+		int err;
 
-		if (p && ck_read_file(p, ORBAX_MAX_META_BYTES, &text, &len) == 0)
-			v = orbax_step_meta_scan_layers((const char *)text, len);
+		if (!p)
+			return ck_err(-ENOMEM, "out of memory");
+		err = ck_read_file_beneath(c->root, p, c->follow_symlinks,
+					   ORBAX_MAX_META_BYTES, &text, &len);
+		if (!err)
+			*v = orbax_step_meta_scan_layers((const char *)text, len);
 		free(text);
 		free(p);
+		if (err == -EXDEV || err == -ELOOP || err == -ENOMEM)
+			return err;
 	}
 	ck_err_clear();
-	return v;
+	return 0;
 }
 
 static const char *format_name(const struct orbax_ckpt *c)
@@ -375,6 +393,12 @@ int orbax_open(const char *path, const struct orbax_opts *opts,
 	if (!c)
 		return ck_err(-ENOMEM, "out of memory");
 	err = orbax_resolve(path, opts->step, &c->item_dir, &c->step);
+	if (!err)
+		err = orbax_root_of(c->item_dir, &c->root);
+	if (err)
+		goto out;
+	c->follow_symlinks = opts->follow_symlinks;
+	err = orbax_check_files(c);
 	if (err)
 		goto out;
 	err = read_meta(c, &meta, &have_meta);
@@ -397,7 +421,9 @@ int orbax_open(const char *path, const struct orbax_opts *opts,
 		err = add_aggregate(c, &meta, have_meta);
 	if (err)
 		goto out;
-	c->scan_layers = read_scan_layers(c->item_dir);
+	err = read_scan_layers(c, &c->scan_layers);
+	if (err)
+		goto out;
 	c->format = format_name(c);
 	err = orbax_tree_apply(c);
 	if (!err)
@@ -567,5 +593,7 @@ void orbax_close(struct orbax_ckpt *c)
 	free(c->tree_why);
 	free(c->other_items);
 	free(c->item_dir);
+	free(c->root);
+	ck_access_release(&c->access);
 	free(c);
 }

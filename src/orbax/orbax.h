@@ -28,6 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util/ck_access.h"
 #include "zarr/zarr_array.h"
 
 struct kvstore;
@@ -35,9 +36,11 @@ struct orbax_agg_leaf;
 
 struct orbax_opts {
 	int64_t step;		/* step to open; -1 = latest committed */
+	int follow_symlinks;	/* 1: files may be symlinks leading out of
+				   the checkpoint's root (see root below) */
 };
 
-#define ORBAX_OPTS_INIT { -1 }
+#define ORBAX_OPTS_INIT { -1, 0 }
 
 /* One array: stored as zarr, or held in the legacy msgpack aggregate. */
 struct orbax_array {
@@ -53,6 +56,15 @@ struct orbax_array {
 
 struct orbax_ckpt {
 	char *item_dir;			/* resolved item directory (owned) */
+	char *root;			/* the directory every file of the
+					   checkpoint is opened beneath: the
+					   step holding the item (or the item
+					   itself when it is no step's), with
+					   symlinks resolved (owned) */
+	int follow_symlinks;		/* from the options */
+	struct ck_access access;	/* who may read the item: its files,
+					   the directories down to them, the
+					   step's metadata (orbax_files.c) */
 	int64_t step;			/* step number, -1 if not known */
 	const char *format;		/* "OCDBT/zarr3", "OCDBT/zarr2",
 					   "directory/zarr2", ... (static) */
@@ -142,5 +154,17 @@ int orbax_resolve(const char *path, int64_t want_step, char **item,
  * Returns 0 or -ENOMEM.
  */
 int orbax_step_other_items(const char *item_dir, char **out);
+
+/*
+ * Walk the item: refuse a symlink out of c->root (-EXDEV, naming it) unless
+ * c->follow_symlinks, and fill c->access.  Called by orbax_open().
+ */
+int orbax_check_files(struct orbax_ckpt *c);
+
+/*
+ * The root of the checkpoint holding item_dir (see orbax_ckpt.root) in *out
+ * (caller frees).  Errors: -ENOENT, -ENOMEM.
+ */
+int orbax_root_of(const char *item_dir, char **out);
 
 #endif

@@ -414,3 +414,36 @@ int orbax_resolve(const char *path, int64_t want_step, char **item,
 	}
 	return err;
 }
+
+int orbax_root_of(const char *item_dir, char **out)
+{
+	const char *base = strrchr(item_dir, '/');
+	char *parent = NULL, *meta = NULL, *pick;
+	int step_parent = 0;
+
+	*out = NULL;
+	/* An item inside a step: the step, which also holds
+	 * _CHECKPOINT_METADATA. */
+	if (base && base != item_dir && step_of(base + 1) < 0) {
+		const char *pb;
+
+		parent = strndup(item_dir, (size_t)(base - item_dir));
+		if (!parent)
+			return ck_err(-ENOMEM, "out of memory");
+		pb = strrchr(parent, '/');
+		meta = ck_path_join(parent, "_CHECKPOINT_METADATA");
+		if (!meta) {
+			free(parent);
+			return ck_err(-ENOMEM, "out of memory");
+		}
+		step_parent = step_of(pb ? pb + 1 : parent) >= 0 || ck_is_file(meta);
+		free(meta);
+	}
+	pick = realpath(step_parent ? parent : item_dir, NULL);
+	free(parent);
+	if (!pick)
+		return ck_err(errno == ENOMEM ? -ENOMEM : -ENOENT, "%s: %s", item_dir,
+			      strerror(errno));
+	*out = pick;
+	return 0;
+}

@@ -58,42 +58,41 @@ int ck_pwrite_full(int fd, const void *buf, size_t len, uint64_t off, const char
 	return 0;
 }
 
-int ck_read_file(const char *path, size_t max, uint8_t **data, size_t *len)
+int ck_read_fd(int fd, const char *path, size_t max, uint8_t **data, size_t *len)
 {
 	struct stat st;
 	uint8_t *buf;
+	int err;
+
+	if (fstat(fd, &st) < 0)
+		return ck_err(-errno, "%s: %s", path, strerror(errno));
+	if (!S_ISREG(st.st_mode))
+		return ck_err(-EINVAL, "%s: not a regular file", path);
+	if ((uint64_t)st.st_size > max)
+		return ck_err(-EOVERFLOW, "%s: %lld bytes is larger than the %zu-byte limit",
+			      path, (long long)st.st_size, max);
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf)
+		return ck_err(-ENOMEM, "%s: out of memory", path);
+	err = ck_pread_full(fd, buf, (size_t)st.st_size, 0, path);
+	if (err) {
+		free(buf);
+		return err;
+	}
+	buf[st.st_size] = '\0';
+	*data = buf;
+	*len = (size_t)st.st_size;
+	return 0;
+}
+
+int ck_read_file(const char *path, size_t max, uint8_t **data, size_t *len)
+{
 	int fd, err;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return ck_err(-errno, "%s: %s", path, strerror(errno));
-	if (fstat(fd, &st) < 0) {
-		err = ck_err(-errno, "%s: %s", path, strerror(errno));
-		goto out_close;
-	}
-	if (!S_ISREG(st.st_mode)) {
-		err = ck_err(-EINVAL, "%s: not a regular file", path);
-		goto out_close;
-	}
-	if ((uint64_t)st.st_size > max) {
-		err = ck_err(-EOVERFLOW, "%s: %lld bytes is larger than the %zu-byte limit",
-			     path, (long long)st.st_size, max);
-		goto out_close;
-	}
-	buf = malloc((size_t)st.st_size + 1);
-	if (!buf) {
-		err = ck_err(-ENOMEM, "%s: out of memory", path);
-		goto out_close;
-	}
-	err = ck_pread_full(fd, buf, (size_t)st.st_size, 0, path);
-	if (err) {
-		free(buf);
-		goto out_close;
-	}
-	buf[st.st_size] = '\0';
-	*data = buf;
-	*len = (size_t)st.st_size;
-out_close:
+	err = ck_read_fd(fd, path, max, data, len);
 	close(fd);
 	return err;
 }

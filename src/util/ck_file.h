@@ -28,6 +28,10 @@ int ck_pwrite_full(int fd, const void *buf, size_t len, uint64_t off, const char
  */
 int ck_read_file(const char *path, size_t max, uint8_t **data, size_t *len);
 
+/* The same for the open descriptor fd (read from offset 0; not closed);
+ * path names the file in messages. */
+int ck_read_fd(int fd, const char *path, size_t max, uint8_t **data, size_t *len);
+
 /* Join a and b with one '/' into a new string (caller frees); NULL on ENOMEM. */
 char *ck_path_join(const char *a, const char *b);
 

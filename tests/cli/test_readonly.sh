@@ -1,12 +1,13 @@
 # SPDX-License-Identifier: MIT
-# The mount is read-only and private by default: files are 0444 and the
-# directory 0555; writing, creating, removing, renaming, linking, changing
+# The mount is read-only and private by default: the files of a
+# world-readable checkpoint are 0444 and the directory 0555; writing, creating, removing, renaming, linking, changing
 # modes, times or extended attributes all fail with EROFS ("Read-only file
 # system"); the mount is not allow_other unless asked; and nothing in the
 # checkpoint changes.
 . "$(dirname "$0")/lib.sh"
 need_fuse
 mount_tmp
+chmod 755 "$TMP"	# the view's modes follow the source's (test_security)
 
 EX=$TMP/ex
 "$CKPTFS" example "$EX" >/dev/null || not_ok "example"
