@@ -22,6 +22,16 @@ export CKPTFS="$root/tests/tools/vg_ckptfs.sh" CKPT_SOAK_DAEMON="$root/tests/too
 export CKPT_VG_BIN="$logs/ckptfs" CKPTFS_SRC="$root" CKPTFS_MAPPINGS="$root/mappings"
 export CKPTFS_REAL_FIXTURES=${CKPTFS_REAL_FIXTURES:-$root/../shared/fixtures/real}
 export CKPT_SOAK_SECONDS=${CKPT_SOAK_SECONDS:-10}
+# Valgrind 3.19 does not know openat2 (syscall 437): it answers ENOSYS,
+# ckptfs falls back to its O_NOFOLLOW walk (ck_beneath.h), and valgrind
+# writes a warning that is no error of ckptfs's.
+cat >"$logs/known" <<'EOF'
+unhandled amd64-linux syscall: 437
+You may be able to write your own handler
+README_MISSING_SYSCALL_OR_IOCTL
+Nevertheless we consider this a bug
+valgrind.org/support/bug_reports.html
+EOF
 status=0
 for t in "$root"/tests/cli/test_*.sh; do
 	name=$(basename "$t" .sh)
@@ -38,7 +48,10 @@ for t in "$root"/tests/cli/test_*.sh; do
 		sleep 0.1
 	done
 	secs=$(($(date +%s) - start))
-	reports=$(find "$CKPT_VG_LOGS" -name '*.log' -size +0 | sort)
+	reports=
+	for r in $(find "$CKPT_VG_LOGS" -name '*.log' -size +0 | sort); do
+		grep -qv -f "$logs/known" "$r" && reports="$reports $r"
+	done
 	if [ "$rc" = 77 ]; then
 		echo "valgrind-cli.sh: $name skipped: $(grep -m1 skipped "$logs/$name.out")"
 	elif [ "$rc" != 0 ] || [ -n "$reports" ]; then

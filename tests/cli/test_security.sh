@@ -19,8 +19,10 @@ G=4244
 as_a() { setpriv --reuid=4242 --regid=4243 --groups=$G "$@"; }
 as_b() { setpriv --reuid=4245 --regid=4246 --clear-groups "$@"; }
 # What the users run: a copy of the binary and the mappings they can read.
+# (Under tests/valgrind-cli.sh, CKPTFS is a wrapper in a private directory:
+# the users run the binary itself.)
 mkdir -p "$TMP/bin"
-cp "$CKPTFS" "$TMP/bin/ckptfs"
+cp "${CKPT_VG_BIN:-$CKPTFS}" "$TMP/bin/ckptfs"
 cp -r "${CKPTFS_SRC:-$(dirname "$0")/../..}/mappings" "$TMP/maps"
 chmod -R a+rX "$TMP/bin" "$TMP/maps"
 BIN=$TMP/bin/ckptfs
