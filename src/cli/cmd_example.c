@@ -48,6 +48,9 @@ struct ex_opts {
 	uint32_t processes;		/* 0: one database; N: multi-host */
 	int tree;			/* enum ex_tree */
 	int train;			/* also what a training step saves */
+	int chunk_axis;			/* the axis cut in chunks; negative:
+					   from the end (-2: the one before
+					   the last) */
 };
 
 static float ex_value(unsigned w, uint64_t l, uint64_t k)
@@ -103,12 +106,21 @@ static int write_array(struct orbax_writer *ow, const struct ex_dims *d,
 		s.chunk[i] = s.shape[i];
 		total *= s.shape[i];
 	}
-	/* o->nchunks chunks along axis 0, as an o->nchunks-way FSDP save makes them
-	 * (the largest divisor of the axis not above o->nchunks). */
-	for (unsigned c = o->nchunks; c > 1; c--) {
-		if (s.shape[0] % c == 0) {
-			s.chunk[0] = s.shape[0] / c;
-			break;
+	/* o->nchunks chunks along axis 0 (or the one --chunk-axis names), as an
+	 * o->nchunks-way FSDP save makes them (the largest divisor of the axis
+	 * not above o->nchunks). */
+	{
+		unsigned ax = o->chunk_axis >= 0 ? (unsigned)o->chunk_axis :
+			      (unsigned)-o->chunk_axis <= s.rank ? s.rank - (unsigned)-o->chunk_axis
+								: 0;
+
+		if (ax >= s.rank)
+			ax = 0;
+		for (unsigned c = o->nchunks; c > 1; c--) {
+			if (s.shape[ax] % c == 0) {
+				s.chunk[ax] = s.shape[ax] / c;
+				break;
+			}
 		}
 	}
 	buf = malloc((size_t)total * 4);
@@ -361,7 +373,8 @@ int cmd_example(int argc, char **argv)
 	struct ex_dims d;
 	const char *dir = NULL;
 	long layers = 0, scale = 1, pad = -1, chunks = 2;
-	struct ex_opts o = { 0, 2, 0, 0, 0, EX_TREE_LINEN, 0 };
+	struct ex_opts o = { 0, 2, 0, 0, 0, EX_TREE_LINEN, 0, 0 };
+	long experts = 0;
 	int scanned = 1, err;
 	char *root = NULL, *cfg = NULL, *end;
 
@@ -417,6 +430,16 @@ int cmd_example(int argc, char **argv)
 						       "nnx-sft, nnx-rl or nnx-list");
 			o.tree = (int)t;
 			i++;
+		} else if (!strcmp(argv[i], "--experts") && i + 1 < argc) {
+			experts = strtol(argv[++i], &end, 10);
+			if (*end || experts < 2 || experts > 1024)
+				return cli_usage_error("example: --experts takes 2..1024");
+		} else if (!strcmp(argv[i], "--chunk-axis") && i + 1 < argc) {
+			long k = strtol(argv[++i], &end, 10);
+
+			if (*end || k < -8 || k > 7)
+				return cli_usage_error("example: --chunk-axis takes -8..7");
+			o.chunk_axis = (int)k;
 		} else if (!strcmp(argv[i], "--train")) {
 			o.train = 1;
 		} else if (!strcmp(argv[i], "--float32")) {
@@ -443,6 +466,8 @@ int cmd_example(int argc, char **argv)
 	/* MaxText's vocab may be padded past the HF one (Gemma's always is). */
 	d.VMT = d.V + (pad >= 0 ? (uint64_t)pad : fam->bit & EX_TIED ? 16 : 0);
 	d.M *= (uint64_t)scale;
+	if (experts)
+		d.E = (uint64_t)experts;
 	err = ex_dims_check(fam, &d);
 	if (!err && scanned && o.tree == EX_TREE_NNX_LIST)
 		err = ck_err(-EINVAL, "example: nnx-list is the unscanned NNX tree; "

@@ -83,18 +83,23 @@ int plan_tensor_read(const struct plan_tensor *t, void *out);
 
 /*
  * Siblings: tensors computed by the same rule from one source array, whose
- * sources differ only in their index on the stacked layer axis (the layers
- * of a scanned array).  Every chunk of such an array holds a part of every
- * layer, so reading them one by one would decode the array once per layer;
- * plan_tensors_read() decodes the box covering several of them once.
+ * sources differ only in their indices on the array's stacked axes: the
+ * layers of a scanned array, the experts of a stacked expert array, both at
+ * once ([E, L, ...]), doubly stacked layers.  Every chunk of such an array
+ * holds a part of many of them, so reading them one by one would decode the
+ * array once per tensor; plan_tensors_read() decodes the box covering
+ * several of them once.
  */
 struct plan_groups {
-	unsigned axis;			/* the stacked source axis */
 	size_t ngroups, nmembers;
 	uint32_t *of;			/* per tensor: its group, or UINT32_MAX */
 	uint32_t *first;		/* per group (and one past the last):
 					   its first index in members[] */
-	uint32_t *members;		/* tensor ids, by their index on axis */
+	uint32_t *members;		/* tensor ids, in the order of their
+					   indices on the stacked axes (the
+					   outermost axis first) */
+	uint32_t *axes;			/* per group: bit a set when the
+					   members differ on source axis a */
 };
 
 /* Find p's sibling groups (groups of two or more).  -ENOMEM.  Release

@@ -214,6 +214,13 @@ static int moves_tabulate(const struct fines *s, struct plan_moves *m,
 	return stride == numel && maxsum == numel - 1 ? 0 : -ENOTSUP;
 }
 
+static int direct_off;
+
+void plan_direct_disable(int off)
+{
+	direct_off = off;
+}
+
 int plan_moves_build(const struct plan_tensor *t, struct plan_moves *m)
 {
 	const struct plan_src *s = &t->src[0];
@@ -224,7 +231,7 @@ int plan_moves_build(const struct plan_tensor *t, struct plan_moves *m)
 	int err;
 
 	memset(m, 0, sizeof(*m));
-	if (t->nsrc != 1 || hook_shape_numel(&s->slice) == 0 ||
+	if (direct_off || t->nsrc != 1 || hook_shape_numel(&s->slice) == 0 ||
 	    hook_shape_numel(&t->shape) == 0 || r->nhooks > MAP_MAX_HOOKS)
 		return -ENOTSUP;
 	for (unsigned h = 0; h < r->nhooks; h++)
@@ -300,10 +307,15 @@ struct dctx {
 	const struct plan_moves *m;
 	const uint64_t *start;		/* the box */
 	unsigned rank;
-	int sel;			/* the stacked axis choosing the output,
-					   or -1 */
-	uint8_t *const *outs;		/* by index on sel from the box start
-					   (one output when sel is -1) */
+	int sel;			/* the one stacked axis choosing the
+					   output, or -1 (none, or several) */
+	uint64_t selstride[ZARR_MAX_RANK];	/* per stacked axis: its weight
+					   in the output's index (0 on the
+					   others) */
+	int stacked;			/* some axis chooses the output */
+	uint8_t *const *outs;		/* by index over the stacked axes from
+					   the box start (one output when
+					   none is stacked) */
 	struct plan_spill *record;	/* record every piece here, or NULL */
 	enum ck_dtype sdt, odt;
 	const struct kern *k;
@@ -502,7 +514,8 @@ static const struct kern *kern_for(enum ck_dtype sdt, enum ck_dtype odt,
 struct loop_ax {
 	uint64_t n, ps;
 	const uint64_t *tab;		/* a slice axis' offsets, or NULL */
-	int sel;			/* the stacked axis */
+	unsigned a;			/* the array axis */
+	int sel;			/* a stacked axis */
 };
 
 /* zarr_visit_fn: copy one decoded piece into the outputs. */
@@ -545,23 +558,24 @@ static int scatter(void *ctx, const uint64_t *pos, const uint64_t *n,
 			is_slice |= m->axis[j] == a;
 		if (a == aL || (mode == 1 && a == aP))
 			continue;
-		if ((int)a == c->sel)
-			ax[nl++] = (struct loop_ax){ n[a], ps[a], NULL, 1 };
+		if (c->selstride[a])
+			ax[nl++] = (struct loop_ax){ n[a], ps[a], NULL, a, 1 };
 		else if (is_slice)
-			ax[nl++] = (struct loop_ax){ n[a], ps[a], tab[a], 0 };
+			ax[nl++] = (struct loop_ax){ n[a], ps[a], tab[a], a, 0 };
 	}
 	for (;;) {
-		uint64_t si = 0, oi = 0;
-		uint8_t *o = c->sel < 0 ? c->outs[0] : NULL;
+		uint64_t si = 0, oi = 0, sidx = 0;
+		uint8_t *o;
 		int k;
 
 		for (unsigned i = 0; i < nl; i++) {
 			si += idx[i] * ax[i].ps;
 			if (ax[i].sel)
-				o = c->outs[pos[c->sel] + idx[i]];
+				sidx += (pos[ax[i].a] + idx[i]) * c->selstride[ax[i].a];
 			else
 				oi += ax[i].tab[idx[i]];
 		}
+		o = c->outs[c->stacked ? sidx : 0];
 		if (o) {
 			if (mode == 0)
 				c->k->run(c, o, oi + tabL[0], data, si, n[aL]);
@@ -586,42 +600,67 @@ static int scatter(void *ctx, const uint64_t *pos, const uint64_t *n,
 }
 
 int plan_direct_read(const struct plan_tensor *t0, const struct plan_moves *m,
-		     unsigned axis, const uint64_t *idx, size_t n, void **outs,
-		     const uint64_t *range, struct plan_spill *spill)
+		     uint32_t axes, const struct plan_tensor *const *ts, size_t n,
+		     void **outs, const uint64_t *box_start, const uint64_t *box_count,
+		     struct plan_spill *spill)
 {
 	const struct plan_src *s = &t0->src[0];
-	uint64_t start[ZARR_MAX_RANK], count[ZARR_MAX_RANK], lo = UINT64_MAX, hi = 0;
+	uint64_t start[ZARR_MAX_RANK], count[ZARR_MAX_RANK], nby = 1;
 	uint8_t **by = (uint8_t **)outs;
-	struct dctx c = { m, start, s->rank, -1, NULL, NULL, s->dtype, t0->dtype,
+	struct dctx c = { m, start, s->rank, -1, { 0 }, 0, NULL, NULL, s->dtype, t0->dtype,
 			  kern_for(s->dtype, t0->dtype, m->nops) };
-	int err;
+	int err, nsel = 0;
 
-	plan_src_box(s, start, count);
+	if (box_start) {
+		memcpy(start, box_start, s->rank * sizeof(*start));
+		memcpy(count, box_count, s->rank * sizeof(*count));
+	} else {
+		plan_src_box(s, start, count);
+	}
 	for (unsigned j = 0; j < m->nax; j++)
 		count[m->axis[j]] = m->len[j];
-	if (idx) {
-		for (size_t k = 0; k < n; k++) {
-			lo = idx[k] < lo ? idx[k] : lo;
-			hi = idx[k] > hi ? idx[k] : hi;
-		}
-		if (range && range[0] <= lo && range[1] >= hi) {
-			lo = range[0];
-			hi = range[1];
-		}
-		if (axis >= s->rank || hi >= s->shape[axis])
-			return ck_err(-EINVAL, "tensor '%s': bad sibling index", t0->name);
-		start[axis] = lo;
-		count[axis] = hi - lo + 1;
-		by = calloc((size_t)count[axis], sizeof(*by));
+	/* The outputs, by their index over the stacked axes of the box. */
+	for (unsigned a = s->rank; axes && a-- > 0;) {
+		if (!(axes >> a & 1))
+			continue;
+		if (start[a] >= s->shape[a] || count[a] > s->shape[a] - start[a] ||
+		    __builtin_mul_overflow(nby, count[a], &nby))
+			return ck_err(-EINVAL, "tensor '%s': bad sibling box", t0->name);
+		c.selstride[a] = nby / count[a];
+		c.sel = (int)a;
+		nsel++;
+	}
+	if (nsel) {
+		if (nsel > 1)
+			c.sel = -1;	/* the spill keeps whole pieces */
+		c.stacked = 1;
+		by = nby <= SIZE_MAX / sizeof(*by) ? calloc((size_t)nby, sizeof(*by)) : NULL;
 		if (!by)
 			return ck_err(-ENOMEM, "out of memory");
-		for (size_t k = 0; k < n; k++)
-			by[idx[k] - lo] = outs[k];
-		c.sel = (int)axis;
+		for (size_t k = 0; k < n; k++) {
+			const struct plan_src *sk = &ts[k]->src[0];
+			uint64_t at = 0;
+
+			for (unsigned j = 0; j < sk->nfixed; j++) {
+				unsigned a = sk->fixed_axis[j];
+
+				if (!(axes >> a & 1))
+					continue;
+				if (sk->fixed_idx[j] < start[a] ||
+				    sk->fixed_idx[j] - start[a] >= count[a]) {
+					free(by);
+					return ck_err(-EINVAL, "tensor '%s': bad sibling index",
+						      ts[k]->name);
+				}
+				at += (sk->fixed_idx[j] - start[a]) * c.selstride[a];
+			}
+			by[at] = outs[k];
+		}
 	}
 	c.outs = by;
 	if (spill && plan_spill_recorded(spill)) {
-		err = plan_spill_replay(spill, c.sel, (const void *const *)by, scatter, &c);
+		err = plan_spill_replay(spill, c.sel, c.sel >= 0 ? (const void *const *)by : NULL,
+					scatter, &c);
 	} else {
 		c.record = spill;
 		err = orbax_array_visit(s->array, start, count, scatter, &c);

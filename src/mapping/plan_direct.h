@@ -53,19 +53,25 @@ int plan_moves_build(const struct plan_tensor *t, struct plan_moves *m);
 
 void plan_moves_release(struct plan_moves *m);
 
+/* For tests: 1 makes plan_moves_build() answer -ENOTSUP for every tensor,
+ * so that reads take the hook chain; 0 (the default) restores it.  Not
+ * thread-safe against reads in flight. */
+void plan_direct_disable(int off);
+
 /*
- * Read n tensors that share t0's moves (t0 itself, or siblings stacked on
- * array axis `axis`): outs[k] (t0->nbytes bytes) gets the tensor whose
- * source index on `axis` is idx[k].  With n == 1 and idx NULL, outs[0] gets
- * t0.  Every chunk of the box covering them is decoded once; the box spans
- * range[0]..range[1] on axis when range is given, else the lowest to the
- * highest idx[].  With a spill, the box's pieces are recorded into it, or
- * replayed from it once recorded (plan.h).  Errors from the array read or
- * the spill, with the tensor and array named; -ENOMEM.
+ * Read n tensors that share t0's moves: t0 itself (n == 1, axes 0), or
+ * siblings ts[] stacked on the array axes set in `axes` (plan_groups):
+ * outs[k] (t0->nbytes bytes) gets ts[k].  Every chunk of the box is decoded
+ * once; the box is box_start/box_count (covering every ts[k]; NULL: t0's
+ * own, plan_src_box()).  With a spill, the box's pieces are recorded into
+ * it, or replayed from it once recorded (plan.h).  Errors from the array
+ * read or the spill, with the tensor and array named; -EINVAL for a sibling
+ * outside the box; -ENOMEM.
  */
 int plan_direct_read(const struct plan_tensor *t0, const struct plan_moves *m,
-		     unsigned axis, const uint64_t *idx, size_t n, void **outs,
-		     const uint64_t *range, struct plan_spill *spill);
+		     uint32_t axes, const struct plan_tensor *const *ts, size_t n,
+		     void **outs, const uint64_t *box_start, const uint64_t *box_count,
+		     struct plan_spill *spill);
 
 /* The spill's side (plan_spill.c).  recorded: a whole recording is there;
  * mark(ok): the recording is whole (1) or to be redone (0); record: append

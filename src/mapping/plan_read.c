@@ -203,37 +203,17 @@ int plan_tensor_read(const struct plan_tensor *t, void *out)
 	if (err == -ENOTSUP)
 		return plan_tensor_read_hooks(t, out);
 	if (!err)
-		err = plan_direct_read(t, &m, 0, NULL, 1, &out, NULL, NULL);
+		err = plan_direct_read(t, &m, 0, &t, 1, &out, NULL, NULL, NULL);
 	plan_moves_release(&m);
 	return err;
 }
 
 /* --- siblings --- */
 
-/* Where source axis ax is fixed in s, or -1. */
-static int fixed_at(const struct plan_src *s, unsigned ax)
+/* Compare what makes two tensors siblings: rule, array, fixed axes. */
+static int cmp_kind(const struct plan_tensor *a, const struct plan_tensor *b)
 {
-	for (unsigned j = 0; j < s->nfixed; j++)
-		if (s->fixed_axis[j] == ax)
-			return (int)j;
-	return -1;
-}
-
-/* What the sibling sort compares. */
-struct sort_ctx {
-	const struct plan *p;
-	unsigned axis;
-};
-
-/* Order by (rule, array, the other fixed indices), then by the index on
- * the stacked axis. */
-static int cmp_sibling(const void *va, const void *vb, void *vctx)
-{
-	const struct sort_ctx *x = vctx;
-	const struct plan_tensor *a = &x->p->tensors[*(const uint32_t *)va];
-	const struct plan_tensor *b = &x->p->tensors[*(const uint32_t *)vb];
 	const struct plan_src *sa = &a->src[0], *sb = &b->src[0];
-	int ja = fixed_at(sa, x->axis), jb = fixed_at(sb, x->axis);
 
 	if (a->rule != b->rule)
 		return (uintptr_t)a->rule < (uintptr_t)b->rule ? -1 : 1;
@@ -241,39 +221,30 @@ static int cmp_sibling(const void *va, const void *vb, void *vctx)
 		return (uintptr_t)sa->array < (uintptr_t)sb->array ? -1 : 1;
 	if (sa->nfixed != sb->nfixed)
 		return sa->nfixed < sb->nfixed ? -1 : 1;
-	for (unsigned j = 0; j < sa->nfixed; j++) {
-		if ((int)j == ja)
-			continue;
-		if (sa->fixed_idx[j] != sb->fixed_idx[j])
-			return sa->fixed_idx[j] < sb->fixed_idx[j] ? -1 : 1;
-	}
-	if (sa->fixed_idx[ja] != sb->fixed_idx[jb])
-		return sa->fixed_idx[ja] < sb->fixed_idx[jb] ? -1 : 1;
+	for (unsigned j = 0; j < sa->nfixed; j++)
+		if (sa->fixed_axis[j] != sb->fixed_axis[j])
+			return sa->fixed_axis[j] < sb->fixed_axis[j] ? -1 : 1;
 	return 0;
 }
 
-/* 1 if tensors a and b (sorted neighbours) are siblings on axis ax. */
-static int same_group(const struct plan_tensor *a, const struct plan_tensor *b,
-		      unsigned ax)
+/* Order by kind, then by the fixed indices (axes ascending). */
+static int cmp_sibling(const void *va, const void *vb, void *vctx)
 {
-	const struct plan_src *sa = &a->src[0], *sb = &b->src[0];
-	int ja = fixed_at(sa, ax);
+	const struct plan *p = vctx;
+	const struct plan_tensor *a = &p->tensors[*(const uint32_t *)va];
+	const struct plan_tensor *b = &p->tensors[*(const uint32_t *)vb];
+	int r = cmp_kind(a, b);
 
-	if (a->rule != b->rule || sa->array != sb->array || sa->nfixed != sb->nfixed ||
-	    fixed_at(sb, ax) != ja)
-		return 0;
-	for (unsigned j = 0; j < sa->nfixed; j++)
-		if ((int)j != ja && (sa->fixed_axis[j] != sb->fixed_axis[j] ||
-				     sa->fixed_idx[j] != sb->fixed_idx[j]))
-			return 0;
-	return sa->fixed_idx[ja] != sb->fixed_idx[ja];
+	for (unsigned j = 0; !r && j < a->src[0].nfixed; j++)
+		if (a->src[0].fixed_idx[j] != b->src[0].fixed_idx[j])
+			r = a->src[0].fixed_idx[j] < b->src[0].fixed_idx[j] ? -1 : 1;
+	return r;
 }
 
 int plan_groups_build(const struct plan *p, struct plan_groups *g)
 {
 	uint32_t *cand;
 	size_t n = 0;
-	unsigned ax = p->map ? p->map->scan_axis : 1;
 
 	memset(g, 0, sizeof(*g));
 	if (p->ntensors > UINT32_MAX - 1)
@@ -281,29 +252,50 @@ int plan_groups_build(const struct plan *p, struct plan_groups *g)
 	g->of = malloc((p->ntensors + 1) * sizeof(*g->of));
 	g->members = malloc((p->ntensors + 1) * sizeof(*g->members));
 	g->first = malloc((p->ntensors + 1) * sizeof(*g->first));
+	g->axes = malloc((p->ntensors + 1) * sizeof(*g->axes));
 	cand = malloc((p->ntensors + 1) * sizeof(*cand));
-	if (!g->of || !g->members || !g->first || !cand) {
+	if (!g->of || !g->members || !g->first || !g->axes || !cand) {
 		free(cand);
 		plan_groups_release(g);
 		return ck_err(-ENOMEM, "out of memory");
 	}
-	/* Candidates: one source, stacked on the scan axis. */
+	/* Candidates: one source, cut from it at fixed indices. */
 	for (size_t i = 0; i < p->ntensors; i++) {
 		const struct plan_tensor *t = &p->tensors[i];
 
 		g->of[i] = UINT32_MAX;
-		if (p->scanned == 1 && t->nsrc == 1 && fixed_at(&t->src[0], ax) >= 0)
+		if (t->nsrc == 1 && t->src[0].nfixed > 0)
 			cand[n++] = (uint32_t)i;
 	}
-	qsort_r(cand, n, sizeof(*cand), cmp_sibling, &(struct sort_ctx){ p, ax });
-	g->axis = ax;
+	qsort_r(cand, n, sizeof(*cand), cmp_sibling, (void *)p);
 	for (size_t i = 0; i < n;) {
+		const struct plan_src *s0 = &p->tensors[cand[i]].src[0];
+		uint32_t axes = 0;
 		size_t k = i + 1;
 
-		while (k < n && same_group(&p->tensors[cand[k - 1]], &p->tensors[cand[k]], ax))
+		while (k < n && !cmp_kind(&p->tensors[cand[i]], &p->tensors[cand[k]]))
 			k++;
-		if (k - i >= 2) {
+		/* The axes the members differ on: the stacked ones.  Two members
+		 * at the same indices (one slice serving two tensors) would
+		 * share an output slot: no group then. */
+		for (size_t m = i + 1; m < k; m++) {
+			const struct plan_src *sp = &p->tensors[cand[m - 1]].src[0];
+			const struct plan_src *sm = &p->tensors[cand[m]].src[0];
+			int same = 1;
+
+			for (unsigned j = 0; j < s0->nfixed; j++) {
+				if (sm->fixed_idx[j] != s0->fixed_idx[j])
+					axes |= 1u << s0->fixed_axis[j];
+				same &= sm->fixed_idx[j] == sp->fixed_idx[j];
+			}
+			if (same) {
+				axes = 0;
+				break;
+			}
+		}
+		if (k - i >= 2 && axes) {
 			g->first[g->ngroups] = (uint32_t)g->nmembers;
+			g->axes[g->ngroups] = axes;
 			for (size_t m = i; m < k; m++) {
 				g->of[cand[m]] = (uint32_t)g->ngroups;
 				g->members[g->nmembers++] = cand[m];
@@ -322,6 +314,7 @@ void plan_groups_release(struct plan_groups *g)
 	free(g->of);
 	free(g->members);
 	free(g->first);
+	free(g->axes);
 	memset(g, 0, sizeof(*g));
 }
 
@@ -334,14 +327,54 @@ struct cut {
 	const uint8_t *box;
 	enum ck_dtype dtype;
 	size_t isz;
-	unsigned j;			/* the stacked axis' fixed-index slot */
-	uint64_t lo, outer, inner, span;	/* box: [outer, span, inner] */
+	unsigned rank;
+	uint32_t axes;			/* the stacked axes (bit per axis) */
+	const uint64_t *lo;		/* the box's start on every axis */
+	const uint64_t *count;		/* and its size */
+	uint64_t stride[ZARR_MAX_RANK];	/* elements between box neighbours */
+	unsigned last;			/* the last stacked axis: the axes after
+					   it are one contiguous run */
+	uint64_t inner;			/* that run's length */
 	pthread_mutex_t lock;
 	size_t next;			/* the next sibling to take */
-	unsigned nthreads;
 	int err;			/* the first error */
 	char msg[1024];			/* its message */
 };
+
+/* Widen sibling t's slice of the box into in (C order over the axes that
+ * are not stacked). */
+static void cut_slice(const struct cut *c, const struct plan_tensor *t, float *in)
+{
+	const struct plan_src *s = &t->src[0];
+	uint64_t base = 0, idx[ZARR_MAX_RANK] = { 0 };
+	float *dst = in;
+
+	for (unsigned j = 0; j < s->nfixed; j++) {
+		unsigned a = s->fixed_axis[j];
+
+		if (c->axes >> a & 1)
+			base += (s->fixed_idx[j] - c->lo[a]) * c->stride[a];
+	}
+	for (;;) {
+		uint64_t off = base;
+		int a;
+
+		for (unsigned k = 0; k <= c->last; k++)
+			off += idx[k] * c->stride[k];
+		widen(c->box + off * c->isz, c->dtype, c->inner, dst);
+		dst += c->inner;
+		/* Next position over the unstacked axes up to the last stacked. */
+		for (a = (int)c->last; a >= 0; a--) {
+			if (c->axes >> a & 1)
+				continue;
+			if (++idx[a] < c->count[a])
+				break;
+			idx[a] = 0;
+		}
+		if (a < 0)
+			return;
+	}
+}
 
 /* Compute siblings until none is left (or one failed).  The slice and
  * chain buffers are the same size for every sibling: allocated once. */
@@ -350,12 +383,15 @@ static void *cut_worker(void *arg)
 	struct cut *c = arg;
 	struct chain_buf cb = { { NULL, NULL }, { 0, 0 } };
 	float *in[HOOK_MAX_INPUTS] = { NULL };
+	uint64_t slice = 1;
 
-	in[0] = malloc((size_t)(c->outer * c->inner) * sizeof(float) + 1);
+	for (unsigned a = 0; a < c->rank; a++)
+		if (!(c->axes >> a & 1))
+			slice *= c->count[a];
+	in[0] = malloc((size_t)slice * sizeof(float) + 1);
 	for (;;) {
 		const struct plan_tensor *t;
 		size_t k;
-		uint64_t at;
 		int err;
 
 		pthread_mutex_lock(&c->lock);
@@ -364,13 +400,10 @@ static void *cut_worker(void *arg)
 		if (k >= c->n)
 			break;
 		t = &c->p->tensors[c->ids[k]];
-		at = t->src[0].fixed_idx[c->j] - c->lo;
 		if (!in[0]) {
 			err = ck_err(-ENOMEM, "out of memory");
 		} else {
-			for (uint64_t o = 0; o < c->outer; o++)
-				widen(c->box + (o * c->span + at) * c->inner * c->isz, c->dtype,
-				      c->inner, in[0] + o * c->inner);
+			cut_slice(c, t, in[0]);
 			err = run_chain(t, in, c->outs[k], &cb);
 			if (err)
 				err = ck_err_ctx(err, "tensor '%s'", t->name);
@@ -418,56 +451,75 @@ int plan_tensors_spillable(const struct plan *p, uint32_t id)
 	return ok;
 }
 
+/* The box over the stacked axes that covers ids[] (or the whole group, for
+ * a spill): start/count on those axes; the others as plan_src_box(). */
+static void group_box(const struct plan *p, const struct plan_groups *g,
+		      const uint32_t *ids, size_t n, int whole, uint64_t *start,
+		      uint64_t *count)
+{
+	const struct plan_src *s0 = &p->tensors[ids[0]].src[0];
+	uint32_t grp = g->of[ids[0]], axes = g->axes[grp];
+	uint64_t hi[ZARR_MAX_RANK] = { 0 };
+
+	plan_src_box(s0, start, count);
+	for (unsigned j = 0; j < s0->nfixed; j++)
+		if (axes >> s0->fixed_axis[j] & 1)
+			start[s0->fixed_axis[j]] = UINT64_MAX;
+	for (size_t k = 0; k < (whole ? g->first[grp + 1] - g->first[grp] : n); k++) {
+		const struct plan_src *s = &p->tensors[whole ? g->members[g->first[grp] + k] :
+						       ids[k]].src[0];
+
+		for (unsigned j = 0; j < s->nfixed; j++) {
+			unsigned a = s->fixed_axis[j];
+
+			if (!(axes >> a & 1))
+				continue;
+			start[a] = s->fixed_idx[j] < start[a] ? s->fixed_idx[j] : start[a];
+			hi[a] = s->fixed_idx[j] > hi[a] ? s->fixed_idx[j] : hi[a];
+		}
+	}
+	for (unsigned a = 0; a < s0->rank; a++)
+		if (axes >> a & 1)
+			count[a] = hi[a] - start[a] + 1;
+}
+
 int plan_tensors_read(const struct plan *p, const struct plan_groups *g,
 		      const uint32_t *ids, size_t n, void **outs,
 		      struct plan_spill *spill)
 {
 	const struct plan_src *s0 = &p->tensors[ids[0]].src[0];
-	uint64_t start[ZARR_MAX_RANK], count[ZARR_MAX_RANK], lo = UINT64_MAX, hi = 0;
-	uint64_t outer = 1, inner = 1, boxn = 1;
+	uint64_t start[ZARR_MAX_RANK], count[ZARR_MAX_RANK], boxn = 1;
 	size_t isz = ck_dtype_size(s0->dtype);
-	int j = fixed_at(s0, g->axis), err = 0;
+	uint32_t grp = g->of[ids[0]], axes;
 	struct plan_moves m;
 	uint8_t *box;
+	int err;
 
-	if (j < 0)
+	if (grp == UINT32_MAX)
 		return ck_err(-EINVAL, "tensor '%s' is not stacked", p->tensors[ids[0]].name);
+	axes = g->axes[grp];
 	err = plan_moves_build(&p->tensors[ids[0]], &m);
 	if (err == -ENOTSUP && spill)
 		return ck_err(-ENOTSUP, "tensor '%s': its hooks cannot be spilled",
 			      p->tensors[ids[0]].name);
 	if (err != -ENOTSUP) {
-		uint64_t *idx = malloc(n * sizeof(*idx) + 1), range[2] = { UINT64_MAX, 0 };
-		uint32_t grp = g->of[ids[0]];
+		const struct plan_tensor **ts = malloc(n * sizeof(*ts) + 1);
 
-		if (!err && !idx)
+		if (!err && !ts)
 			err = ck_err(-ENOMEM, "out of memory");
 		for (size_t k = 0; !err && k < n; k++)
-			idx[k] = p->tensors[ids[k]].src[0].fixed_idx[j];
+			ts[k] = &p->tensors[ids[k]];
 		/* A spill records the whole group's box. */
-		for (uint32_t k = g->first[grp]; spill && k < g->first[grp + 1]; k++) {
-			uint64_t at = p->tensors[g->members[k]].src[0].fixed_idx[j];
-
-			range[0] = at < range[0] ? at : range[0];
-			range[1] = at > range[1] ? at : range[1];
+		if (!err) {
+			group_box(p, g, ids, n, spill != NULL, start, count);
+			err = plan_direct_read(&p->tensors[ids[0]], &m, axes, ts, n, outs,
+					       start, count, spill);
 		}
-		if (!err)
-			err = plan_direct_read(&p->tensors[ids[0]], &m, g->axis, idx, n, outs,
-					       spill ? range : NULL, spill);
-		free(idx);
+		free(ts);
 		plan_moves_release(&m);
 		return err;
 	}
-	err = 0;
-	for (size_t k = 0; k < n; k++) {
-		uint64_t idx = p->tensors[ids[k]].src[0].fixed_idx[j];
-
-		lo = idx < lo ? idx : lo;
-		hi = idx > hi ? idx : hi;
-	}
-	plan_src_box(s0, start, count);
-	start[g->axis] = lo;
-	count[g->axis] = hi - lo + 1;
+	group_box(p, g, ids, n, 0, start, count);
 	for (unsigned ax = 0; ax < s0->rank; ax++)
 		boxn *= count[ax];
 	/* The box stays in the stored dtype; each slice is widened as it is
@@ -481,15 +533,18 @@ int plan_tensors_read(const struct plan *p, const struct plan_groups *g,
 		return ck_err_ctx(err, "tensor '%s': array '%s'", p->tensors[ids[0]].name,
 				  orbax_array_path(s0->array));
 	}
-	for (unsigned ax = 0; ax < g->axis; ax++)
-		outer *= count[ax];
-	for (unsigned ax = g->axis + 1; ax < s0->rank; ax++)
-		inner *= count[ax];
 	{
-		struct cut c = { p, ids, n, outs, box, s0->dtype, isz, (unsigned)j, lo,
-				 outer, inner, count[g->axis], PTHREAD_MUTEX_INITIALIZER,
-				 0, 0, 0, "" };
+		struct cut c = { p, ids, n, outs, box, s0->dtype, isz, s0->rank, axes,
+				 start, count, { 0 }, 0, 1, PTHREAD_MUTEX_INITIALIZER, 0, 0,
+				 "" };
 
+		for (unsigned a = s0->rank; a-- > 0;)
+			c.stride[a] = a + 1 < s0->rank ? c.stride[a + 1] * count[a + 1] : 1;
+		for (unsigned a = 0; a < s0->rank; a++)
+			if (axes >> a & 1)
+				c.last = a;
+		for (unsigned a = c.last + 1; a < s0->rank; a++)
+			c.inner *= count[a];
 		err = cut_all(&c);
 	}
 	free(box);
