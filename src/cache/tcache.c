@@ -154,15 +154,26 @@ static void drain_victims(struct tcache *c)
 {
 	for (;;) {
 		struct entry *e;
+		uint64_t size = 0;
+		uint32_t id = 0;
+		int used = 0;
 
+		/* A reader still holding the entry may mark it used meanwhile:
+		 * what the callback gets is read under the lock.  The bytes do
+		 * not change once loaded, and the victim list's reference keeps
+		 * them. */
 		pthread_mutex_lock(&c->lock);
 		e = c->victims;
-		if (e)
+		if (e) {
 			c->victims = e->next;
+			id = e->id;
+			size = e->size;
+			used = e->used;
+		}
 		pthread_mutex_unlock(&c->lock);
 		if (!e)
 			return;
-		c->victim(c->vctx, e->id, e->data, e->size, e->used);
+		c->victim(c->vctx, id, e->data, size, used);
 		pthread_mutex_lock(&c->lock);
 		e->next = NULL;
 		unref_locked(e);
