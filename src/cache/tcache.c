@@ -425,6 +425,16 @@ int tcache_has(struct tcache *c, uint32_t id)
 	return yes;
 }
 
+int tcache_loading(struct tcache *c, uint32_t id)
+{
+	int yes;
+
+	pthread_mutex_lock(&c->lock);
+	yes = id < c->n && c->slots[id] && c->slots[id]->state == LOADING;
+	pthread_mutex_unlock(&c->lock);
+	return yes;
+}
+
 uint64_t tcache_budget(const struct tcache *c)
 {
 	return c->budget;

@@ -83,6 +83,10 @@ void tcache_fulfil(struct tcache *c, uint32_t id, uint8_t *data, uint64_t size,
  * the next moment). */
 int tcache_has(struct tcache *c, uint32_t id);
 
+/* 1 if tensor id is being loaded now, by a claim or a reader's miss (a
+ * hint, as tcache_has). */
+int tcache_loading(struct tcache *c, uint32_t id);
+
 /*
  * Make room for bytes about to be computed outside the cache's lists (a
  * load's output buffers): evict least recently used entries until the

@@ -363,6 +363,8 @@ int ckfs_open(const struct ckfs_opts *o, struct ckfs **out)
 		return ck_err(-ENOMEM, "out of memory");
 	pthread_mutex_init(&fs->load_lock, NULL);
 	pthread_cond_init(&fs->load_done, NULL);
+	for (unsigned i = 0; i < CKFS_WAVE_LOCKS; i++)
+		pthread_mutex_init(&fs->wave_lock[i], NULL);
 	{
 		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 
@@ -395,6 +397,11 @@ int ckfs_open(const struct ckfs_opts *o, struct ckfs **out)
 		err = ck_err(-EOVERFLOW, "too many tensors");
 	if (!err)
 		err = plan_groups_build(fs->plan, &fs->groups);
+	if (!err) {
+		fs->handoff = calloc(fs->plan->ntensors + 1, sizeof(*fs->handoff));
+		if (!fs->handoff)
+			err = ck_err(-ENOMEM, "out of memory");
+	}
 	if (!err)
 		err = build_layout(fs, o->shard_size ? o->shard_size :
 				   default_shard_size(o->cache_size ? o->cache_size :
@@ -588,6 +595,11 @@ void ckfs_close(struct ckfs *fs)
 	free((void *)fs->group_seen);
 	free(fs->cache_dir);
 	pthread_mutex_destroy(&fs->load_lock);
+	for (unsigned i = 0; i < CKFS_WAVE_LOCKS; i++)
+		pthread_mutex_destroy(&fs->wave_lock[i]);
+	for (size_t i = 0; fs->handoff && fs->plan && i < fs->plan->ntensors; i++)
+		free(atomic_load(&fs->handoff[i]));
+	free((void *)fs->handoff);
 	pthread_cond_destroy(&fs->load_done);
 	for (size_t i = 0; i < fs->nfiles; i++) {
 		free(fs->files[i].name);

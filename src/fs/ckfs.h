@@ -55,6 +55,9 @@ struct ckfs_opts {
 							   order */
 };
 
+/* Wave locks: groups share one lock per this many. */
+#define CKFS_WAVE_LOCKS 1024
+
 /* Shards: shard_size= when given; else half the cache, so that a loader
  * reading shard by shard, each shard's tensors in name order, finds the
  * groups of the shard it reads and of the next one in the cache (shards are
@@ -119,6 +122,12 @@ struct ckfs {
 	_Atomic uint64_t tensor_loads;	/* tensors computed successfully */
 	uint64_t source_bytes;		/* uncompressed bytes of the source
 					   arrays the plan reads (at open) */
+	_Atomic(uint8_t *) *handoff;	/* per tensor: its bytes, computed by
+					   a wave of its group while the reader
+					   that claimed it waited for that
+					   wave; taken by that reader (owned) */
+	pthread_mutex_t wave_lock[CKFS_WAVE_LOCKS];	/* one wave of a group
+					   at a time (group id modulo) */
 	pthread_mutex_t load_lock;	/* bounds the loads running at once */
 	pthread_cond_t load_done;
 	unsigned loads_running, loads_max;

@@ -48,13 +48,20 @@ static void ck_err_clear_if(int cond)
 /* Tensor ids of a wave: its members in the order they are computed. */
 struct wave {
 	uint32_t *ids;
+	uint8_t *handoff;		/* per member: claimed by another reader,
+					   computed for it (fs->handoff) */
 	size_t m, self;			/* members; the requested one */
 	uint64_t each;			/* bytes of each member */
 };
 
-/* Choose and claim the members of id's wave: `span` siblings from `start`
- * of its group, cyclically, leaving out those cached or being loaded (and,
- * with tier, those in the disk tier). */
+/*
+ * Choose and claim the members of id's wave: `span` siblings from `start`
+ * of its group, cyclically, leaving out those cached (and, with tier, those
+ * in the disk tier).  A sibling another reader has claimed and waits to
+ * compute (it waits for this group's wave lock) is computed too, for that
+ * reader to take: two readers of one group at once would otherwise each
+ * decode the chunks they share.
+ */
 static int wave_claim(struct ckfs *fs, uint32_t id, size_t start, size_t span,
 		      int tier, struct wave *w)
 {
@@ -63,15 +70,21 @@ static int wave_claim(struct ckfs *fs, uint32_t id, size_t start, size_t span,
 	size_t n = g->first[grp + 1] - first;
 
 	w->ids = calloc(span, sizeof(*w->ids));
-	if (!w->ids)
+	w->handoff = calloc(span, 1);
+	if (!w->ids || !w->handoff)
 		return ck_err(-ENOMEM, "out of memory");
 	for (size_t i = 0; i < span; i++) {
 		uint32_t s = g->members[first + (start + i) % n];
 
 		if (s == id)
 			w->self = w->m;
-		if (s == id || (!(tier && dtier_has(fs->dtier, s)) && tcache_claim(fs->cache, s)))
+		if (s == id || (!(tier && dtier_has(fs->dtier, s)) && tcache_claim(fs->cache, s))) {
 			w->ids[w->m++] = s;
+		} else if (!tier && tcache_loading(fs->cache, s) &&
+			   !atomic_load_explicit(&fs->handoff[s], memory_order_acquire)) {
+			w->handoff[w->m] = 1;
+			w->ids[w->m++] = s;
+		}
 	}
 	return 0;
 }
@@ -112,6 +125,17 @@ static int wave_batch(struct ckfs *fs, struct wave *w, size_t b, size_t cnt,
 				free(outs ? outs[i] : NULL);
 			continue;
 		}
+		if (w->handoff[b + i]) {
+			uint8_t *old = NULL;
+
+			if (!err && outs)
+				old = atomic_exchange_explicit(&fs->handoff[id], outs[i],
+							       memory_order_acq_rel);
+			else if (outs)
+				old = outs[i];
+			free(old);
+			continue;
+		}
 		tcache_fulfil(fs->cache, id, err ? NULL : outs[i], w->each, err);
 		if (err && outs)
 			free(outs[i]);
@@ -123,9 +147,10 @@ static int wave_batch(struct ckfs *fs, struct wave *w, size_t b, size_t cnt,
 /*
  * Load tensor id in a wave with its siblings (see the top of the file).
  * id's bytes go to *data; CKFS_LOOK_AGAIN when they went to the disk tier;
- * -EAGAIN when the wave would hold id alone.
+ * -EAGAIN when the wave would hold id alone.  Called with the group's wave
+ * lock held.
  */
-static int load_wave(struct ckfs *fs, uint32_t id, uint8_t **data)
+static int load_wave_locked(struct ckfs *fs, uint32_t id, uint8_t **data)
 {
 	const struct plan_groups *g = &fs->groups;
 	uint32_t grp = g->of[id], first = g->first[grp];
@@ -156,18 +181,39 @@ static int load_wave(struct ckfs *fs, uint32_t id, uint8_t **data)
 				 &self_data);
 	/* After a failure, end the claims of the batches not run. */
 	for (size_t i = b; err && i < w.m; i++)
-		if (i != w.self)
+		if (i != w.self && !w.handoff[i])
 			tcache_fulfil(fs->cache, w.ids[i], NULL, 0, err);
 	plan_spill_close(spill);
 	if (!err)
 		atomic_fetch_add_explicit(&fs->tensor_loads, w.m, memory_order_relaxed);
 	free(w.ids);
+	free(w.handoff);
 	if (err)
 		return err;
 	if (!self_data)
 		return CKFS_LOOK_AGAIN;
 	*data = self_data;
 	return 0;
+}
+
+/* Load tensor id in a wave, one wave of its group at a time: a reader that
+ * waited may find its tensor computed by the wave before (wave_claim). */
+static int load_wave(struct ckfs *fs, uint32_t id, uint8_t **data)
+{
+	pthread_mutex_t *lock = &fs->wave_lock[fs->groups.of[id] % CKFS_WAVE_LOCKS];
+	uint8_t *ready;
+	int err;
+
+	pthread_mutex_lock(lock);
+	ready = atomic_exchange_explicit(&fs->handoff[id], NULL, memory_order_acq_rel);
+	if (ready) {
+		*data = ready;
+		err = 0;
+	} else {
+		err = load_wave_locked(fs, id, data);
+	}
+	pthread_mutex_unlock(lock);
+	return err;
 }
 
 /*
