@@ -597,9 +597,7 @@ void ckfs_close(struct ckfs *fs)
 	pthread_mutex_destroy(&fs->load_lock);
 	for (unsigned i = 0; i < CKFS_WAVE_LOCKS; i++)
 		pthread_mutex_destroy(&fs->wave_lock[i]);
-	for (size_t i = 0; fs->handoff && fs->plan && i < fs->plan->ntensors; i++)
-		free(atomic_load(&fs->handoff[i]));
-	free((void *)fs->handoff);
+	ckfs_handoff_release(fs);
 	pthread_cond_destroy(&fs->load_done);
 	for (size_t i = 0; i < fs->nfiles; i++) {
 		free(fs->files[i].name);

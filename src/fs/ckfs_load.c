@@ -45,6 +45,10 @@ static void ck_err_clear_if(int cond)
 		ck_err_clear();
 }
 
+/* In fs->handoff: the tensor was handed over to the disk tier. */
+static uint8_t in_tier_mark;
+static uint8_t *const in_tier = &in_tier_mark;
+
 /* Tensor ids of a wave: its members in the order they are computed. */
 struct wave {
 	uint32_t *ids;
@@ -80,7 +84,7 @@ static int wave_claim(struct ckfs *fs, uint32_t id, size_t start, size_t span,
 			w->self = w->m;
 		if (s == id || (!(tier && dtier_has(fs->dtier, s)) && tcache_claim(fs->cache, s))) {
 			w->ids[w->m++] = s;
-		} else if (!tier && tcache_loading(fs->cache, s) &&
+		} else if (!(tier && dtier_has(fs->dtier, s)) && tcache_loading(fs->cache, s) &&
 			   !atomic_load_explicit(&fs->handoff[s], memory_order_acquire)) {
 			w->handoff[w->m] = 1;
 			w->ids[w->m++] = s;
@@ -126,14 +130,16 @@ static int wave_batch(struct ckfs *fs, struct wave *w, size_t b, size_t cnt,
 			continue;
 		}
 		if (w->handoff[b + i]) {
+			uint8_t *give = err || !outs ? NULL : to_tier && stored ? in_tier : outs[i];
 			uint8_t *old = NULL;
 
-			if (!err && outs)
-				old = atomic_exchange_explicit(&fs->handoff[id], outs[i],
+			if (give)
+				old = atomic_exchange_explicit(&fs->handoff[id], give,
 							       memory_order_acq_rel);
-			else if (outs)
-				old = outs[i];
-			free(old);
+			if (outs && give != outs[i])
+				free(outs[i]);
+			if (old != in_tier)
+				free(old);
 			continue;
 		}
 		tcache_fulfil(fs->cache, id, err ? NULL : outs[i], w->each, err);
@@ -206,7 +212,9 @@ static int load_wave(struct ckfs *fs, uint32_t id, uint8_t **data)
 
 	pthread_mutex_lock(lock);
 	ready = atomic_exchange_explicit(&fs->handoff[id], NULL, memory_order_acq_rel);
-	if (ready) {
+	if (ready == in_tier) {
+		err = CKFS_LOOK_AGAIN;
+	} else if (ready) {
 		*data = ready;
 		err = 0;
 	} else {
@@ -372,4 +380,16 @@ ssize_t ckfs_tensor_copy(struct ckfs *fs, uint32_t t, uint64_t toff, uint8_t *bu
 	memcpy(buf, ref.data + toff, n);
 	tcache_put(fs->cache, &ref);
 	return (ssize_t)n;
+}
+
+void ckfs_handoff_release(struct ckfs *fs)
+{
+	for (size_t i = 0; fs->handoff && fs->plan && i < fs->plan->ntensors; i++) {
+		uint8_t *p = atomic_load(&fs->handoff[i]);
+
+		if (p != in_tier)
+			free(p);
+	}
+	free((void *)fs->handoff);
+	fs->handoff = NULL;
 }

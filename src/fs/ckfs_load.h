@@ -18,6 +18,9 @@
  * at least in part since the mount; kept only with the default tier. */
 int ckfs_group_read_whole(struct ckfs *fs, uint32_t t);
 
+/* Free what fs->handoff still holds, and it. */
+void ckfs_handoff_release(struct ckfs *fs);
+
 /* The tcache load callback of the view (ctx is the struct ckfs). */
 int ckfs_load_tensor(void *ctx, uint32_t id, uint8_t **data, uint64_t *size);
 
