@@ -82,8 +82,9 @@ int plan_build(const struct mapping *map, const struct orbax_ckpt *c,
 int plan_tensor_read(const struct plan_tensor *t, void *out);
 
 /*
- * Siblings: tensors computed by the same rule from one source array, whose
- * sources differ only in their indices on the array's stacked axes: the
+ * Siblings: tensors computed by the same rule from the same source arrays
+ * (one, or a fused pair cut at the same indices), whose sources differ only
+ * in their indices on the arrays' stacked axes: the
  * layers of a scanned array, the experts of a stacked expert array, both at
  * once ([E, L, ...]), doubly stacked layers.  Every chunk of such an array
  * holds a part of many of them, so reading them one by one would decode the

@@ -210,15 +210,18 @@ int plan_tensor_read(const struct plan_tensor *t, void *out)
 
 /* --- siblings --- */
 
-/* Compare what makes two tensors siblings: rule, array, fixed axes. */
+/* Compare what makes two tensors siblings: rule, arrays, fixed axes. */
 static int cmp_kind(const struct plan_tensor *a, const struct plan_tensor *b)
 {
 	const struct plan_src *sa = &a->src[0], *sb = &b->src[0];
 
 	if (a->rule != b->rule)
 		return (uintptr_t)a->rule < (uintptr_t)b->rule ? -1 : 1;
-	if (sa->array != sb->array)
-		return (uintptr_t)sa->array < (uintptr_t)sb->array ? -1 : 1;
+	if (a->nsrc != b->nsrc)
+		return a->nsrc < b->nsrc ? -1 : 1;
+	for (unsigned k = 0; k < a->nsrc; k++)
+		if (a->src[k].array != b->src[k].array)
+			return (uintptr_t)a->src[k].array < (uintptr_t)b->src[k].array ? -1 : 1;
 	if (sa->nfixed != sb->nfixed)
 		return sa->nfixed < sb->nfixed ? -1 : 1;
 	for (unsigned j = 0; j < sa->nfixed; j++)
@@ -259,12 +262,20 @@ int plan_groups_build(const struct plan *p, struct plan_groups *g)
 		plan_groups_release(g);
 		return ck_err(-ENOMEM, "out of memory");
 	}
-	/* Candidates: one source, cut from it at fixed indices. */
+	/* Candidates: cut from their sources at fixed indices, every source at
+	 * the same (a fused pair of stacked arrays). */
 	for (size_t i = 0; i < p->ntensors; i++) {
 		const struct plan_tensor *t = &p->tensors[i];
+		int same = t->nsrc >= 1 && t->src[0].nfixed > 0;
 
+		for (unsigned k = 1; same && k < t->nsrc; k++)
+			same = t->src[k].nfixed == t->src[0].nfixed &&
+			       !memcmp(t->src[k].fixed_axis, t->src[0].fixed_axis,
+				       t->src[0].nfixed * sizeof(*t->src[0].fixed_axis)) &&
+			       !memcmp(t->src[k].fixed_idx, t->src[0].fixed_idx,
+				       t->src[0].nfixed * sizeof(*t->src[0].fixed_idx));
 		g->of[i] = UINT32_MAX;
-		if (t->nsrc == 1 && t->src[0].nfixed > 0)
+		if (same)
 			cand[n++] = (uint32_t)i;
 	}
 	qsort_r(cand, n, sizeof(*cand), cmp_sibling, (void *)p);
@@ -318,56 +329,64 @@ void plan_groups_release(struct plan_groups *g)
 	memset(g, 0, sizeof(*g));
 }
 
-/* Cutting siblings out of a decoded box, on several threads. */
+/* One source's decoded box, for cutting siblings out of it. */
+struct cut_box {
+	const uint8_t *data;
+	enum ck_dtype dtype;
+	size_t isz;
+	unsigned rank;
+	uint64_t start[ZARR_MAX_RANK];	/* the box in the array */
+	uint64_t count[ZARR_MAX_RANK];
+	uint64_t stride[ZARR_MAX_RANK];	/* elements between box neighbours */
+	unsigned last;			/* the last stacked axis: the axes after
+					   it are one contiguous run */
+	uint64_t inner;			/* that run's length */
+	uint64_t slice;			/* elements of one sibling's slice */
+};
+
+/* Cutting siblings out of decoded boxes (one per source), on several
+ * threads. */
 struct cut {
 	const struct plan *p;
 	const uint32_t *ids;
 	size_t n;
 	void **outs;
-	const uint8_t *box;
-	enum ck_dtype dtype;
-	size_t isz;
-	unsigned rank;
+	unsigned nsrc;
+	struct cut_box b[HOOK_MAX_INPUTS];
 	uint32_t axes;			/* the stacked axes (bit per axis) */
-	const uint64_t *lo;		/* the box's start on every axis */
-	const uint64_t *count;		/* and its size */
-	uint64_t stride[ZARR_MAX_RANK];	/* elements between box neighbours */
-	unsigned last;			/* the last stacked axis: the axes after
-					   it are one contiguous run */
-	uint64_t inner;			/* that run's length */
 	pthread_mutex_t lock;
 	size_t next;			/* the next sibling to take */
 	int err;			/* the first error */
 	char msg[1024];			/* its message */
 };
 
-/* Widen sibling t's slice of the box into in (C order over the axes that
+/* Widen source s's slice out of box b into in (C order over the axes that
  * are not stacked). */
-static void cut_slice(const struct cut *c, const struct plan_tensor *t, float *in)
+static void cut_slice(const struct cut_box *b, uint32_t axes, const struct plan_src *s,
+		      float *in)
 {
-	const struct plan_src *s = &t->src[0];
 	uint64_t base = 0, idx[ZARR_MAX_RANK] = { 0 };
 	float *dst = in;
 
 	for (unsigned j = 0; j < s->nfixed; j++) {
 		unsigned a = s->fixed_axis[j];
 
-		if (c->axes >> a & 1)
-			base += (s->fixed_idx[j] - c->lo[a]) * c->stride[a];
+		if (axes >> a & 1)
+			base += (s->fixed_idx[j] - b->start[a]) * b->stride[a];
 	}
 	for (;;) {
 		uint64_t off = base;
 		int a;
 
-		for (unsigned k = 0; k <= c->last; k++)
-			off += idx[k] * c->stride[k];
-		widen(c->box + off * c->isz, c->dtype, c->inner, dst);
-		dst += c->inner;
+		for (unsigned k = 0; k <= b->last; k++)
+			off += idx[k] * b->stride[k];
+		widen(b->data + off * b->isz, b->dtype, b->inner, dst);
+		dst += b->inner;
 		/* Next position over the unstacked axes up to the last stacked. */
-		for (a = (int)c->last; a >= 0; a--) {
-			if (c->axes >> a & 1)
+		for (a = (int)b->last; a >= 0; a--) {
+			if (axes >> a & 1)
 				continue;
-			if (++idx[a] < c->count[a])
+			if (++idx[a] < b->count[a])
 				break;
 			idx[a] = 0;
 		}
@@ -383,12 +402,12 @@ static void *cut_worker(void *arg)
 	struct cut *c = arg;
 	struct chain_buf cb = { { NULL, NULL }, { 0, 0 } };
 	float *in[HOOK_MAX_INPUTS] = { NULL };
-	uint64_t slice = 1;
+	int oom = 0;
 
-	for (unsigned a = 0; a < c->rank; a++)
-		if (!(c->axes >> a & 1))
-			slice *= c->count[a];
-	in[0] = malloc((size_t)slice * sizeof(float) + 1);
+	for (unsigned k = 0; k < c->nsrc; k++) {
+		in[k] = malloc((size_t)c->b[k].slice * sizeof(float) + 1);
+		oom |= !in[k];
+	}
 	for (;;) {
 		const struct plan_tensor *t;
 		size_t k;
@@ -400,10 +419,11 @@ static void *cut_worker(void *arg)
 		if (k >= c->n)
 			break;
 		t = &c->p->tensors[c->ids[k]];
-		if (!in[0]) {
+		if (oom) {
 			err = ck_err(-ENOMEM, "out of memory");
 		} else {
-			cut_slice(c, t, in[0]);
+			for (unsigned j = 0; j < c->nsrc; j++)
+				cut_slice(&c->b[j], c->axes, &t->src[j], in[j]);
 			err = run_chain(t, in, c->outs[k], &cb);
 			if (err)
 				err = ck_err_ctx(err, "tensor '%s'", t->name);
@@ -417,7 +437,8 @@ static void *cut_worker(void *arg)
 			pthread_mutex_unlock(&c->lock);
 		}
 	}
-	free(in[0]);
+	for (unsigned k = 0; k < c->nsrc; k++)
+		free(in[k]);
 	chain_release(&cb);
 	return NULL;
 }
@@ -452,12 +473,13 @@ int plan_tensors_spillable(const struct plan *p, uint32_t id)
 }
 
 /* The box over the stacked axes that covers ids[] (or the whole group, for
- * a spill): start/count on those axes; the others as plan_src_box(). */
+ * a spill) in source k's array: start/count on those axes; the others as
+ * plan_src_box(). */
 static void group_box(const struct plan *p, const struct plan_groups *g,
-		      const uint32_t *ids, size_t n, int whole, uint64_t *start,
-		      uint64_t *count)
+		      const uint32_t *ids, size_t n, int whole, unsigned k,
+		      uint64_t *start, uint64_t *count)
 {
-	const struct plan_src *s0 = &p->tensors[ids[0]].src[0];
+	const struct plan_src *s0 = &p->tensors[ids[0]].src[k];
 	uint32_t grp = g->of[ids[0]], axes = g->axes[grp];
 	uint64_t hi[ZARR_MAX_RANK] = { 0 };
 
@@ -465,9 +487,9 @@ static void group_box(const struct plan *p, const struct plan_groups *g,
 	for (unsigned j = 0; j < s0->nfixed; j++)
 		if (axes >> s0->fixed_axis[j] & 1)
 			start[s0->fixed_axis[j]] = UINT64_MAX;
-	for (size_t k = 0; k < (whole ? g->first[grp + 1] - g->first[grp] : n); k++) {
-		const struct plan_src *s = &p->tensors[whole ? g->members[g->first[grp] + k] :
-						       ids[k]].src[0];
+	for (size_t m = 0; m < (whole ? g->first[grp + 1] - g->first[grp] : n); m++) {
+		const struct plan_src *s = &p->tensors[whole ? g->members[g->first[grp] + m] :
+						       ids[m]].src[k];
 
 		for (unsigned j = 0; j < s->nfixed; j++) {
 			unsigned a = s->fixed_axis[j];
@@ -483,25 +505,68 @@ static void group_box(const struct plan *p, const struct plan_groups *g,
 			count[a] = hi[a] - start[a] + 1;
 }
 
+/* Decode source k's box of the siblings ids[] into b (b->data: caller
+ * frees). */
+static int read_cut_box(const struct plan *p, const struct plan_groups *g,
+			const uint32_t *ids, size_t n, unsigned k, uint32_t axes,
+			struct cut_box *b)
+{
+	const struct plan_src *s = &p->tensors[ids[0]].src[k];
+	uint64_t boxn = 1;
+	uint8_t *data;
+	int err;
+
+	memset(b, 0, sizeof(*b));
+	b->dtype = s->dtype;
+	b->isz = ck_dtype_size(s->dtype);
+	b->rank = s->rank;
+	group_box(p, g, ids, n, 0, k, b->start, b->count);
+	b->slice = 1;
+	for (unsigned a = 0; a < s->rank; a++) {
+		boxn *= b->count[a];
+		if (!(axes >> a & 1))
+			b->slice *= b->count[a];
+	}
+	for (unsigned a = s->rank; a-- > 0;)
+		b->stride[a] = a + 1 < s->rank ? b->stride[a + 1] * b->count[a + 1] : 1;
+	for (unsigned a = 0; a < s->rank; a++)
+		if (axes >> a & 1)
+			b->last = a;
+	b->inner = 1;
+	for (unsigned a = b->last + 1; a < s->rank; a++)
+		b->inner *= b->count[a];
+	/* The box stays in the stored dtype; each slice is widened as it is
+	 * cut out. */
+	data = malloc((size_t)(boxn * b->isz) + 1);
+	if (!data)
+		return ck_err(-ENOMEM, "out of memory");
+	err = orbax_array_read(s->array, b->start, b->count, data);
+	if (err) {
+		free(data);
+		return ck_err_ctx(err, "tensor '%s': array '%s'", p->tensors[ids[0]].name,
+				  orbax_array_path(s->array));
+	}
+	b->data = data;
+	return 0;
+}
+
 int plan_tensors_read(const struct plan *p, const struct plan_groups *g,
 		      const uint32_t *ids, size_t n, void **outs,
 		      struct plan_spill *spill)
 {
-	const struct plan_src *s0 = &p->tensors[ids[0]].src[0];
-	uint64_t start[ZARR_MAX_RANK], count[ZARR_MAX_RANK], boxn = 1;
-	size_t isz = ck_dtype_size(s0->dtype);
+	uint64_t start[ZARR_MAX_RANK], count[ZARR_MAX_RANK];
+	const struct plan_tensor *t0 = &p->tensors[ids[0]];
 	uint32_t grp = g->of[ids[0]], axes;
 	struct plan_moves m;
-	uint8_t *box;
 	int err;
 
 	if (grp == UINT32_MAX)
-		return ck_err(-EINVAL, "tensor '%s' is not stacked", p->tensors[ids[0]].name);
+		return ck_err(-EINVAL, "tensor '%s' is not stacked", t0->name);
 	axes = g->axes[grp];
-	err = plan_moves_build(&p->tensors[ids[0]], &m);
+	err = plan_moves_build(t0, &m);
 	if (err == -ENOTSUP && spill)
 		return ck_err(-ENOTSUP, "tensor '%s': its hooks cannot be spilled",
-			      p->tensors[ids[0]].name);
+			      t0->name);
 	if (err != -ENOTSUP) {
 		const struct plan_tensor **ts = malloc(n * sizeof(*ts) + 1);
 
@@ -511,42 +576,26 @@ int plan_tensors_read(const struct plan *p, const struct plan_groups *g,
 			ts[k] = &p->tensors[ids[k]];
 		/* A spill records the whole group's box. */
 		if (!err) {
-			group_box(p, g, ids, n, spill != NULL, start, count);
-			err = plan_direct_read(&p->tensors[ids[0]], &m, axes, ts, n, outs,
-					       start, count, spill);
+			group_box(p, g, ids, n, spill != NULL, 0, start, count);
+			err = plan_direct_read(t0, &m, axes, ts, n, outs, start, count, spill);
 		}
 		free(ts);
 		plan_moves_release(&m);
 		return err;
 	}
-	group_box(p, g, ids, n, 0, start, count);
-	for (unsigned ax = 0; ax < s0->rank; ax++)
-		boxn *= count[ax];
-	/* The box stays in the stored dtype; each slice is widened as it is
-	 * cut out. */
-	box = malloc((size_t)(boxn * isz) + 1);
-	if (!box)
-		return ck_err(-ENOMEM, "out of memory");
-	err = orbax_array_read(s0->array, start, count, box);
-	if (err) {
-		free(box);
-		return ck_err_ctx(err, "tensor '%s': array '%s'", p->tensors[ids[0]].name,
-				  orbax_array_path(s0->array));
-	}
 	{
-		struct cut c = { p, ids, n, outs, box, s0->dtype, isz, s0->rank, axes,
-				 start, count, { 0 }, 0, 1, PTHREAD_MUTEX_INITIALIZER, 0, 0,
-				 "" };
+		struct cut c = { p, ids, n, outs, t0->nsrc, { { 0 } }, axes,
+				 PTHREAD_MUTEX_INITIALIZER, 0, 0, "" };
 
-		for (unsigned a = s0->rank; a-- > 0;)
-			c.stride[a] = a + 1 < s0->rank ? c.stride[a + 1] * count[a + 1] : 1;
-		for (unsigned a = 0; a < s0->rank; a++)
-			if (axes >> a & 1)
-				c.last = a;
-		for (unsigned a = c.last + 1; a < s0->rank; a++)
-			c.inner *= count[a];
-		err = cut_all(&c);
+		err = 0;
+		for (unsigned k = 0; !err && k < t0->nsrc; k++)
+			err = read_cut_box(p, g, ids, n, k, axes, &c.b[k]);
+		if (!err)
+			err = cut_all(&c);
+		else
+			pthread_mutex_destroy(&c.lock);
+		for (unsigned k = 0; k < t0->nsrc; k++)
+			free((void *)c.b[k].data);
 	}
-	free(box);
 	return err;
 }
