@@ -307,8 +307,6 @@ struct dctx {
 	const struct plan_moves *m;
 	const uint64_t *start;		/* the box */
 	unsigned rank;
-	int sel;			/* the one stacked axis choosing the
-					   output, or -1 (none, or several) */
 	uint64_t selstride[ZARR_MAX_RANK];	/* per stacked axis: its weight
 					   in the output's index (0 on the
 					   others) */
@@ -533,7 +531,8 @@ static int scatter(void *ctx, const uint64_t *pos, const uint64_t *n,
 	int mode;			/* 0 run, 1 tile, 2 elem */
 
 	if (c->record) {
-		int err = plan_spill_record(c->record, c->rank, ck_dtype_size(c->sdt), c->sel,
+		int err = plan_spill_record(c->record, c->rank, ck_dtype_size(c->sdt),
+					    c->stacked ? c->selstride : NULL,
 					    pos, n, data, ps);
 
 		if (err)
@@ -607,7 +606,7 @@ int plan_direct_read(const struct plan_tensor *t0, const struct plan_moves *m,
 	const struct plan_src *s = &t0->src[0];
 	uint64_t start[ZARR_MAX_RANK], count[ZARR_MAX_RANK], nby = 1;
 	uint8_t **by = (uint8_t **)outs;
-	struct dctx c = { m, start, s->rank, -1, { 0 }, 0, NULL, NULL, s->dtype, t0->dtype,
+	struct dctx c = { m, start, s->rank, { 0 }, 0, NULL, NULL, s->dtype, t0->dtype,
 			  kern_for(s->dtype, t0->dtype, m->nops) };
 	int err, nsel = 0;
 
@@ -627,12 +626,9 @@ int plan_direct_read(const struct plan_tensor *t0, const struct plan_moves *m,
 		    __builtin_mul_overflow(nby, count[a], &nby))
 			return ck_err(-EINVAL, "tensor '%s': bad sibling box", t0->name);
 		c.selstride[a] = nby / count[a];
-		c.sel = (int)a;
 		nsel++;
 	}
 	if (nsel) {
-		if (nsel > 1)
-			c.sel = -1;	/* the spill keeps whole pieces */
 		c.stacked = 1;
 		by = nby <= SIZE_MAX / sizeof(*by) ? calloc((size_t)nby, sizeof(*by)) : NULL;
 		if (!by)
@@ -659,8 +655,8 @@ int plan_direct_read(const struct plan_tensor *t0, const struct plan_moves *m,
 	}
 	c.outs = by;
 	if (spill && plan_spill_recorded(spill)) {
-		err = plan_spill_replay(spill, c.sel, c.sel >= 0 ? (const void *const *)by : NULL,
-					scatter, &c);
+		err = plan_spill_replay(spill, c.stacked ? c.selstride : NULL,
+					(const void *const *)by, scatter, &c);
 	} else {
 		c.record = spill;
 		err = orbax_array_visit(s->array, start, count, scatter, &c);

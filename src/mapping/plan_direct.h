@@ -76,16 +76,18 @@ int plan_direct_read(const struct plan_tensor *t0, const struct plan_moves *m,
 /* The spill's side (plan_spill.c).  recorded: a whole recording is there;
  * mark(ok): the recording is whole (1) or to be redone (0); record: append
  * one piece (as zarr_visit_fn gets it, elements of isz bytes), cut into one
- * dense piece per index on axis sel (-1: whole), thread-safe; replay: hand
- * the recorded pieces to fn, in order, those whose index on sel has a
- * non-NULL want[] entry (want NULL: all). */
+ * dense piece per position over the stacked axes (those with a non-zero
+ * selstride[]; selstride NULL: whole), thread-safe; replay: hand the
+ * recorded pieces to fn, in order, those whose index sum(pos[a] *
+ * selstride[a]) has a non-NULL want[] entry (want or selstride NULL:
+ * all). */
 int plan_spill_recorded(const struct plan_spill *s);
 void plan_spill_mark(struct plan_spill *s, int ok);
-int plan_spill_record(struct plan_spill *s, unsigned rank, size_t isz, int sel,
-		      const uint64_t *pos, const uint64_t *n, const void *data,
-		      const uint64_t *stride);
-int plan_spill_replay(struct plan_spill *s, int sel, const void *const *want,
-		      zarr_visit_fn fn, void *ctx);
+int plan_spill_record(struct plan_spill *s, unsigned rank, size_t isz,
+		      const uint64_t *selstride, const uint64_t *pos, const uint64_t *n,
+		      const void *data, const uint64_t *stride);
+int plan_spill_replay(struct plan_spill *s, const uint64_t *selstride,
+		      const void *const *want, zarr_visit_fn fn, void *ctx);
 
 /* plan_tensor_read() through the hook chain even when the direct path
  * applies: the reference the direct path is tested against. */

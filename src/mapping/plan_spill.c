@@ -144,6 +144,7 @@ static int record_one(struct plan_spill *s, unsigned rank, size_t isz,
 	off = s->end;
 	s->end += len;
 	p = &s->v[s->n++];
+	memset(p, 0, sizeof(*p));	/* axes past rank read as 0 on replay */
 	memcpy(p->pos, pos, rank * sizeof(*pos));
 	memcpy(p->n, n, rank * sizeof(*n));
 	memcpy(p->stride, dense, rank * sizeof(*dense));
@@ -155,30 +156,50 @@ static int record_one(struct plan_spill *s, unsigned rank, size_t isz,
 	return err;
 }
 
-int plan_spill_record(struct plan_spill *s, unsigned rank, size_t isz, int sel,
-		      const uint64_t *pos, const uint64_t *n, const void *data,
-		      const uint64_t *stride)
+int plan_spill_record(struct plan_spill *s, unsigned rank, size_t isz,
+		      const uint64_t *selstride, const uint64_t *pos, const uint64_t *n,
+		      const void *data, const uint64_t *stride)
 {
-	uint64_t p1[ZARR_MAX_RANK], n1[ZARR_MAX_RANK];
-	int err = 0;
+	uint64_t p1[ZARR_MAX_RANK], n1[ZARR_MAX_RANK], idx[ZARR_MAX_RANK] = { 0 };
+	int err = 0, any = 0;
 
-	if (rank == 0 || sel < 0)
-		return rank ? record_one(s, rank, isz, pos, n, data, stride) :
-			      ck_err(-EINVAL, "spill: rank 0");
-	/* One piece per index on sel, so that a batch reads only its own. */
-	memcpy(p1, pos, rank * sizeof(*pos));
+	if (rank == 0)
+		return ck_err(-EINVAL, "spill: rank 0");
+	for (unsigned a = 0; selstride && a < rank; a++)
+		any |= selstride[a] != 0;
+	if (!any)
+		return record_one(s, rank, isz, pos, n, data, stride);
+	/* One piece per position over the stacked axes, so that a batch reads
+	 * only its own. */
 	memcpy(n1, n, rank * sizeof(*n));
-	n1[sel] = 1;
-	for (uint64_t l = 0; !err && l < n[sel]; l++) {
-		p1[sel] = pos[sel] + l;
-		err = record_one(s, rank, isz, p1, n1,
-				 (const uint8_t *)data + l * stride[sel] * isz, stride);
+	for (unsigned a = 0; a < rank; a++)
+		if (selstride[a])
+			n1[a] = 1;
+	while (!err) {
+		uint64_t off = 0;
+		int a;
+
+		for (unsigned b = 0; b < rank; b++) {
+			p1[b] = pos[b] + idx[b];
+			off += idx[b] * stride[b];
+		}
+		err = record_one(s, rank, isz, p1, n1, (const uint8_t *)data + off * isz,
+				 stride);
+		for (a = (int)rank - 1; a >= 0; a--) {
+			if (!selstride[a])
+				continue;
+			if (++idx[a] < n[a])
+				break;
+			idx[a] = 0;
+		}
+		if (a < 0)
+			break;
 	}
 	return err;
 }
 
-int plan_spill_replay(struct plan_spill *s, int sel, const void *const *want,
-		      zarr_visit_fn fn, void *ctx)
+int plan_spill_replay(struct plan_spill *s, const uint64_t *selstride,
+		      const void *const *want, zarr_visit_fn fn, void *ctx)
 {
 	uint8_t *buf = NULL;
 	size_t cap = 0;
@@ -187,9 +208,14 @@ int plan_spill_replay(struct plan_spill *s, int sel, const void *const *want,
 	for (size_t i = 0; i < s->n && !err; i++) {
 		const struct spill_piece *p = &s->v[i];
 
-		if (sel >= 0 && want && !want[p->pos[sel]])
-			continue;
+		if (selstride && want) {
+			uint64_t at = 0;
 
+			for (unsigned a = 0; a < ZARR_MAX_RANK; a++)
+				at += p->pos[a] * selstride[a];
+			if (!want[at])
+				continue;
+		}
 		if (cap < p->len) {
 			free(buf);
 			buf = malloc(p->len);

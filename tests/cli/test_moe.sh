@@ -5,15 +5,16 @@
 # along the expert axis and along the hidden axis (a chunk then holds a part
 # of every expert).  Read front to back through a single-threaded mount
 # (-s: no concurrent waves), the decoded bytes equal the source arrays'
-# (read_amplification 1, up to the arrays no tensor reads whole); the
-# tensors equal their numpy expectation; convert writes the same bytes.
+# (read_amplification 1, up to the arrays no tensor reads whole), also with
+# a cache far smaller than a group and a disk tier (batches from a spill);
+# the tensors equal their numpy expectation; convert writes the same bytes.
 . "$(dirname "$0")/lib.sh"
 need_numpy
 need_fuse getfattr
 mount_tmp
 TOOLS=$(cd "$(dirname "$0")/../tools" && pwd)
 
-for layout in scanned unscanned; do
+for layout in scanned unscanned scanned-spill; do
 	for axis in 0 -2; do
 		v="$layout, chunks along axis $axis"
 		EX=$TMP/ex-$layout$axis
@@ -23,6 +24,12 @@ for layout in scanned unscanned; do
 		"$CKPTFS" example "$EX" --family qwen3_moe $flags >/dev/null ||
 			{ not_ok "$v: example"; continue; }
 		opts="hf_config=$EX/config.json"
+		# An eighth of the model in RAM, the rest through a disk tier:
+		# each group in batches from one spill of its decoded chunks.
+		if [ $layout = scanned-spill ]; then
+			mkdir -p "$TMP/tier"
+			opts="$opts,cache_size=100KB,cache_dir=$TMP/tier"
+		fi
 		if ! "$CKPTFS" "$EX" "$MNT" -s -o "$opts" 2>"$TMP/err"; then
 			not_ok "$v: mount: $(cat "$TMP/err")"
 			continue
