@@ -8,7 +8,8 @@ rank() {
 	case $1 in
 	util) echo 1 ;; codec) echo 2 ;; kvstore) echo 3 ;; zarr) echo 4 ;;
 	orbax) echo 5 ;; tensor) echo 6 ;; mapping) echo 7 ;; layout) echo 8 ;;
-	cache) echo 9 ;; fs) echo 10 ;; cli) echo 11 ;; *) echo 0 ;;
+	cache) echo 9 ;; read) echo 10 ;; fs) echo 11 ;; cli) echo 12 ;;
+	*) echo 0 ;;
 	esac
 }
 bad=0

@@ -25,7 +25,8 @@ enum entry_state { LOADING, READY, FAILED };
 struct entry {
 	uint32_t id;
 	enum entry_state state;
-	int err;			/* FAILED: the load's error */
+	int err;			/* FAILED: the load's error, or
+					   TCACHE_ELSEWHERE */
 	char *msg;			/* FAILED: its message, or NULL */
 	uint8_t *data;
 	uint64_t size;
@@ -110,6 +111,8 @@ static void fail_locked(struct tcache *c, struct entry *e, int err)
 
 	e->state = FAILED;
 	e->err = err;
+	if (err == TCACHE_ELSEWHERE)
+		return;		/* not a failure: nothing to report */
 	e->msg = *msg ? strdup(msg) : NULL;
 	c->st.loads_failed++;
 }
@@ -117,6 +120,8 @@ static void fail_locked(struct tcache *c, struct entry *e, int err)
 /* A waiter's copy of the failure of e: err, and the loader's message. */
 static int failed_err(const struct entry *e)
 {
+	if (e->err == TCACHE_ELSEWHERE)
+		return TCACHE_ELSEWHERE;
 	if (e->msg)
 		return ck_err(e->err, "%s", e->msg);
 	return ck_err(e->err, "loading tensor %u failed", e->id);

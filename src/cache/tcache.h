@@ -32,8 +32,14 @@ struct tcache;
 /* The largest entry kept beyond the budget (one at a time). */
 #define TCACHE_BIG_MAX ((uint64_t)64 << 20)
 
+/* From a load callback: the tensor was computed but is kept elsewhere (the
+ * disk tier), not in this cache.  Not an error: tcache_get() returns it to
+ * the caller and to every reader that waited, and caches nothing. */
+#define TCACHE_ELSEWHERE 1
+
 /* Compute tensor id into a new buffer of exactly size bytes (the callback
- * allocates with malloc; the cache frees it).  0 or -errno. */
+ * allocates with malloc; the cache frees it).  0, TCACHE_ELSEWHERE or
+ * -errno. */
 typedef int (*tcache_load_fn)(void *ctx, uint32_t id, uint8_t **data,
 			      uint64_t *size);
 
@@ -58,8 +64,9 @@ struct tcache_ref {
 int tcache_new(uint32_t ntensors, uint64_t budget, tcache_load_fn load,
 	       void *ctx, struct tcache **out);
 
-/* Get tensor id (loading it if needed).  On success the caller owns *ref
- * until tcache_put(ref).  Errors from the load callback.  Thread-safe. */
+/* Get tensor id (loading it if needed).  On success (0) the caller owns
+ * *ref until tcache_put(ref).  TCACHE_ELSEWHERE when the load kept it
+ * elsewhere; errors from the load callback.  Thread-safe. */
 int tcache_get(struct tcache *c, uint32_t id, struct tcache_ref *ref);
 
 /*

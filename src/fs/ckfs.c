@@ -15,9 +15,9 @@
 #include <unistd.h>
 
 #include "fs/ckfs_access.h"
-#include "fs/ckfs_load.h"
 #include "layout/config_json.h"
 #include "mapping/detect.h"
+#include "read/rd_engine.h"
 #include "util/ck_buf.h"
 #include "util/ck_err.h"
 #include "util/ck_file.h"
@@ -349,6 +349,51 @@ static int check_scan_layers(const struct orbax_ckpt *c, const struct plan *p)
 		      p->scanned ? "scanned" : "unscanned (one array per layer)");
 }
 
+/* 64-bit FNV-1a of p[0..n), continuing from h. */
+static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 0x100000001b3ull;
+	return h;
+}
+
+/* Open the engine's disk tier, tagged with the view's generation: the
+ * checkpoint, and every byte of the view's metadata and of where each
+ * tensor comes from (a kept tier is adopted only by the same view). */
+static int open_tier(struct ckfs *fs, const struct ckfs_opts *o)
+{
+	struct rd_tier_opts to = { o->cache_dir, o->no_cache_dir, o->cache_dir_size,
+				   o->cache_dir_keep, NULL };
+	struct ck_buf tag = CK_BUF_INIT;
+	uint64_t h = 0xcbf29ce484222325ull;
+	int err;
+
+	for (size_t i = 0; i < fs->nfiles; i++) {
+		const struct ckfs_file *f = &fs->files[i];
+		char *text = NULL;
+		size_t len = 0;
+
+		h = fnv1a(h, f->name, strlen(f->name) + 1);
+		if (f->kind == CKFS_BYTES)
+			h = fnv1a(h, f->bytes, (size_t)f->size);
+		if (f->kind == CKFS_SAFETENSORS && ckfs_describe(fs, f, &text, &len) == 0)
+			h = fnv1a(h, text, len);
+		free(text);
+	}
+	err = ck_buf_printf(&tag, "%s step %lld mtime %lld view %016llx",
+			    fs->ckpt->item_dir, (long long)fs->ckpt->step,
+			    (long long)fs->mtime, (unsigned long long)h);
+	if (!err)
+		err = ck_buf_append(&tag, "", 1);
+	to.tag = (const char *)tag.data;
+	if (!err)
+		err = rd_engine_tier(fs->engine, &to);
+	ck_buf_release(&tag);
+	return err;
+}
+
 int ckfs_open(const struct ckfs_opts *o, struct ckfs **out)
 {
 	struct orbax_opts oo = ORBAX_OPTS_INIT;
@@ -361,15 +406,6 @@ int ckfs_open(const struct ckfs_opts *o, struct ckfs **out)
 
 	if (!fs)
 		return ck_err(-ENOMEM, "out of memory");
-	pthread_mutex_init(&fs->load_lock, NULL);
-	pthread_cond_init(&fs->load_done, NULL);
-	for (unsigned i = 0; i < CKFS_WAVE_LOCKS; i++)
-		pthread_mutex_init(&fs->wave_lock[i], NULL);
-	{
-		long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-
-		fs->loads_max = cpus < 1 ? 1 : cpus > 16 ? 16 : (unsigned)cpus;
-	}
 	if (!o->src)
 		return free(fs), ck_err(-EINVAL, "no checkpoint given");
 	oo.step = o->step;
@@ -397,11 +433,6 @@ int ckfs_open(const struct ckfs_opts *o, struct ckfs **out)
 		err = ck_err(-EOVERFLOW, "too many tensors");
 	if (!err)
 		err = plan_groups_build(fs->plan, &fs->groups);
-	if (!err) {
-		fs->handoff = calloc(fs->plan->ntensors + 1, sizeof(*fs->handoff));
-		if (!fs->handoff)
-			err = ck_err(-ENOMEM, "out of memory");
-	}
 	if (!err)
 		err = build_layout(fs, o->shard_size ? o->shard_size :
 				   default_shard_size(o->cache_size ? o->cache_size :
@@ -413,9 +444,9 @@ int ckfs_open(const struct ckfs_opts *o, struct ckfs **out)
 	if (!err)
 		err = plan_source_bytes(fs, &fs->source_bytes);
 	if (!err)
-		err = tcache_new((uint32_t)fs->plan->ntensors,
-				 o->cache_size ? o->cache_size : CKFS_DEFAULT_CACHE_SIZE,
-				 ckfs_load_tensor, fs, &fs->cache);
+		err = rd_engine_new(fs->plan, &fs->groups,
+				    o->cache_size ? o->cache_size : CKFS_DEFAULT_CACHE_SIZE,
+				    &fs->engine);
 	if (!err)
 		err = ck_buf_printf(&sum, "%s: family %s, %s layout, %llu layers, %zu "
 				    "tensors in %zu file%s, %s", fs->ckpt->item_dir,
@@ -438,7 +469,7 @@ int ckfs_open(const struct ckfs_opts *o, struct ckfs **out)
 		if (stat(fs->ckpt->item_dir, &st) == 0)
 			fs->mtime = (int64_t)st.st_mtime;
 	}
-	err = ckfs_tier_open(fs, o);
+	err = open_tier(fs, o);
 	if (err) {
 		ckfs_close(fs);
 		return err;
@@ -475,8 +506,7 @@ static ssize_t read_shard(struct ckfs *fs, const struct ckfs_file *f, uint8_t *b
 				n = size - done;
 			memcpy(buf + done, sf->header + off, (size_t)n);
 		} else {
-			ssize_t got = ckfs_tensor_copy(fs, (uint32_t)t, toff, buf + done,
-						       size - done);
+			ssize_t got = rd_copy(fs->engine, (uint32_t)t, toff, buf + done, size - done);
 
 			/* The whole read fails, not just its end: FUSE takes a
 			 * short read for the end of the file.  Memory running
@@ -589,16 +619,7 @@ void ckfs_close(struct ckfs *fs)
 {
 	if (!fs)
 		return;
-	tcache_free(fs->cache);
-	dtier_close(fs->dtier);
-	free((void *)fs->seen);
-	free((void *)fs->group_seen);
-	free(fs->cache_dir);
-	pthread_mutex_destroy(&fs->load_lock);
-	for (unsigned i = 0; i < CKFS_WAVE_LOCKS; i++)
-		pthread_mutex_destroy(&fs->wave_lock[i]);
-	ckfs_handoff_release(fs);
-	pthread_cond_destroy(&fs->load_done);
+	rd_engine_free(fs->engine);
 	for (size_t i = 0; i < fs->nfiles; i++) {
 		free(fs->files[i].name);
 		free(fs->files[i].bytes);
@@ -620,15 +641,12 @@ void ckfs_close(struct ckfs *fs)
 int ckfs_stats_json(struct ckfs *fs, char **json, size_t *len)
 {
 	struct ck_buf b = CK_BUF_INIT;
-	struct tcache_stats cs;
-	struct dtier_stats ds = { 0 };
+	struct rd_stats rs;
 	uint64_t decodes, decoded, source = fs->source_bytes;
 	int err;
 
 	orbax_decode_stats(fs->ckpt, &decodes, &decoded);
-	tcache_stats(fs->cache, &cs);
-	if (fs->dtier)
-		dtier_stats(fs->dtier, &ds);
+	rd_engine_stats(fs->engine, &rs);
 	err = ck_buf_printf(&b, "{\"bytes_served\":%llu,\"bytes_decoded\":%llu,"
 			    "\"chunk_decodes\":%llu,\"cache_hits\":%llu,"
 			    "\"cache_misses\":%llu,\"cache_evictions\":%llu,"
@@ -639,12 +657,11 @@ int ckfs_stats_json(struct ckfs *fs, char **json, size_t *len)
 			    (unsigned long long)atomic_load_explicit(&fs->bytes_served,
 								     memory_order_relaxed),
 			    (unsigned long long)decoded, (unsigned long long)decodes,
-			    (unsigned long long)cs.hits, (unsigned long long)cs.misses,
-			    (unsigned long long)cs.evictions, (unsigned long long)cs.bytes,
-			    (unsigned long long)cs.peak_bytes,
-			    (unsigned long long)ds.bytes_written, (unsigned long long)ds.bytes_read,
-			    (unsigned long long)atomic_load_explicit(&fs->tensor_loads,
-								     memory_order_relaxed),
+			    (unsigned long long)rs.cache.hits, (unsigned long long)rs.cache.misses,
+			    (unsigned long long)rs.cache.evictions, (unsigned long long)rs.cache.bytes,
+			    (unsigned long long)rs.cache.peak_bytes,
+			    (unsigned long long)rs.tier.bytes_written, (unsigned long long)rs.tier.bytes_read,
+			    (unsigned long long)rs.tensor_loads,
 			    (unsigned long long)source,
 			    source ? (double)decoded / (double)source : 0.0);
 	if (!err)

@@ -22,12 +22,11 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
-#include "cache/dtier.h"
-#include "cache/tcache.h"
 #include "layout/st_layout.h"
 #include "mapping/detect.h"
 #include "mapping/plan.h"
 #include "orbax/orbax.h"
+#include "read/rd_engine.h"
 
 struct ckfs_opts {
 	const char *src;		/* checkpoint path */
@@ -40,10 +39,10 @@ struct ckfs_opts {
 	uint64_t shard_size;		/* bytes of tensor data per shard */
 	uint64_t cache_size;		/* tensor cache budget in bytes */
 	const char *cache_dir;		/* disk tier directory, NULL = the
-					   default tier (ckfs_tier.c) */
+					   default tier (read/rd_tier.c) */
 	int no_cache_dir;		/* cache_dir=none: no tier at all */
 	uint64_t cache_dir_size;	/* its byte budget,
-					   0 = CKFS_DEFAULT_CACHE_DIR_SIZE */
+					   0 = RD_DEFAULT_TIER_SIZE */
 	int cache_dir_keep;		/* leave its files at unmount */
 	uint64_t read_ahead;		/* mount: kernel readahead in bytes,
 					   0 = CKFS_DEFAULT_READ_AHEAD */
@@ -55,9 +54,6 @@ struct ckfs_opts {
 							   order */
 };
 
-/* Wave locks: groups share one lock per this many. */
-#define CKFS_WAVE_LOCKS 1024
-
 /* Shards: shard_size= when given; else half the cache, so that a loader
  * reading shard by shard, each shard's tensors in name order, finds the
  * groups of the shard it reads and of the next one in the cache (shards are
@@ -66,7 +62,6 @@ struct ckfs_opts {
 #define CKFS_DEFAULT_SHARD_SIZE ((uint64_t)5000000000)
 #define CKFS_MIN_DEFAULT_SHARD_SIZE ((uint64_t)256 << 20)
 #define CKFS_DEFAULT_CACHE_SIZE ((uint64_t)1 << 30)
-#define CKFS_DEFAULT_CACHE_DIR_SIZE ((uint64_t)64 << 30)
 #define CKFS_DEFAULT_READ_AHEAD ((uint64_t)1 << 20)
 
 enum ckfs_kind {
@@ -99,15 +94,8 @@ struct ckfs {
 	struct plan *plan;
 	struct plan_groups groups;	/* siblings, read together */
 	struct st_layout *layout;
-	struct tcache *cache;
-	struct dtier *dtier;		/* the disk tier, or NULL */
-	int tier_all;			/* 1: every tensor computed goes to
-					   the tier (cache_dir= given); 0: only
-					   what the RAM cache cannot keep */
-	_Atomic uint8_t *seen;		/* per tensor: a reader had it (with
-					   the default tier; owned) */
-	_Atomic uint32_t *group_seen;	/* per group: its tensors seen */
-	char *cache_dir;		/* its directory (owned) */
+	struct rd_engine *engine;	/* finds or computes the tensors'
+					   bytes (read/rd_engine.h) */
 	size_t nfiles;
 	struct ckfs_file *files;	/* sorted by name */
 	char *summary;			/* one line: family, layout, tensors */
@@ -119,18 +107,8 @@ struct ckfs {
 	/* Counters for ckfs_stats_json (atomic, relaxed). */
 	_Atomic uint64_t bytes_served;	/* returned by ckfs_read on the
 					   safetensors files */
-	_Atomic uint64_t tensor_loads;	/* tensors computed successfully */
 	uint64_t source_bytes;		/* uncompressed bytes of the source
 					   arrays the plan reads (at open) */
-	_Atomic(uint8_t *) *handoff;	/* per tensor: its bytes, computed by
-					   a wave of its group while the reader
-					   that claimed it waited for that
-					   wave; taken by that reader (owned) */
-	pthread_mutex_t wave_lock[CKFS_WAVE_LOCKS];	/* one wave of a group
-					   at a time (group id modulo) */
-	pthread_mutex_t load_lock;	/* bounds the loads running at once */
-	pthread_cond_t load_done;
-	unsigned loads_running, loads_max;
 };
 
 /* The mapping directory: dir, or the installed one (the source tree's when

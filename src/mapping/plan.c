@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * This file implements plan_build(), which resolves a mapping against a
- * checkpoint and an HF config, and plan_tensor_read(), which computes one
- * HF tensor from its source slices.
+ * checkpoint and an HF config (how the tensors are then computed is
+ * src/read/).
  *
  * Slicing: in the scanned layout an array under the layer container holds
  * every layer, stacked on the mapping's layer axis; a per-layer rule fixes

@@ -14,7 +14,8 @@
  *   - every checkpoint array under the mapping's prefix is consumed.
  * The error message lists the arrays or tensors at fault.
  *
- * A plan is immutable once built; plan_tensor_read() is thread-safe.
+ * A plan is immutable once built; reading its tensors (read/rd_tensor.h)
+ * is thread-safe.
  */
 #ifndef PLAN_H
 #define PLAN_H
@@ -75,21 +76,14 @@ int plan_build(const struct mapping *map, const struct orbax_ckpt *c,
 	       struct plan **out);
 
 /*
- * Compute tensor t into out (t->nbytes bytes, C order, little-endian, in
- * t->dtype): read the source slices, widen to f32, run the hooks, round to
- * the served dtype.  -EIO and friends from the reader, -ENOMEM.
- */
-int plan_tensor_read(const struct plan_tensor *t, void *out);
-
-/*
  * Siblings: tensors computed by the same rule from the same source arrays
  * (one, or a fused pair cut at the same indices), whose sources differ only
  * in their indices on the arrays' stacked axes: the
  * layers of a scanned array, the experts of a stacked expert array, both at
  * once ([E, L, ...]), doubly stacked layers.  Every chunk of such an array
  * holds a part of many of them, so reading them one by one would decode the
- * array once per tensor; plan_tensors_read() decodes the box covering
- * several of them once.
+ * array once per tensor; rd_tensors() (read/rd_tensor.h) decodes
+ * the box covering several of them once.
  */
 struct plan_groups {
 	size_t ngroups, nmembers;
@@ -108,43 +102,6 @@ struct plan_groups {
 int plan_groups_build(const struct plan *p, struct plan_groups *g);
 
 void plan_groups_release(struct plan_groups *g);
-
-/*
- * Compute the n tensors ids[] (members of one group of g) into outs[k]
- * (each p->tensors[ids[k]].nbytes bytes), decoding the source box that
- * covers them once.  The box holds, in the stored dtype, every layer from
- * the lowest to the highest of ids[]; each slice is widened to float32 as it
- * is cut out.  Errors as plan_tensor_read().
- *
- * With a spill (see below), the chunks of the whole group are decoded by
- * the first call and recorded, and read back from the recording by the next
- * ones; -ENOTSUP when the group's chain is not one the spill supports
- * (plan_tensors_spillable()).
- */
-struct plan_spill;
-
-int plan_tensors_read(const struct plan *p, const struct plan_groups *g,
-		      const uint32_t *ids, size_t n, void **outs,
-		      struct plan_spill *spill);
-
-/*
- * A spill: the decoded source of one sibling group kept in an unnamed file,
- * so that a group whose outputs do not fit in memory at once is computed in
- * batches while its chunks are decoded only once.  The file is created in
- * dir (O_TMPFILE, or created and unlinked) and vanishes when closed.
- * -errno with a message naming dir.  One spill serves one group; its calls
- * must not overlap.
- */
-int plan_spill_open(const char *dir, struct plan_spill **out);
-
-/* Bytes the spill holds on disk. */
-uint64_t plan_spill_bytes(const struct plan_spill *s);
-
-void plan_spill_close(struct plan_spill *s);
-
-/* 1 if tensor id's group can be read with a spill: its hook chain only
- * moves elements (the direct path, plan_direct.h). */
-int plan_tensors_spillable(const struct plan *p, uint32_t id);
 
 void plan_free(struct plan *p);
 

@@ -706,7 +706,7 @@ static int read_cell(void *ctx, const uint64_t *cell, const uint64_t *sublo,
 			atomic_fetch_add_explicit(&((struct zarr_array *)w->a)->ndecoded,
 						  m->chunk_bytes, memory_order_relaxed);
 		}
-		if (err != -EAGAIN)
+		if (err != ZARR_NOT_STREAMED)
 			return err ? ck_err_ctx(err, "%s: key '%s'", v.file, w->key) : 0;
 		err = 0;
 	}
@@ -808,9 +808,12 @@ static void *par_worker(void *arg)
 	return NULL;
 }
 
+/* From read_parallel(): not worth it (or no threads), read serially. */
+#define READ_SERIALLY 1
+
 /*
  * Read the box's cells on several threads, when it spans several chunks and
- * is large enough to be worth it.  -EAGAIN: do it serially.
+ * is large enough to be worth it: 0, READ_SERIALLY, or -errno.
  */
 static int read_parallel(struct zarr_read_walk *w, const uint64_t *start,
 			 const uint64_t *count)
@@ -827,15 +830,15 @@ static int read_parallel(struct zarr_read_walk *w, const uint64_t *start,
 	for (unsigned i = 0; i < m->rank; i++)
 		bytes *= count[i];
 	if (cpus < 2 || bytes < ZARR_PARALLEL_MIN_BYTES)
-		return -EAGAIN;
+		return READ_SERIALLY;
 	cells.cap = 4096;
 	cells.v = malloc(cells.cap * sizeof(*cells.v));
 	if (!cells.v)
-		return -EAGAIN;
+		return READ_SERIALLY;
 	err = grid_walk(m->rank, m->chunk, start, count, collect_cell, &cells);
 	if (err || cells.n < 2) {
 		free(cells.v);
-		return -EAGAIN;
+		return READ_SERIALLY;
 	}
 	memset(&p, 0, sizeof(p));
 	p.proto = w;
@@ -884,7 +887,7 @@ static int walk_box(struct zarr_read_walk *w, const uint64_t *start,
 		return -ENOMEM;
 	memcpy(w->key, w->a->prefix, w->plen);
 	err = read_parallel(w, start, count);
-	if (err == -EAGAIN)
+	if (err == READ_SERIALLY)
 		err = grid_walk(m->rank, m->chunk, start, count, read_cell, w);
 	free(w->key);
 	free(w->piece);

@@ -120,7 +120,7 @@ static int zs_emit(void *ctx, uint64_t out_off, const uint8_t *p, size_t len)
 }
 
 /* Where the zstd stream of v lies: all of it, or the shard's one inner
- * chunk.  -EAGAIN when that chunk is missing. */
+ * chunk.  ZARR_NOT_STREAMED when that chunk is missing. */
 static int locate(const struct zarr_meta *m, const struct kvstore *kv,
 		  const struct kv_value *v, uint64_t *off, uint64_t *len)
 {
@@ -135,7 +135,7 @@ static int locate(const struct zarr_meta *m, const struct kvstore *kv,
 		return 0;
 	}
 	if (sh->index_bytes > sizeof(enc))
-		return -EAGAIN;
+		return ZARR_NOT_STREAMED;
 	err = zarr_shard_index_locate(sh, v->length, &ioff, &dlo, &dhi);
 	if (!err)
 		err = kvstore_read(kv, v, ioff, enc, (size_t)sh->index_bytes);
@@ -145,7 +145,7 @@ static int locate(const struct zarr_meta *m, const struct kvstore *kv,
 	if (err)
 		return err;
 	if (entries[0] == ZARR_SHARD_MISSING)
-		return -EAGAIN;
+		return ZARR_NOT_STREAMED;
 	*off = entries[0];
 	*len = entries[1];
 	return 0;
@@ -164,7 +164,7 @@ int zarr_stream_chunk(const struct zarr_meta *m, const struct kvstore *kv,
 	int err;
 
 	if (!stream_pipeline(m) || m->rank == 0)
-		return -EAGAIN;
+		return ZARR_NOT_STREAMED;
 	err = locate(m, kv, v, &z.base, &len);
 	if (err)
 		return err;

@@ -33,11 +33,13 @@ int zarr_stream_applies(const struct zarr_meta *m);
 /*
  * Decode the outer chunk stored in v (of the kvstore kv) streaming, and hand
  * its sub-box [sublo, sublo + subn) to fn, as zarr_array_visit() does, at
- * box position dpos.  -EAGAIN when the chunk is not a single zstd stream
- * after all (a shard whose inner chunk is missing): the caller decodes it
- * the ordinary way.  -EIO and friends with a message otherwise; fn's
+ * box position dpos.  0; ZARR_NOT_STREAMED when the chunk is not a single
+ * zstd stream after all (a shard whose inner chunk is missing): the caller
+ * decodes it the ordinary way; -EIO and friends with a message; fn's
  * errors.  Thread-safe.
  */
+#define ZARR_NOT_STREAMED 1
+
 int zarr_stream_chunk(const struct zarr_meta *m, const struct kvstore *kv,
 		      const struct kv_value *v, const uint64_t *sublo,
 		      const uint64_t *subn, const uint64_t *dpos, zarr_visit_fn fn,

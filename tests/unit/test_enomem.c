@@ -32,6 +32,7 @@
 #include "mapping/plan.h"
 #include "orbax/orbax.h"
 #include "orbax/orbax_writer.h"
+#include "read/rd_tensor.h"
 #include "util/ck_buf.h"
 #include "util/ck_err.h"
 #include "util/ck_file.h"
@@ -572,7 +573,7 @@ static int read_group(const struct plan *p, const struct plan_groups *g, size_t 
 {
 	const uint32_t *ids = &g->members[g->first[k]];
 	uint32_t n = g->first[k + 1] - g->first[k];
-	struct plan_spill *spill = NULL;
+	struct rd_spill *spill = NULL;
 	void *outs[L * E];
 	uint64_t off = 0;
 	int err = 0;
@@ -586,11 +587,11 @@ static int read_group(const struct plan *p, const struct plan_groups *g, size_t 
 	if (off > sizeof(scratch))
 		return -EFBIG;
 	if (spill_dir)
-		err = plan_spill_open(spill_dir, &spill);
+		err = rd_spill_open(spill_dir, &spill);
 	/* With a spill, one tensor at a time: the first call records. */
 	for (uint32_t i = 0; !err && i < n; i += spill ? 1 : n)
-		err = plan_tensors_read(p, g, ids + i, spill ? 1 : n, outs + i, spill);
-	plan_spill_close(spill);
+		err = rd_tensors(p, g, ids + i, spill ? 1 : n, outs + i, spill);
+	rd_spill_close(spill);
 	if (!err)
 		mix(h, scratch, (size_t)off);
 	return err;
@@ -665,7 +666,7 @@ static int view_build(const struct view_ctx *x, struct view *v, uint64_t *h)
 }
 
 /* Every tensor alone, every group together, the first group spilled (its
- * chain must be spillable: plan_tensors_spillable()). */
+ * chain must be spillable: rd_spillable()). */
 static int view_read(const struct view_ctx *x, const struct view *v, uint64_t *h)
 {
 	const struct plan *p = v->p;
@@ -675,7 +676,7 @@ static int view_read(const struct view_ctx *x, const struct view *v, uint64_t *h
 		if (p->tensors[i].nbytes > sizeof(scratch))
 			err = -EFBIG;
 		else
-			err = plan_tensor_read(&p->tensors[i], scratch);
+			err = rd_tensor(&p->tensors[i], scratch);
 		if (!err)
 			mix(h, scratch, (size_t)p->tensors[i].nbytes);
 	}
@@ -730,7 +731,7 @@ START_TEST(reading_through_the_plan_should_fail_only_with_enomem)
 
 	view_setup(&x);
 	ck_assert_msg(view_build(&x, &r.v, &h) == 0, "%s", ck_err_msg());
-	ck_assert(plan_tensors_spillable(r.v.p, r.v.g.members[r.v.g.first[0]]));
+	ck_assert(rd_spillable(r.v.p, r.v.g.members[r.v.g.first[0]]));
 	sweep(&op);
 	view_free(&r.v);
 	view_teardown(&x);

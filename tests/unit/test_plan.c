@@ -20,7 +20,7 @@
 #include "mapping/detect.h"
 #include "mapping/mapping.h"
 #include "mapping/plan.h"
-#include "mapping/plan_direct.h"
+#include "read/rd_direct.h"
 #include "orbax/orbax.h"
 #include "orbax/orbax_writer.h"
 #include "util/ck_err.h"
@@ -360,7 +360,7 @@ static void check_family(const struct family *f, int scanned, enum ck_dtype dt,
 		uint8_t *out = malloc(pt->nbytes);
 
 		ck_assert_int_eq(pt->dtype, dt);
-		ck_assert_msg(plan_tensor_read(pt, out) == 0, "%s", ck_err_msg());
+		ck_assert_msg(rd_tensor(pt, out) == 0, "%s", ck_err_msg());
 		for (uint64_t r = 0; r < rows; r++)
 			for (uint64_t k = 0; k < cols; k++) {
 				float want = expect(f, pt, r, k), got;
@@ -560,7 +560,7 @@ START_TEST(reading_a_tensor_should_decode_only_intersecting_chunks)
 		}
 		if (pt->layer >= 0)
 			ck_assert_uint_lt(chunks, info.nchunks);
-		ck_assert_int_eq(plan_tensor_read(pt, out), 0);
+		ck_assert_int_eq(rd_tensor(pt, out), 0);
 		ck_assert_msg(zarr_array_decode_count(za) - before == chunks,
 			      "%s: %llu decodes, %llu chunks intersect", pt->name,
 			      (unsigned long long)(zarr_array_decode_count(za) - before),
@@ -1048,31 +1048,31 @@ START_TEST(siblings_should_read_as_they_do_alone)
 			}
 			/* Whole, and in batches of 3 that straddle experts. */
 			if (k % 2)
-				ck_assert_int_eq(plan_tensors_read(p, &g, ids, n, outs, NULL), 0);
+				ck_assert_int_eq(rd_tensors(p, &g, ids, n, outs, NULL), 0);
 			for (uint32_t i = 0; !(k % 2) && i < n; i += 3)
-				ck_assert_int_eq(plan_tensors_read(p, &g, ids + i,
+				ck_assert_int_eq(rd_tensors(p, &g, ids + i,
 								   n - i < 3 ? n - i : 3,
 								   outs + i, NULL), 0);
 			for (uint32_t i = 0; i < n; i++) {
 				const struct plan_tensor *pt = &p->tensors[ids[i]];
 				void *one = malloc(pt->nbytes);
 
-				ck_assert_int_eq(plan_tensor_read(pt, one), 0);
+				ck_assert_int_eq(rd_tensor(pt, one), 0);
 				ck_assert_msg(!memcmp(one, outs[i], pt->nbytes), "%s", pt->name);
 				/* The same bytes as the hook chain. */
-				ck_assert_int_eq(plan_tensor_read_hooks(pt, one), 0);
+				ck_assert_int_eq(rd_tensor_hooks(pt, one), 0);
 				ck_assert_msg(!memcmp(one, outs[i], pt->nbytes), "%s", pt->name);
 				free(one);
 			}
 			/* And the group cut from one box through the hook chains. */
-			plan_direct_disable(1);
+			rd_direct_disable(1);
 			for (uint32_t i = 0; i < n; i += 3) {
 				void *again[3];
 				uint32_t b = n - i < 3 ? n - i : 3;
 
 				for (uint32_t j = 0; j < b; j++)
 					again[j] = malloc(p->tensors[ids[i + j]].nbytes);
-				ck_assert_int_eq(plan_tensors_read(p, &g, ids + i, b, again, NULL), 0);
+				ck_assert_int_eq(rd_tensors(p, &g, ids + i, b, again, NULL), 0);
 				for (uint32_t j = 0; j < b; j++) {
 					ck_assert_msg(!memcmp(again[j], outs[i + j],
 							      p->tensors[ids[i + j]].nbytes),
@@ -1080,7 +1080,7 @@ START_TEST(siblings_should_read_as_they_do_alone)
 					free(again[j]);
 				}
 			}
-			plan_direct_disable(0);
+			rd_direct_disable(0);
 			for (uint32_t i = 0; i < n; i++)
 				free(outs[i]);
 		}
@@ -1107,15 +1107,15 @@ START_TEST(the_direct_path_should_match_the_hook_chain)
 			for (size_t i = 0; i < p->ntensors; i++) {
 				const struct plan_tensor *pt = &p->tensors[i];
 				uint8_t *a = malloc(pt->nbytes), *b = malloc(pt->nbytes);
-				struct plan_moves mv;
-				int err = plan_moves_build(pt, &mv);
+				struct rd_moves mv;
+				int err = rd_moves_build(pt, &mv);
 
-				ck_assert(err == 0 || err == -ENOTSUP);
+				ck_assert(err == 0 || err == RD_NOT_DIRECT);
 				direct += err == 0;
-				plan_moves_release(&mv);
+				rd_moves_release(&mv);
 				memset(a, 0xa5, pt->nbytes);
-				ck_assert_msg(plan_tensor_read(pt, a) == 0, "%s", ck_err_msg());
-				ck_assert_int_eq(plan_tensor_read_hooks(pt, b), 0);
+				ck_assert_msg(rd_tensor(pt, a) == 0, "%s", ck_err_msg());
+				ck_assert_int_eq(rd_tensor_hooks(pt, b), 0);
 				ck_assert_msg(!memcmp(a, b, pt->nbytes), "%s %s", families[f].name,
 					      pt->name);
 				free(a);
@@ -1135,7 +1135,7 @@ START_TEST(moves_should_compose_reshape_and_transpose)
 {
 	struct map_rule r = { 0 };
 	struct plan_tensor t = { 0 };
-	struct plan_moves mv;
+	struct rd_moves mv;
 	const uint64_t nd = 6, nh = 2, hd = 4;
 
 	r.nhooks = 1;
@@ -1149,7 +1149,7 @@ START_TEST(moves_should_compose_reshape_and_transpose)
 	t.src[0].slice = (struct hook_shape){ 3, { nd, nh, hd } };
 	t.out[0] = (struct hook_shape){ 2, { nh * hd, nd } };
 	t.shape = t.out[0];
-	ck_assert_int_eq(plan_moves_build(&t, &mv), 0);
+	ck_assert_int_eq(rd_moves_build(&t, &mv), 0);
 	ck_assert_uint_eq(mv.nax, 3);
 	for (uint64_t d = 0; d < nd; d++)
 		for (uint64_t h = 0; h < nh; h++)
@@ -1159,23 +1159,23 @@ START_TEST(moves_should_compose_reshape_and_transpose)
 	ck_assert_uint_eq(mv.step[0], 1);		/* D: the columns */
 	ck_assert_uint_eq(mv.step[1], hd * nd);		/* H: blocks of rows */
 	ck_assert_uint_eq(mv.step[2], nd);		/* hd: rows */
-	plan_moves_release(&mv);
+	rd_moves_release(&mv);
 	/* A pointwise hook is applied as elements are converted. */
 	r.nhooks = 2;
 	r.hooks[1].hook = hook_find("scale_query");
 	t.args[1].n = 1;
 	t.args[1].v[0] = 0.5;
 	t.out[1] = t.out[0];
-	ck_assert_int_eq(plan_moves_build(&t, &mv), 0);
+	ck_assert_int_eq(rd_moves_build(&t, &mv), 0);
 	ck_assert_uint_eq(mv.nops, 1);
 	ck_assert_int_eq(mv.op[0], HOOK_OP_MUL);
 	ck_assert(mv.c[0] == 0.5f);
-	plan_moves_release(&mv);
+	rd_moves_release(&mv);
 	/* Rows that are two slice axes cannot be cropped as one. */
 	r.hooks[1].hook = hook_find("embed_pad");
 	t.out[1] = (struct hook_shape){ 2, { 5, nd } };
 	t.shape = t.out[1];
-	ck_assert_int_eq(plan_moves_build(&t, &mv), -ENOTSUP);
+	ck_assert_int_eq(rd_moves_build(&t, &mv), RD_NOT_DIRECT);
 	/* lm_head: [D, V] transposed, the padded vocabulary dropped: only the
 	 * leading 5 of the 8 source columns are read. */
 	r.hooks[0].hook = hook_find("transpose");
@@ -1183,17 +1183,17 @@ START_TEST(moves_should_compose_reshape_and_transpose)
 	t.src[0].shape[1] = 8;
 	t.src[0].slice = (struct hook_shape){ 2, { nd, 8 } };
 	t.out[0] = (struct hook_shape){ 2, { 8, nd } };
-	ck_assert_int_eq(plan_moves_build(&t, &mv), 0);
+	ck_assert_int_eq(rd_moves_build(&t, &mv), 0);
 	ck_assert_uint_eq(mv.len[0], nd);
 	ck_assert_uint_eq(mv.len[1], 5);
 	for (uint64_t d = 0; d < nd; d++)
 		for (uint64_t v = 0; v < 5; v++)
 			ck_assert_uint_eq(mv.off[0][d] + mv.off[1][v], v * nd + d);
-	plan_moves_release(&mv);
+	rd_moves_release(&mv);
 	/* Padding is not a move: the hook chain does it. */
 	t.out[1] = (struct hook_shape){ 2, { 10, nd } };
 	t.shape = t.out[1];
-	ck_assert_int_eq(plan_moves_build(&t, &mv), -ENOTSUP);
+	ck_assert_int_eq(rd_moves_build(&t, &mv), RD_NOT_DIRECT);
 }
 END_TEST
 
@@ -1315,7 +1315,7 @@ static float plan_value(const struct plan *p, const char *name, uint64_t k)
 		if (strcmp(pt->name, name))
 			continue;
 		out = malloc(pt->nbytes);
-		ck_assert_msg(plan_tensor_read(pt, out) == 0, "%s", ck_err_msg());
+		ck_assert_msg(rd_tensor(pt, out) == 0, "%s", ck_err_msg());
 		v = out[k];
 		free(out);
 		return v;

@@ -16,6 +16,7 @@
 struct loader {
 	atomic_uint loads[64];
 	atomic_int fail_id;		/* this id fails once */
+	atomic_int elsewhere_id;	/* this id (> 0) is kept elsewhere once */
 	unsigned delay_us;
 	int gated;			/* loads wait for open, once entered */
 	atomic_int entered, open;
@@ -35,6 +36,10 @@ static int load(void *ctx, uint32_t id, uint8_t **data, uint64_t *size)
 	if ((int)id == atomic_load(&l->fail_id)) {
 		atomic_store(&l->fail_id, -1);
 		return ck_err(-EIO, "tensor %u: bad checksum", id);
+	}
+	if (id > 0 && (int)id == atomic_load(&l->elsewhere_id)) {
+		atomic_store(&l->elsewhere_id, -1);
+		return TCACHE_ELSEWHERE;
 	}
 	*data = malloc(id + 1);
 	memset(*data, (int)id, id + 1);
@@ -416,6 +421,48 @@ START_TEST(waiters_should_get_the_failed_loads_message)
 }
 END_TEST
 
+/* A load that kept its tensor elsewhere is no failure: the reader and every
+ * waiter get TCACHE_ELSEWHERE, no message, nothing is cached or counted as
+ * failed, and the next get loads again. */
+START_TEST(elsewhere_should_reach_every_waiter_and_cache_nothing)
+{
+	struct loader l = { .fail_id = -1, .elsewhere_id = 9, .gated = 1 };
+	struct claim_reader rd[2] = { 0 };
+	struct tcache_stats st;
+	struct tcache_ref r;
+	pthread_t th[2];
+	struct tcache *c;
+
+	ck_assert_int_eq(tcache_new(64, 100, load, &l, &c), 0);
+	for (int i = 0; i < 2; i++) {
+		rd[i].c = c;
+		rd[i].id = 9;
+	}
+	ck_assert_int_eq(pthread_create(&th[0], NULL, claim_read, &rd[0]), 0);
+	while (!atomic_load(&l.entered))
+		usleep(1000);
+	ck_assert_int_eq(pthread_create(&th[1], NULL, claim_read, &rd[1]), 0);
+	while (!atomic_load(&rd[1].started))
+		usleep(1000);
+	usleep(200000);
+	atomic_store(&l.open, 1);
+	for (int i = 0; i < 2; i++) {
+		pthread_join(th[i], NULL);
+		ck_assert_int_eq(rd[i].err, TCACHE_ELSEWHERE);
+	}
+	ck_assert_uint_eq(atomic_load(&l.loads[9]), 1);
+	tcache_stats(c, &st);
+	ck_assert_uint_eq(st.loads_failed, 0);
+	ck_assert_uint_eq(st.bytes, 0);
+	ck_assert_int_eq(tcache_has(c, 9), 0);
+	ck_assert_int_eq(tcache_get(c, 9, &r), 0);
+	ck_assert_uint_eq(r.size, 10);
+	tcache_put(c, &r);
+	ck_assert_uint_eq(atomic_load(&l.loads[9]), 2);
+	tcache_free(c);
+}
+END_TEST
+
 struct worker {
 	struct tcache *c;
 	int ok;
@@ -492,6 +539,7 @@ int main(void)
 	tcase_add_test(tc, budget_should_evict_least_recently_used_and_keep_held_refs_valid);
 	tcase_add_test(tc, failed_load_should_report_and_not_be_cached);
 	tcase_add_test(tc, waiters_should_get_the_failed_loads_message);
+	tcase_add_test(tc, elsewhere_should_reach_every_waiter_and_cache_nothing);
 	tcase_add_test(tc, concurrent_readers_should_share_one_load);
 	tcase_add_test(tc, claim_should_make_readers_wait_for_the_fulfilment);
 	suite_add_tcase(s, tc);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * plan_direct.h - the direct read path: tensors whose hook chain only moves
+ * rd_direct.h - the direct read path: tensors whose hook chain only moves
  * elements (reshapes, transposes, axis permutations; most tensors of every
  * family) are written straight from each decoded source chunk into the
  * served tensor, converting the dtype in the same copy.  No float32 copy of
@@ -10,19 +10,25 @@
  * Such a chain maps the source slice to the output one to one, and the
  * output offset of an element is a sum of one term per slice axis (each
  * term a function of that axis' coordinate alone, built by composing the
- * hooks' moves(), see hook.h).  plan_moves_build() tabulates those terms.
+ * hooks' moves(), see hook.h).  rd_moves_build() tabulates those terms.
  *
- * Private to src/mapping (plan_read.c) and its unit test.
+ * Private to src/read (rd_tensor.c, rd_spill.c) and its unit test.
  */
-#ifndef PLAN_DIRECT_H
-#define PLAN_DIRECT_H
+#ifndef RD_DIRECT_H
+#define RD_DIRECT_H
 
 #include <stdint.h>
 
 #include "mapping/plan.h"
+#include "read/rd_tensor.h"
+
+/* From rd_moves_build(): the chain is not one the direct path handles (it
+ * computes otherwise, or has several sources); not an error, the caller
+ * runs the hook chain instead. */
+#define RD_NOT_DIRECT 1
 
 /* Where each element of a tensor's source slice goes in its output. */
-struct plan_moves {
+struct rd_moves {
 	unsigned nax;				/* axes of the slice */
 	unsigned axis[ZARR_MAX_RANK];		/* their array axis */
 	uint64_t len[ZARR_MAX_RANK];		/* how much of them is read
@@ -41,39 +47,37 @@ struct plan_moves {
 };
 
 /* The box source s reads: its fixed axes at their index, the others whole. */
-void plan_src_box(const struct plan_src *s, uint64_t *start, uint64_t *count);
+void rd_src_box(const struct plan_src *s, uint64_t *start, uint64_t *count);
 
 /*
- * Tabulate t's element moves and pointwise operations.  -ENOTSUP when t has
- * several sources or a hook that computes otherwise (the caller then runs
- * the hook chain), -ENOMEM.  Release
- * with plan_moves_release().
+ * Tabulate t's element moves and pointwise operations: 0, RD_NOT_DIRECT,
+ * or -ENOMEM.  Release with rd_moves_release() (also after RD_NOT_DIRECT).
  */
-int plan_moves_build(const struct plan_tensor *t, struct plan_moves *m);
+int rd_moves_build(const struct plan_tensor *t, struct rd_moves *m);
 
-void plan_moves_release(struct plan_moves *m);
+void rd_moves_release(struct rd_moves *m);
 
-/* For tests: 1 makes plan_moves_build() answer -ENOTSUP for every tensor,
+/* For tests: 1 makes rd_moves_build() answer RD_NOT_DIRECT for every tensor,
  * so that reads take the hook chain; 0 (the default) restores it.  Not
  * thread-safe against reads in flight. */
-void plan_direct_disable(int off);
+void rd_direct_disable(int off);
 
 /*
  * Read n tensors that share t0's moves: t0 itself (n == 1, axes 0), or
  * siblings ts[] stacked on the array axes set in `axes` (plan_groups):
  * outs[k] (t0->nbytes bytes) gets ts[k].  Every chunk of the box is decoded
  * once; the box is box_start/box_count (covering every ts[k]; NULL: t0's
- * own, plan_src_box()).  With a spill, the box's pieces are recorded into
+ * own, rd_src_box()).  With a spill, the box's pieces are recorded into
  * it, or replayed from it once recorded (plan.h).  Errors from the array
  * read or the spill, with the tensor and array named; -EINVAL for a sibling
  * outside the box; -ENOMEM.
  */
-int plan_direct_read(const struct plan_tensor *t0, const struct plan_moves *m,
+int rd_direct_read(const struct plan_tensor *t0, const struct rd_moves *m,
 		     uint32_t axes, const struct plan_tensor *const *ts, size_t n,
 		     void **outs, const uint64_t *box_start, const uint64_t *box_count,
-		     struct plan_spill *spill);
+		     struct rd_spill *spill);
 
-/* The spill's side (plan_spill.c).  recorded: a whole recording is there;
+/* The spill's side (rd_spill.c).  recorded: a whole recording is there;
  * mark(ok): the recording is whole (1) or to be redone (0); record: append
  * one piece (as zarr_visit_fn gets it, elements of isz bytes), cut into one
  * dense piece per position over the stacked axes (those with a non-zero
@@ -81,16 +85,16 @@ int plan_direct_read(const struct plan_tensor *t0, const struct plan_moves *m,
  * recorded pieces to fn, in order, those whose index sum(pos[a] *
  * selstride[a]) has a non-NULL want[] entry (want or selstride NULL:
  * all). */
-int plan_spill_recorded(const struct plan_spill *s);
-void plan_spill_mark(struct plan_spill *s, int ok);
-int plan_spill_record(struct plan_spill *s, unsigned rank, size_t isz,
+int rd_spill_recorded(const struct rd_spill *s);
+void rd_spill_mark(struct rd_spill *s, int ok);
+int rd_spill_record(struct rd_spill *s, unsigned rank, size_t isz,
 		      const uint64_t *selstride, const uint64_t *pos, const uint64_t *n,
 		      const void *data, const uint64_t *stride);
-int plan_spill_replay(struct plan_spill *s, const uint64_t *selstride,
+int rd_spill_replay(struct rd_spill *s, const uint64_t *selstride,
 		      const void *const *want, zarr_visit_fn fn, void *ctx);
 
-/* plan_tensor_read() through the hook chain even when the direct path
+/* rd_tensor() through the hook chain even when the direct path
  * applies: the reference the direct path is tested against. */
-int plan_tensor_read_hooks(const struct plan_tensor *t, void *out);
+int rd_tensor_hooks(const struct plan_tensor *t, void *out);
 
 #endif

@@ -1,11 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * This file implements reading plan tensors: a tensor's source slices are
- * read, widened to float32, run through the hook chain and rounded to the
- * served dtype.  Siblings (see plan.h) are read together: the box covering
- * all of them is decoded once and each sibling is cut out of it.
+ * This file implements computing plan tensors (rd_tensor.h): a tensor's
+ * source slices are read, widened to float32, run through the hook chain and
+ * rounded to the served dtype, or, when the chain only moves elements,
+ * scattered straight from the decoded chunks (rd_direct.c).  Siblings (see
+ * plan.h) are computed together: the box covering all of them is decoded
+ * once and each sibling is cut out of it.
  */
-#include "mapping/plan.h"
+#include "read/rd_tensor.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -14,11 +16,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "mapping/plan_direct.h"
+#include "read/rd_direct.h"
 #include "util/ck_err.h"
 
 /* Threads that cut siblings out of one box, at most. */
-#define PLAN_MAX_THREADS 16
+#define RD_MAX_THREADS 16
 
 /* Widen n source elements of dtype dt to float32 (raw may alias f when dt is
  * float32). */
@@ -174,7 +176,7 @@ static int run_chain(const struct plan_tensor *t, float *const *in, void *out,
 	return err;
 }
 
-int plan_tensor_read_hooks(const struct plan_tensor *t, void *out)
+int rd_tensor_hooks(const struct plan_tensor *t, void *out)
 {
 	uint64_t start[ZARR_MAX_RANK], count[ZARR_MAX_RANK];
 	float *in[HOOK_MAX_INPUTS] = { NULL };
@@ -182,7 +184,7 @@ int plan_tensor_read_hooks(const struct plan_tensor *t, void *out)
 	int err = 0;
 
 	for (unsigned k = 0; k < t->nsrc && !err; k++) {
-		plan_src_box(&t->src[k], start, count);
+		rd_src_box(&t->src[k], start, count);
 		in[k] = read_box(&t->src[k], start, count, &err);
 	}
 	if (!err)
@@ -193,140 +195,19 @@ int plan_tensor_read_hooks(const struct plan_tensor *t, void *out)
 	return err ? ck_err_ctx(err, "tensor '%s'", t->name) : 0;
 }
 
-int plan_tensor_read(const struct plan_tensor *t, void *out)
+int rd_tensor(const struct plan_tensor *t, void *out)
 {
-	struct plan_moves m;
+	struct rd_moves m;
 	int err;
 
 	/* A chain that only moves elements: straight from the chunks. */
-	err = plan_moves_build(t, &m);
-	if (err == -ENOTSUP)
-		return plan_tensor_read_hooks(t, out);
+	err = rd_moves_build(t, &m);
+	if (err == RD_NOT_DIRECT)
+		return rd_tensor_hooks(t, out);
 	if (!err)
-		err = plan_direct_read(t, &m, 0, &t, 1, &out, NULL, NULL, NULL);
-	plan_moves_release(&m);
+		err = rd_direct_read(t, &m, 0, &t, 1, &out, NULL, NULL, NULL);
+	rd_moves_release(&m);
 	return err;
-}
-
-/* --- siblings --- */
-
-/* Compare what makes two tensors siblings: rule, arrays, fixed axes. */
-static int cmp_kind(const struct plan_tensor *a, const struct plan_tensor *b)
-{
-	const struct plan_src *sa = &a->src[0], *sb = &b->src[0];
-
-	if (a->rule != b->rule)
-		return (uintptr_t)a->rule < (uintptr_t)b->rule ? -1 : 1;
-	if (a->nsrc != b->nsrc)
-		return a->nsrc < b->nsrc ? -1 : 1;
-	for (unsigned k = 0; k < a->nsrc; k++)
-		if (a->src[k].array != b->src[k].array)
-			return (uintptr_t)a->src[k].array < (uintptr_t)b->src[k].array ? -1 : 1;
-	if (sa->nfixed != sb->nfixed)
-		return sa->nfixed < sb->nfixed ? -1 : 1;
-	for (unsigned j = 0; j < sa->nfixed; j++)
-		if (sa->fixed_axis[j] != sb->fixed_axis[j])
-			return sa->fixed_axis[j] < sb->fixed_axis[j] ? -1 : 1;
-	return 0;
-}
-
-/* Order by kind, then by the fixed indices (axes ascending). */
-static int cmp_sibling(const void *va, const void *vb, void *vctx)
-{
-	const struct plan *p = vctx;
-	const struct plan_tensor *a = &p->tensors[*(const uint32_t *)va];
-	const struct plan_tensor *b = &p->tensors[*(const uint32_t *)vb];
-	int r = cmp_kind(a, b);
-
-	for (unsigned j = 0; !r && j < a->src[0].nfixed; j++)
-		if (a->src[0].fixed_idx[j] != b->src[0].fixed_idx[j])
-			r = a->src[0].fixed_idx[j] < b->src[0].fixed_idx[j] ? -1 : 1;
-	return r;
-}
-
-int plan_groups_build(const struct plan *p, struct plan_groups *g)
-{
-	uint32_t *cand;
-	size_t n = 0;
-
-	memset(g, 0, sizeof(*g));
-	if (p->ntensors > UINT32_MAX - 1)
-		return ck_err(-EOVERFLOW, "too many tensors");
-	g->of = malloc((p->ntensors + 1) * sizeof(*g->of));
-	g->members = malloc((p->ntensors + 1) * sizeof(*g->members));
-	g->first = malloc((p->ntensors + 1) * sizeof(*g->first));
-	g->axes = malloc((p->ntensors + 1) * sizeof(*g->axes));
-	cand = malloc((p->ntensors + 1) * sizeof(*cand));
-	if (!g->of || !g->members || !g->first || !g->axes || !cand) {
-		free(cand);
-		plan_groups_release(g);
-		return ck_err(-ENOMEM, "out of memory");
-	}
-	/* Candidates: cut from their sources at fixed indices, every source at
-	 * the same (a fused pair of stacked arrays). */
-	for (size_t i = 0; i < p->ntensors; i++) {
-		const struct plan_tensor *t = &p->tensors[i];
-		int same = t->nsrc >= 1 && t->src[0].nfixed > 0;
-
-		for (unsigned k = 1; same && k < t->nsrc; k++)
-			same = t->src[k].nfixed == t->src[0].nfixed &&
-			       !memcmp(t->src[k].fixed_axis, t->src[0].fixed_axis,
-				       t->src[0].nfixed * sizeof(*t->src[0].fixed_axis)) &&
-			       !memcmp(t->src[k].fixed_idx, t->src[0].fixed_idx,
-				       t->src[0].nfixed * sizeof(*t->src[0].fixed_idx));
-		g->of[i] = UINT32_MAX;
-		if (same)
-			cand[n++] = (uint32_t)i;
-	}
-	qsort_r(cand, n, sizeof(*cand), cmp_sibling, (void *)p);
-	for (size_t i = 0; i < n;) {
-		const struct plan_src *s0 = &p->tensors[cand[i]].src[0];
-		uint32_t axes = 0;
-		size_t k = i + 1;
-
-		while (k < n && !cmp_kind(&p->tensors[cand[i]], &p->tensors[cand[k]]))
-			k++;
-		/* The axes the members differ on: the stacked ones.  Two members
-		 * at the same indices (one slice serving two tensors) would
-		 * share an output slot: no group then. */
-		for (size_t m = i + 1; m < k; m++) {
-			const struct plan_src *sp = &p->tensors[cand[m - 1]].src[0];
-			const struct plan_src *sm = &p->tensors[cand[m]].src[0];
-			int same = 1;
-
-			for (unsigned j = 0; j < s0->nfixed; j++) {
-				if (sm->fixed_idx[j] != s0->fixed_idx[j])
-					axes |= 1u << s0->fixed_axis[j];
-				same &= sm->fixed_idx[j] == sp->fixed_idx[j];
-			}
-			if (same) {
-				axes = 0;
-				break;
-			}
-		}
-		if (k - i >= 2 && axes) {
-			g->first[g->ngroups] = (uint32_t)g->nmembers;
-			g->axes[g->ngroups] = axes;
-			for (size_t m = i; m < k; m++) {
-				g->of[cand[m]] = (uint32_t)g->ngroups;
-				g->members[g->nmembers++] = cand[m];
-			}
-			g->ngroups++;
-		}
-		i = k;
-	}
-	g->first[g->ngroups] = (uint32_t)g->nmembers;
-	free(cand);
-	return 0;
-}
-
-void plan_groups_release(struct plan_groups *g)
-{
-	free(g->of);
-	free(g->members);
-	free(g->first);
-	free(g->axes);
-	memset(g, 0, sizeof(*g));
 }
 
 /* One source's decoded box, for cutting siblings out of it. */
@@ -446,9 +327,9 @@ static void *cut_worker(void *arg)
 /* Run cut_worker on up to one thread per core (this one included). */
 static int cut_all(struct cut *c)
 {
-	pthread_t th[PLAN_MAX_THREADS];
+	pthread_t th[RD_MAX_THREADS];
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-	unsigned want = cpus < 1 ? 1 : cpus > PLAN_MAX_THREADS ? PLAN_MAX_THREADS :
+	unsigned want = cpus < 1 ? 1 : cpus > RD_MAX_THREADS ? RD_MAX_THREADS :
 		(unsigned)cpus, started = 0;
 
 	if (want > c->n)
@@ -462,19 +343,19 @@ static int cut_all(struct cut *c)
 	return c->err ? ck_err(c->err, "%s", c->msg) : 0;
 }
 
-int plan_tensors_spillable(const struct plan *p, uint32_t id)
+int rd_spillable(const struct plan *p, uint32_t id)
 {
-	struct plan_moves m;
-	int ok = plan_moves_build(&p->tensors[id], &m) == 0;
+	struct rd_moves m;
+	int ok = rd_moves_build(&p->tensors[id], &m) == 0;
 
-	plan_moves_release(&m);
+	rd_moves_release(&m);
 	ck_err_clear();
 	return ok;
 }
 
 /* The box over the stacked axes that covers ids[] (or the whole group, for
  * a spill) in source k's array: start/count on those axes; the others as
- * plan_src_box(). */
+ * rd_src_box(). */
 static void group_box(const struct plan *p, const struct plan_groups *g,
 		      const uint32_t *ids, size_t n, int whole, unsigned k,
 		      uint64_t *start, uint64_t *count)
@@ -483,7 +364,7 @@ static void group_box(const struct plan *p, const struct plan_groups *g,
 	uint32_t grp = g->of[ids[0]], axes = g->axes[grp];
 	uint64_t hi[ZARR_MAX_RANK] = { 0 };
 
-	plan_src_box(s0, start, count);
+	rd_src_box(s0, start, count);
 	for (unsigned j = 0; j < s0->nfixed; j++)
 		if (axes >> s0->fixed_axis[j] & 1)
 			start[s0->fixed_axis[j]] = UINT64_MAX;
@@ -550,24 +431,24 @@ static int read_cut_box(const struct plan *p, const struct plan_groups *g,
 	return 0;
 }
 
-int plan_tensors_read(const struct plan *p, const struct plan_groups *g,
+int rd_tensors(const struct plan *p, const struct plan_groups *g,
 		      const uint32_t *ids, size_t n, void **outs,
-		      struct plan_spill *spill)
+		      struct rd_spill *spill)
 {
 	uint64_t start[ZARR_MAX_RANK], count[ZARR_MAX_RANK];
 	const struct plan_tensor *t0 = &p->tensors[ids[0]];
 	uint32_t grp = g->of[ids[0]], axes;
-	struct plan_moves m;
+	struct rd_moves m;
 	int err;
 
 	if (grp == UINT32_MAX)
 		return ck_err(-EINVAL, "tensor '%s' is not stacked", t0->name);
 	axes = g->axes[grp];
-	err = plan_moves_build(t0, &m);
-	if (err == -ENOTSUP && spill)
-		return ck_err(-ENOTSUP, "tensor '%s': its hooks cannot be spilled",
+	err = rd_moves_build(t0, &m);
+	if (err == RD_NOT_DIRECT && spill)
+		return ck_err(-EINVAL, "tensor '%s': its hooks cannot be spilled",
 			      t0->name);
-	if (err != -ENOTSUP) {
+	if (err != RD_NOT_DIRECT) {
 		const struct plan_tensor **ts = malloc(n * sizeof(*ts) + 1);
 
 		if (!err && !ts)
@@ -577,10 +458,10 @@ int plan_tensors_read(const struct plan *p, const struct plan_groups *g,
 		/* A spill records the whole group's box. */
 		if (!err) {
 			group_box(p, g, ids, n, spill != NULL, 0, start, count);
-			err = plan_direct_read(t0, &m, axes, ts, n, outs, start, count, spill);
+			err = rd_direct_read(t0, &m, axes, ts, n, outs, start, count, spill);
 		}
 		free(ts);
-		plan_moves_release(&m);
+		rd_moves_release(&m);
 		return err;
 	}
 	{

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * This file implements the direct read path (plan_direct.h): composing the
+ * This file implements the direct read path (rd_direct.h): composing the
  * element moves of a hook chain into per-axis offset tables, and scattering
  * each decoded source chunk through them into the outputs.
  *
@@ -16,7 +16,7 @@
  * with the moves; they are applied in chain order as each element is
  * converted, in float32, as the hook chain would.
  */
-#include "mapping/plan_direct.h"
+#include "read/rd_direct.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -63,7 +63,7 @@ static void fines_normalize(struct fines *s)
 }
 
 /* Regroup the fine axes into the dimensions of view (C order), splitting
- * an axis where a dimension ends inside it.  -ENOTSUP when a dimension
+ * an axis where a dimension ends inside it.  RD_NOT_DIRECT when a dimension
  * does not line up with the axes (a copy would be needed). */
 static int fines_regroup(struct fines *s, const struct hook_shape *view)
 {
@@ -80,16 +80,16 @@ static int fines_regroup(struct fines *s, const struct hook_shape *view)
 			struct fine *f = &s->f[i];
 
 			if (i >= s->n || o.n >= MAX_FINE)
-				return -ENOTSUP;
+				return RD_NOT_DIRECT;
 			if (f->size <= rem) {
 				if (rem % f->size)
-					return -ENOTSUP;
+					return RD_NOT_DIRECT;
 				o.f[o.n++] = *f;
 				rem /= f->size;
 				i++;
 			} else {
 				if (f->size % rem)
-					return -ENOTSUP;
+					return RD_NOT_DIRECT;
 				o.f[o.n++] = (struct fine){ rem, f->mult * (f->size / rem), f->ax };
 				f->size /= rem;
 				rem = 1;
@@ -97,7 +97,7 @@ static int fines_regroup(struct fines *s, const struct hook_shape *view)
 		}
 	}
 	if (i != s->n)
-		return -ENOTSUP;
+		return RD_NOT_DIRECT;
 	o.ng = view->rank;
 	o.g[o.ng] = o.n;
 	*s = o;
@@ -113,7 +113,7 @@ static int fines_permute(struct fines *s, const unsigned *perm)
 	o.n = 0;
 	for (unsigned k = 0; k < s->ng; k++) {
 		if (perm[k] >= s->ng || perm[k] >= 32 || (seen & (1u << perm[k])))
-			return -ENOTSUP;
+			return RD_NOT_DIRECT;
 		seen |= 1u << perm[k];
 		o.g[k] = o.n;
 		for (unsigned i = s->g[perm[k]]; i < s->g[perm[k] + 1]; i++)
@@ -125,7 +125,7 @@ static int fines_permute(struct fines *s, const unsigned *perm)
 	return 0;
 }
 
-void plan_src_box(const struct plan_src *s, uint64_t *start, uint64_t *count)
+void rd_src_box(const struct plan_src *s, uint64_t *start, uint64_t *count)
 {
 	unsigned j = 0;
 
@@ -144,7 +144,7 @@ void plan_src_box(const struct plan_src *s, uint64_t *start, uint64_t *count)
  * view (same rank, no longer axes, fewer elements), cut the top digit of
  * the slice axis each cropped dimension is. */
 static int fines_crop(struct fines *s, const struct hook_shape *out,
-		      struct plan_moves *m)
+		      struct rd_moves *m)
 {
 	uint64_t gsize[ZARR_MAX_RANK + 1], numel = 1;
 
@@ -157,7 +157,7 @@ static int fines_crop(struct fines *s, const struct hook_shape *out,
 	if (numel == hook_shape_numel(out))
 		return 0;
 	if (out->rank != s->ng)
-		return -ENOTSUP;
+		return RD_NOT_DIRECT;
 	for (unsigned k = 0; k < s->ng; k++) {
 		struct fine *f = &s->f[s->g[k]];
 
@@ -165,7 +165,7 @@ static int fines_crop(struct fines *s, const struct hook_shape *out,
 			continue;
 		if (out->d[k] == 0 || out->d[k] > gsize[k] || s->g[k + 1] - s->g[k] != 1 ||
 		    f->mult * f->size != m->len[f->ax])
-			return -ENOTSUP;
+			return RD_NOT_DIRECT;
 		f->size = out->d[k];
 		m->len[f->ax] = f->mult * f->size;
 	}
@@ -173,7 +173,7 @@ static int fines_crop(struct fines *s, const struct hook_shape *out,
 }
 
 /* Fill m's tables from the fine axes in output order. */
-static int moves_tabulate(const struct fines *s, struct plan_moves *m,
+static int moves_tabulate(const struct fines *s, struct rd_moves *m,
 			  uint64_t numel)
 {
 	uint64_t ostride[MAX_FINE], total = 0, stride = 1, maxsum = 0;
@@ -197,7 +197,7 @@ static int moves_tabulate(const struct fines *s, struct plan_moves *m,
 			if (s->f[i].ax == j)
 				covered *= s->f[i].size;
 		if (covered != m->len[j])
-			return -ENOTSUP;
+			return RD_NOT_DIRECT;
 		for (uint64_t x = 0; x < m->len[j]; x++) {
 			off[x] = 0;
 			for (unsigned i = 0; i < s->n; i++)
@@ -211,17 +211,17 @@ static int moves_tabulate(const struct fines *s, struct plan_moves *m,
 		maxsum += off[m->len[j] - 1] > off[0] ? off[m->len[j] - 1] : off[0];
 	}
 	/* A one-to-one map puts the last element last. */
-	return stride == numel && maxsum == numel - 1 ? 0 : -ENOTSUP;
+	return stride == numel && maxsum == numel - 1 ? 0 : RD_NOT_DIRECT;
 }
 
 static int direct_off;
 
-void plan_direct_disable(int off)
+void rd_direct_disable(int off)
 {
 	direct_off = off;
 }
 
-int plan_moves_build(const struct plan_tensor *t, struct plan_moves *m)
+int rd_moves_build(const struct plan_tensor *t, struct rd_moves *m)
 {
 	const struct plan_src *s = &t->src[0];
 	const struct map_rule *r = t->rule;
@@ -233,10 +233,10 @@ int plan_moves_build(const struct plan_tensor *t, struct plan_moves *m)
 	memset(m, 0, sizeof(*m));
 	if (direct_off || t->nsrc != 1 || hook_shape_numel(&s->slice) == 0 ||
 	    hook_shape_numel(&t->shape) == 0 || r->nhooks > MAP_MAX_HOOKS)
-		return -ENOTSUP;
+		return RD_NOT_DIRECT;
 	for (unsigned h = 0; h < r->nhooks; h++)
 		if (!r->hooks[h].hook->moves)
-			return -ENOTSUP;
+			return RD_NOT_DIRECT;
 	for (unsigned ax = 0, k = 0; ax < s->rank; ax++) {
 		if (k < s->nfixed && s->fixed_axis[k] == ax) {
 			k++;
@@ -247,7 +247,7 @@ int plan_moves_build(const struct plan_tensor *t, struct plan_moves *m)
 	}
 	m->nax = j;
 	if (j == 0 || j != s->slice.rank || j > MAX_FINE)
-		return -ENOTSUP;
+		return RD_NOT_DIRECT;
 	f.n = f.ng = j;
 	for (unsigned k = 0; k < j; k++) {
 		f.f[k] = (struct fine){ m->len[k], 1, k };
@@ -258,7 +258,7 @@ int plan_moves_build(const struct plan_tensor *t, struct plan_moves *m)
 	for (unsigned h = 0; h < r->nhooks; h++) {
 		err = r->hooks[h].hook->moves(&t->args[h], &cur, &t->out[h], &view, perm);
 		if (err || hook_shape_numel(&view) != hook_shape_numel(&cur))
-			return -ENOTSUP;
+			return RD_NOT_DIRECT;
 		err = fines_regroup(&f, &view);
 		if (!err)
 			err = fines_permute(&f, perm);
@@ -276,11 +276,11 @@ int plan_moves_build(const struct plan_tensor *t, struct plan_moves *m)
 	fines_normalize(&f);
 	err = moves_tabulate(&f, m, hook_shape_numel(&t->shape));
 	if (err)
-		plan_moves_release(m);
+		rd_moves_release(m);
 	return err;
 }
 
-void plan_moves_release(struct plan_moves *m)
+void rd_moves_release(struct rd_moves *m)
 {
 	free(m->mem);
 	memset(m, 0, sizeof(*m));
@@ -304,7 +304,7 @@ struct kern {
 };
 
 struct dctx {
-	const struct plan_moves *m;
+	const struct rd_moves *m;
 	const uint64_t *start;		/* the box */
 	unsigned rank;
 	uint64_t selstride[ZARR_MAX_RANK];	/* per stacked axis: its weight
@@ -314,7 +314,7 @@ struct dctx {
 	uint8_t *const *outs;		/* by index over the stacked axes from
 					   the box start (one output when
 					   none is stacked) */
-	struct plan_spill *record;	/* record every piece here, or NULL */
+	struct rd_spill *record;	/* record every piece here, or NULL */
 	enum ck_dtype sdt, odt;
 	const struct kern *k;
 };
@@ -363,7 +363,7 @@ struct dctx {
 	(((uint16_t *)(o))[oi] = ck_f32_to_bf16(((const float *)(s))[si]))
 
 /* The pointwise operations of m on f, in chain order. */
-static inline float apply_ops(const struct plan_moves *m, float f)
+static inline float apply_ops(const struct rd_moves *m, float f)
 {
 	for (unsigned i = 0; i < m->nops; i++) {
 		float k = m->c[i];
@@ -521,7 +521,7 @@ static int scatter(void *ctx, const uint64_t *pos, const uint64_t *n,
 		   const void *data, const uint64_t *ps)
 {
 	const struct dctx *c = ctx;
-	const struct plan_moves *m = c->m;
+	const struct rd_moves *m = c->m;
 	uint64_t idx[ZARR_MAX_RANK] = { 0 };
 	const uint64_t *tab[ZARR_MAX_RANK] = { NULL };
 	struct loop_ax ax[ZARR_MAX_RANK];
@@ -531,7 +531,7 @@ static int scatter(void *ctx, const uint64_t *pos, const uint64_t *n,
 	int mode;			/* 0 run, 1 tile, 2 elem */
 
 	if (c->record) {
-		int err = plan_spill_record(c->record, c->rank, ck_dtype_size(c->sdt),
+		int err = rd_spill_record(c->record, c->rank, ck_dtype_size(c->sdt),
 					    c->stacked ? c->selstride : NULL,
 					    pos, n, data, ps);
 
@@ -598,10 +598,10 @@ static int scatter(void *ctx, const uint64_t *pos, const uint64_t *n,
 	}
 }
 
-int plan_direct_read(const struct plan_tensor *t0, const struct plan_moves *m,
+int rd_direct_read(const struct plan_tensor *t0, const struct rd_moves *m,
 		     uint32_t axes, const struct plan_tensor *const *ts, size_t n,
 		     void **outs, const uint64_t *box_start, const uint64_t *box_count,
-		     struct plan_spill *spill)
+		     struct rd_spill *spill)
 {
 	const struct plan_src *s = &t0->src[0];
 	uint64_t start[ZARR_MAX_RANK], count[ZARR_MAX_RANK], nby = 1;
@@ -614,7 +614,7 @@ int plan_direct_read(const struct plan_tensor *t0, const struct plan_moves *m,
 		memcpy(start, box_start, s->rank * sizeof(*start));
 		memcpy(count, box_count, s->rank * sizeof(*count));
 	} else {
-		plan_src_box(s, start, count);
+		rd_src_box(s, start, count);
 	}
 	for (unsigned j = 0; j < m->nax; j++)
 		count[m->axis[j]] = m->len[j];
@@ -654,14 +654,14 @@ int plan_direct_read(const struct plan_tensor *t0, const struct plan_moves *m,
 		}
 	}
 	c.outs = by;
-	if (spill && plan_spill_recorded(spill)) {
-		err = plan_spill_replay(spill, c.stacked ? c.selstride : NULL,
+	if (spill && rd_spill_recorded(spill)) {
+		err = rd_spill_replay(spill, c.stacked ? c.selstride : NULL,
 					(const void *const *)by, scatter, &c);
 	} else {
 		c.record = spill;
 		err = orbax_array_visit(s->array, start, count, scatter, &c);
 		if (spill)
-			plan_spill_mark(spill, !err);
+			rd_spill_mark(spill, !err);
 	}
 	if (by != (uint8_t **)outs)
 		free(by);

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * This file implements ckfs_tier_open(): the disk tier of the view's tensor
- * cache, where it lives, how large it may grow, and what goes into it.
+ * This file implements rd_engine_tier(): the read engine's disk tier, where
+ * it lives, how large it may grow, and what goes into it.
  *
  * With cache_dir=DIR the tier is the user's: every tensor computed is also
- * written there (ckfs_load.c), so nothing is ever computed twice.
+ * written there (rd_engine.c), so nothing is ever computed twice.
  *
  * Without it, a default tier is opened in the user's cache directory
  * ($XDG_CACHE_HOME/ckptfs, else $HOME/.cache/ckptfs, else
@@ -21,7 +21,7 @@
  * mount works as without one, and says why under -o debug.
  * cache_dir=none turns it off.
  */
-#include "fs/ckfs_load.h"
+#include "read/rd_engine_impl.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -37,47 +37,13 @@
 #define DEFAULT_TIER_MIN ((uint64_t)256 << 20)
 #define DEFAULT_TIER_MAX ((uint64_t)64 << 30)
 
-/* 64-bit FNV-1a of p[0..n), continuing from h. */
-static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
-{
-	const uint8_t *b = p;
-
-	for (size_t i = 0; i < n; i++)
-		h = (h ^ b[i]) * 0x100000001b3ull;
-	return h;
-}
-
 /* Open the tier in dir with budget bytes (keep: adopt and leave files). */
-static int tier_open_at(struct ckfs *fs, const char *dir, uint64_t budget, int keep)
+static int tier_open_at(struct rd_engine *e, const char *dir, uint64_t budget, int keep,
+			const char *tag)
 {
-	struct ck_buf tag = CK_BUF_INIT;
-	uint64_t h = 0xcbf29ce484222325ull;
-	int err;
+	int err = dtier_open(dir, budget, keep, tag, (uint32_t)e->plan->ntensors, &e->dtier);
 
-	/* The view's generation: the checkpoint, and every byte of the view's
-	 * metadata and of where each tensor comes from. */
-	for (size_t i = 0; i < fs->nfiles; i++) {
-		const struct ckfs_file *f = &fs->files[i];
-		char *text = NULL;
-		size_t len = 0;
-
-		h = fnv1a(h, f->name, strlen(f->name) + 1);
-		if (f->kind == CKFS_BYTES)
-			h = fnv1a(h, f->bytes, (size_t)f->size);
-		if (f->kind == CKFS_SAFETENSORS && ckfs_describe(fs, f, &text, &len) == 0)
-			h = fnv1a(h, text, len);
-		free(text);
-	}
-	err = ck_buf_printf(&tag, "%s step %lld mtime %lld view %016llx",
-			    fs->ckpt->item_dir, (long long)fs->ckpt->step,
-			    (long long)fs->mtime, (unsigned long long)h);
-	if (!err)
-		err = ck_buf_append(&tag, "", 1);
-	if (!err)
-		err = dtier_open(dir, budget, keep, (const char *)tag.data,
-				 (uint32_t)fs->plan->ntensors, &fs->dtier);
-	ck_buf_release(&tag);
-	if (!err && !(fs->cache_dir = strdup(dir)))
+	if (!err && !(e->tier_dir = strdup(dir)))
 		err = ck_err(-ENOMEM, "out of memory");
 	return err;
 }
@@ -139,31 +105,31 @@ static uint64_t default_budget(const char *dir)
 static void keep_victim(void *ctx, uint32_t id, const uint8_t *data, uint64_t size,
 			int used)
 {
-	struct ckfs *fs = ctx;
+	struct rd_engine *e = ctx;
 
-	if (used && ckfs_group_read_whole(fs, id))
+	if (used && rd_group_read_whole(e, id))
 		return;
-	if (!dtier_has(fs->dtier, id) && dtier_store(fs->dtier, id, data, size))
+	if (!dtier_has(e->dtier, id) && dtier_store(e->dtier, id, data, size))
 		ck_err_clear();
 }
 
-int ckfs_tier_open(struct ckfs *fs, const struct ckfs_opts *o)
+int rd_engine_tier(struct rd_engine *e, const struct rd_tier_opts *o)
 {
 	uint64_t budget;
 	char *dir;
 	int err;
 
-	if (o->no_cache_dir)
+	if (o->none)
 		return 0;
-	if (o->cache_dir) {
-		fs->tier_all = 1;
-		err = tier_open_at(fs, o->cache_dir, o->cache_dir_size ? o->cache_dir_size :
-				   CKFS_DEFAULT_CACHE_DIR_SIZE, o->cache_dir_keep);
-		return err ? ck_err_ctx(err, "cache_dir=%s", o->cache_dir) : 0;
+	if (o->dir) {
+		e->tier_all = 1;
+		err = tier_open_at(e, o->dir, o->size ? o->size : RD_DEFAULT_TIER_SIZE,
+				   o->keep, o->tag);
+		return err ? ck_err_ctx(err, "cache_dir=%s", o->dir) : 0;
 	}
 	dir = default_dir();
 	budget = dir ? default_budget(dir) : 0;
-	err = budget ? tier_open_at(fs, dir, budget, 0) :
+	err = budget ? tier_open_at(e, dir, budget, 0, o->tag) :
 		       dir ? ck_err(-ENOSPC, "%s: less than %llu MiB free", dir,
 				    (unsigned long long)(4 * DEFAULT_TIER_MIN >> 20)) :
 			     -EIO;
@@ -175,15 +141,15 @@ int ckfs_tier_open(struct ckfs *fs, const struct ckfs_opts *o)
 		ck_log(CK_LOG_DEBUG, "no default disk tier: %s", ck_err_msg());
 		ck_err_clear();
 	} else {
-		fs->seen = calloc(fs->plan->ntensors + 1, sizeof(*fs->seen));
-		fs->group_seen = calloc(fs->groups.ngroups + 1, sizeof(*fs->group_seen));
-		if (!fs->seen || !fs->group_seen) {
+		e->seen = calloc(e->plan->ntensors + 1, sizeof(*e->seen));
+		e->group_seen = calloc(e->groups->ngroups + 1, sizeof(*e->group_seen));
+		if (!e->seen || !e->group_seen) {
 			free(dir);
 			return ck_err(-ENOMEM, "out of memory");
 		}
 		ck_log(CK_LOG_DEBUG, "default disk tier in %s, at most %llu MiB", dir,
 		       (unsigned long long)(budget >> 20));
-		tcache_set_victim(fs->cache, keep_victim, fs);
+		tcache_set_victim(e->cache, keep_victim, e);
 	}
 	free(dir);
 	return 0;

@@ -1,10 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * This file implements the spill of decoded source pieces (plan.h): each
+ * This file implements the spill of decoded source pieces (rd_tensor.h): each
  * piece the visitor gets is appended to an unnamed file with its position,
  * extent and strides, and handed back in the same form when replayed.
  */
-#include "mapping/plan_direct.h"
+#include "read/rd_direct.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -23,7 +23,7 @@ struct spill_piece {
 	uint64_t off, len;		/* its bytes in the file */
 };
 
-struct plan_spill {
+struct rd_spill {
 	int fd;
 	pthread_mutex_t lock;		/* guards the fields below */
 	struct spill_piece *v;
@@ -32,9 +32,9 @@ struct plan_spill {
 	int recorded;			/* a whole recording is there */
 };
 
-int plan_spill_open(const char *dir, struct plan_spill **out)
+int rd_spill_open(const char *dir, struct rd_spill **out)
 {
-	struct plan_spill *s = calloc(1, sizeof(*s));
+	struct rd_spill *s = calloc(1, sizeof(*s));
 	char path[4096];
 
 	if (!s)
@@ -60,12 +60,12 @@ int plan_spill_open(const char *dir, struct plan_spill **out)
 	return 0;
 }
 
-uint64_t plan_spill_bytes(const struct plan_spill *s)
+uint64_t rd_spill_bytes(const struct rd_spill *s)
 {
 	return s->end;
 }
 
-void plan_spill_close(struct plan_spill *s)
+void rd_spill_close(struct rd_spill *s)
 {
 	if (!s)
 		return;
@@ -75,12 +75,12 @@ void plan_spill_close(struct plan_spill *s)
 	free(s);
 }
 
-int plan_spill_recorded(const struct plan_spill *s)
+int rd_spill_recorded(const struct rd_spill *s)
 {
 	return s->recorded;
 }
 
-void plan_spill_mark(struct plan_spill *s, int ok)
+void rd_spill_mark(struct rd_spill *s, int ok)
 {
 	s->recorded = ok;
 	if (!ok) {	/* start over next time */
@@ -90,7 +90,7 @@ void plan_spill_mark(struct plan_spill *s, int ok)
 }
 
 /* Append one dense piece: the n-box at data with strides, gathered. */
-static int record_one(struct plan_spill *s, unsigned rank, size_t isz,
+static int record_one(struct rd_spill *s, unsigned rank, size_t isz,
 		      const uint64_t *pos, const uint64_t *n, const uint8_t *data,
 		      const uint64_t *stride)
 {
@@ -156,7 +156,7 @@ static int record_one(struct plan_spill *s, unsigned rank, size_t isz,
 	return err;
 }
 
-int plan_spill_record(struct plan_spill *s, unsigned rank, size_t isz,
+int rd_spill_record(struct rd_spill *s, unsigned rank, size_t isz,
 		      const uint64_t *selstride, const uint64_t *pos, const uint64_t *n,
 		      const void *data, const uint64_t *stride)
 {
@@ -198,7 +198,7 @@ int plan_spill_record(struct plan_spill *s, unsigned rank, size_t isz,
 	return err;
 }
 
-int plan_spill_replay(struct plan_spill *s, const uint64_t *selstride,
+int rd_spill_replay(struct rd_spill *s, const uint64_t *selstride,
 		      const void *const *want, zarr_visit_fn fn, void *ctx)
 {
 	uint8_t *buf = NULL;
