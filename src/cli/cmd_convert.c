@@ -2,8 +2,10 @@
 /*
  * This file implements `ckptfs convert SRC OUT [-o opts]`: the files of the
  * Hugging Face view written to a directory, byte-identical to what a mount
- * serves (both go through ckfs_read), with a progress bar on a terminal;
- * --stats prints the counters of ckfs_stats_json on stdout at the end.
+ * serves (ckfs_convert.h), with a progress bar on a terminal; --stats prints
+ * the counters of ckfs_stats_json on stdout at the end.  The tensors in
+ * memory at once are at most cache_size bytes (the default cache's without
+ * it), and never more than the largest group of siblings.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -17,10 +19,9 @@
 #include "cli/cli.h"
 #include "cli/cli_opts.h"
 #include "fs/ckfs.h"
+#include "fs/ckfs_convert.h"
 #include "util/ck_err.h"
 #include "util/ck_file.h"
-
-#define CONVERT_CHUNK ((size_t)8 << 20)
 
 static double now(void)
 {
@@ -30,64 +31,26 @@ static double now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void progress(uint64_t done, uint64_t total, double t0, const char *name)
-{
-	int width = 30, fill = total ? (int)((double)done / (double)total * width) : width;
-	double secs = now() - t0;
+struct bar {
+	double t0;
+	double last;			/* when it was last drawn */
+};
 
+/* Draw the progress bar (ckfs_progress_fn), at most 10 times a second. */
+static void progress(void *ctx, uint64_t done, uint64_t total, const char *name)
+{
+	struct bar *b = ctx;
+	int width = 30, fill = total ? (int)((double)done / (double)total * width) : width;
+	double t = now(), secs = t - b->t0;
+
+	if (t - b->last < 0.1 && done < total)
+		return;
+	b->last = t;
 	fprintf(stderr, "\r[%.*s%*s] %3d%% %7.1f MiB %6.1f MiB/s  %-40.40s",
 		fill, "##############################", width - fill, "",
 		total ? (int)(100.0 * (double)done / (double)total) : 100,
 		(double)done / 1048576.0, secs > 0 ? (double)done / 1048576.0 / secs : 0.0,
 		name);
-}
-
-static int write_file(struct ckfs *fs, const struct ckfs_file *f, const char *out,
-		      uint8_t *buf, uint64_t *done, uint64_t total, double t0, int tty)
-{
-	char *path = ck_path_join(out, f->name);
-	uint64_t off = 0;
-	int fd, err = 0;
-
-	if (!path)
-		return ck_err(-ENOMEM, "out of memory");
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		err = ck_err(-errno, "%s: %s", path, strerror(errno));
-		goto out;
-	}
-	while (off < f->size) {
-		ssize_t n = ckfs_read(fs, f, buf, CONVERT_CHUNK, off);
-
-		if (n <= 0) {
-			err = n < 0 ? (int)n : ck_err(-EIO, "%s: short read", f->name);
-			if (!*ck_err_msg())
-				ck_err(err, "%s: read failed", f->name);
-			break;
-		}
-		for (ssize_t w = 0; w < n;) {
-			ssize_t k = write(fd, buf + w, (size_t)(n - w));
-
-			if (k < 0 && errno == EINTR)
-				continue;
-			if (k <= 0) {
-				err = ck_err(-EIO, "%s: write failed: %s", path,
-					     k < 0 ? strerror(errno) : "short write");
-				goto out_close;
-			}
-			w += k;
-		}
-		off += (uint64_t)n;
-		*done += (uint64_t)n;
-		if (tty)
-			progress(*done, total, t0, f->name);
-	}
-out_close:
-	if (close(fd) && !err)
-		err = ck_err(-EIO, "%s: %s", path, strerror(errno));
-out:
-	free(path);
-	return err;
 }
 
 int cmd_convert(int argc, char **argv)
@@ -97,9 +60,8 @@ int cmd_convert(int argc, char **argv)
 	char *keep[32] = { NULL };
 	int nkeep = 0, err = 0, tty = isatty(STDERR_FILENO), stats = 0;
 	struct ckfs *fs = NULL;
-	uint64_t total = 0, done = 0;
-	uint8_t *buf = NULL;
-	double t0;
+	uint64_t total = 0;
+	struct bar bar = { 0, 0 };
 
 	o.step = -1;
 	for (int i = 1; i < argc && !err; i++) {
@@ -123,19 +85,17 @@ int cmd_convert(int argc, char **argv)
 		err = ckfs_open(&o, &fs);
 	if (!err && mkdir(out, 0755) && errno != EEXIST)
 		err = ck_err(-errno, "%s: %s", out, strerror(errno));
-	buf = malloc(CONVERT_CHUNK);
-	if (!err && !buf)
-		err = ck_err(-ENOMEM, "out of memory");
 	for (size_t i = 0; !err && i < fs->nfiles; i++)
 		total += fs->files[i].size;
-	t0 = now();
-	for (size_t i = 0; !err && i < fs->nfiles; i++)
-		err = write_file(fs, &fs->files[i], out, buf, &done, total, t0, tty);
+	bar.t0 = now();
+	if (!err)
+		err = ckfs_convert(fs, out, o.cache_size ? o.cache_size : CKFS_DEFAULT_CACHE_SIZE,
+				   tty ? progress : NULL, &bar);
 	if (tty)
 		fputc('\n', stderr);
 	if (!err)
 		fprintf(stderr, "ckptfs: wrote %zu files, %llu bytes to %s (%s)\n",
-			fs->nfiles, (unsigned long long)done, out, fs->summary);
+			fs->nfiles, (unsigned long long)total, out, fs->summary);
 	if (!err && stats) {
 		char *json;
 		size_t len;
@@ -146,7 +106,6 @@ int cmd_convert(int argc, char **argv)
 			free(json);
 		}
 	}
-	free(buf);
 	ckfs_close(fs);
 	for (int i = 0; i < nkeep; i++)
 		free(keep[i]);
