@@ -204,6 +204,16 @@ static void make_room_locked(struct tcache *c, uint64_t need)
 	}
 	while (c->tail && c->st.bytes + c->reserved + need > c->budget)
 		evict_locked(c, c->tail);
+	/* The entry kept beyond the budget stays only while nothing else
+	 * needs the room: memory stays within the budget plus one tensor. */
+	if (c->big && c->st.bytes + c->reserved + need > c->budget) {
+		struct entry *big = c->big;
+
+		c->big = NULL;
+		if (c->slots[big->id] == big)
+			c->slots[big->id] = NULL;
+		unref_locked(big);
+	}
 }
 
 /* A reader has the entry. */

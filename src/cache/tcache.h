@@ -17,7 +17,9 @@
  * already handed to a reader before those that were computed ahead (claimed
  * and fulfilled) and not read yet.  An entry larger than the whole budget is
  * never listed: the most recent one of at most TCACHE_BIG_MAX bytes is kept
- * beside the budget (so that reading it front to back computes it once);
+ * beside the budget (so that reading it front to back computes it once)
+ * until the room is needed (a reservation or an entry that would not fit
+ * beside it), so that memory stays within the budget plus one tensor;
  * larger ones only reach the readers waiting for them.  The cache lock
  * guards only the index and the LRU list.
  */

@@ -326,6 +326,43 @@ START_TEST(get_should_load_once_and_then_hit)
 }
 END_TEST
 
+/* A tensor larger than the budget is kept beside it (read again without a
+ * load) until a load needs the room: then it goes, so that memory stays
+ * within the budget plus the one tensor being computed. */
+START_TEST(big_entry_should_stay_until_a_load_needs_the_room)
+{
+	struct loader l = { .fail_id = -1 };
+	struct tcache *c;
+	struct tcache_ref r;
+
+	ck_assert_int_eq(tcache_new(64, 20, load, &l, &c), 0);
+	for (int i = 0; i < 2; i++) {	/* 30 bytes: beyond the budget */
+		ck_assert_int_eq(tcache_get(c, 29, &r), 0);
+		tcache_put(c, &r);
+	}
+	ck_assert_uint_eq(atomic_load(&l.loads[29]), 1);
+	ck_assert_int_eq(tcache_has(c, 29), 1);
+	/* A small one fits beside it. */
+	ck_assert_int_eq(tcache_get(c, 4, &r), 0);
+	tcache_put(c, &r);
+	ck_assert_int_eq(tcache_has(c, 29), 1);
+	/* A load that fits once the listed entries go leaves it... */
+	tcache_reserve(c, 18);
+	ck_assert_int_eq(tcache_has(c, 4), 0);
+	ck_assert_int_eq(tcache_has(c, 29), 1);
+	tcache_unreserve(c, 18);
+	/* ...one that does not fit even then drops it. */
+	tcache_reserve(c, 21);
+	ck_assert_int_eq(tcache_has(c, 29), 0);
+	tcache_unreserve(c, 21);
+	ck_assert_int_eq(tcache_get(c, 29, &r), 0);
+	ck_assert_uint_eq(r.data[29], 29);
+	tcache_put(c, &r);
+	ck_assert_uint_eq(atomic_load(&l.loads[29]), 2);
+	tcache_free(c);
+}
+END_TEST
+
 START_TEST(budget_should_evict_least_recently_used_and_keep_held_refs_valid)
 {
 	struct loader l = { .fail_id = -1 };
@@ -540,6 +577,7 @@ int main(void)
 	tcase_add_test(tc, failed_load_should_report_and_not_be_cached);
 	tcase_add_test(tc, waiters_should_get_the_failed_loads_message);
 	tcase_add_test(tc, elsewhere_should_reach_every_waiter_and_cache_nothing);
+	tcase_add_test(tc, big_entry_should_stay_until_a_load_needs_the_room);
 	tcase_add_test(tc, concurrent_readers_should_share_one_load);
 	tcase_add_test(tc, claim_should_make_readers_wait_for_the_fulfilment);
 	suite_add_tcase(s, tc);
