@@ -492,6 +492,68 @@ static void transpose_u16(uint16_t *o, uint64_t os, const uint16_t *s, uint64_t 
 	}
 }
 
+/*
+ * bfloat16 through pointwise operations, 8 at a time: widened to float32,
+ * the operations applied in chain order (the same IEEE single-precision
+ * operations as apply_ops()), rounded back as ck_f32_to_bf16() does, NaNs
+ * made quiet.  Applied in place to runs of the output after a transpose.
+ */
+void rd_ops_bf16(const struct rd_moves *m, uint16_t *o, uint64_t n)
+{
+	uint64_t x = 0;
+#ifdef __SSE2__
+	const __m128i zero = _mm_setzero_si128(), lsb = _mm_set1_epi32(1);
+	const __m128i half = _mm_set1_epi32(0x7fff), abs = _mm_set1_epi32(0x7fffffff);
+	const __m128i inf = _mm_set1_epi32(0x7f800000), quiet = _mm_set1_epi32(0x00400000);
+
+	for (; x + 8 <= n; x += 8) {
+		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(o + x)), w[2];
+
+		w[0] = _mm_unpacklo_epi16(zero, v);
+		w[1] = _mm_unpackhi_epi16(zero, v);
+		for (int h = 0; h < 2; h++) {
+			__m128 f = _mm_castsi128_ps(w[h]);
+			__m128i u, nan, r;
+
+			for (unsigned i = 0; i < m->nops; i++) {
+				__m128 k = _mm_set1_ps(m->c[i]);
+
+				f = m->op[i] == HOOK_OP_MUL ? _mm_mul_ps(f, k) :
+				    m->op[i] == HOOK_OP_DIV ? _mm_div_ps(f, k) : _mm_add_ps(f, k);
+			}
+			u = _mm_castps_si128(f);
+			nan = _mm_cmpgt_epi32(_mm_and_si128(u, abs), inf);
+			r = _mm_add_epi32(_mm_add_epi32(u, half),
+					  _mm_and_si128(_mm_srli_epi32(u, 16), lsb));
+			r = _mm_or_si128(_mm_and_si128(nan, _mm_or_si128(u, quiet)),
+					 _mm_andnot_si128(nan, r));
+			w[h] = _mm_srai_epi32(r, 16);
+		}
+		_mm_storeu_si128((__m128i *)(void *)(o + x), _mm_packs_epi32(w[0], w[1]));
+	}
+#endif
+	for (; x < n; x++)
+		o[x] = ck_f32_to_bf16(apply_ops(m, ck_bf16_to_f32(o[x])));
+}
+
+/* transpose_u16(), then the operations of m on each tile's rows while they
+ * are in the cache. */
+static void transpose_u16_ops(const struct rd_moves *m, uint16_t *o, uint64_t os,
+			      const uint16_t *s, uint64_t ss, uint64_t np, uint64_t nx)
+{
+	for (uint64_t p0 = 0; p0 < np; p0 += TILE) {
+		uint64_t pn = np - p0 < TILE ? np - p0 : TILE;
+
+		for (uint64_t x0 = 0; x0 < nx; x0 += TILE) {
+			uint64_t xn = nx - x0 < TILE ? nx - x0 : TILE;
+
+			transpose_u16(o + x0 * os + p0, os, s + p0 * ss + x0, ss, pn, xn);
+			for (uint64_t x = x0; x < x0 + xn; x++)
+				rd_ops_bf16(m, o + x * os + p0, pn);
+		}
+	}
+}
+
 static const struct kern *kern_for(enum ck_dtype sdt, enum ck_dtype odt,
 				      unsigned nops)
 {
@@ -582,6 +644,10 @@ static int scatter(void *ctx, const uint64_t *pos, const uint64_t *n,
 				transpose_u16((uint16_t *)(void *)o + oi + tabP[0] + tabL[0],
 					      stepL, (const uint16_t *)data + si, ps[aP], n[aP],
 					      n[aL]);
+			else if (mode == 1 && c->k == &kern_bf16_ops && stepL)
+				transpose_u16_ops(m, (uint16_t *)(void *)o + oi + tabP[0] +
+						  tabL[0], stepL, (const uint16_t *)data + si,
+						  ps[aP], n[aP], n[aL]);
 			else if (mode == 1)
 				c->k->tile(c, o, oi + tabP[0], tabL, data, si, ps[aP], n[aP],
 					   n[aL]);

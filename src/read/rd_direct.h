@@ -97,4 +97,8 @@ int rd_spill_replay(struct rd_spill *s, const uint64_t *selstride,
  * applies: the reference the direct path is tested against. */
 int rd_tensor_hooks(const struct plan_tensor *t, void *out);
 
+/* The pointwise operations of m on n bfloat16 values in place, as the
+ * direct path applies them after a transpose (vectorized where it can). */
+void rd_ops_bf16(const struct rd_moves *m, uint16_t *o, uint64_t n);
+
 #endif

@@ -1092,6 +1092,62 @@ START_TEST(siblings_should_read_as_they_do_alone)
 }
 END_TEST
 
+/* bfloat16 -> float32 -> the operations -> bfloat16, one value at a time,
+ * written here from the formats' definitions: round to nearest, ties to
+ * even; a NaN keeps its sign and top bits and is made quiet. */
+static uint16_t ref_ops_bf16(const struct rd_moves *m, uint16_t h)
+{
+	union { uint32_t u; float f; } v = { .u = (uint32_t)h << 16 };
+	uint32_t u, low;
+
+	for (unsigned i = 0; i < m->nops; i++)
+		v.f = m->op[i] == HOOK_OP_MUL ? v.f * m->c[i] :
+		      m->op[i] == HOOK_OP_DIV ? v.f / m->c[i] : v.f + m->c[i];
+	u = v.u;
+	if ((u & 0x7fffffffu) > 0x7f800000u)
+		return (uint16_t)(u >> 16 | 0x40);
+	low = u & 0xffffu;
+	u >>= 16;
+	if (low > 0x8000u || (low == 0x8000u && (u & 1)))
+		u++;
+	return (uint16_t)u;
+}
+
+/* The vectorized operations of the direct path agree with that for every
+ * bfloat16 value (zeros, subnormals, infinities, NaNs, ties), whatever the
+ * run length and alignment. */
+START_TEST(direct_path_operations_should_round_every_bf16_value)
+{
+	static const struct { unsigned n; enum hook_op op[2]; float c[2]; } sets[] = {
+		{ 1, { HOOK_OP_MUL }, { 0.08838834764831845f } },
+		{ 1, { HOOK_OP_DIV }, { 11.313708498984761f } },
+		{ 2, { HOOK_OP_MUL, HOOK_OP_ADD }, { 3.0f, 1.0f } },
+		{ 1, { HOOK_OP_MUL }, { 1e30f } },
+	};
+	uint16_t *v = malloc(65536 * sizeof(*v) + 16);
+
+	for (size_t k = 0; k < sizeof(sets) / sizeof(sets[0]); k++) {
+		struct rd_moves m = { 0 };
+
+		m.nops = sets[k].n;
+		for (unsigned i = 0; i < m.nops; i++) {
+			m.op[i] = sets[k].op[i];
+			m.c[i] = sets[k].c[i];
+		}
+		for (unsigned off = 0; off < 3; off++) {
+			for (uint32_t i = 0; i < 65536; i++)
+				v[off + i] = (uint16_t)i;
+			rd_ops_bf16(&m, v + off, 65536 - off);
+			for (uint32_t i = 0; i < 65536 - off; i++)
+				ck_assert_msg(v[off + i] == ref_ops_bf16(&m, (uint16_t)i),
+					      "set %zu, 0x%04x: got 0x%04x, want 0x%04x", k, i,
+					      v[off + i], ref_ops_bf16(&m, (uint16_t)i));
+		}
+	}
+	free(v);
+}
+END_TEST
+
 /* Chains that only move elements are read straight from the chunks, with
  * the same bytes as the hook chain, in both layouts. */
 START_TEST(the_direct_path_should_match_the_hook_chain)
@@ -1511,6 +1567,7 @@ int main(void)
 	tcase_add_test(tc, tower_rules_should_count_their_own_blocks);
 	tcase_add_test(tc, siblings_should_read_as_they_do_alone);
 	tcase_add_test(tc, the_direct_path_should_match_the_hook_chain);
+	tcase_add_test(tc, direct_path_operations_should_round_every_bf16_value);
 	tcase_add_test(tc, moves_should_compose_reshape_and_transpose);
 	tcase_add_test(tc, sources_should_be_found_at_alternative_paths_or_logged_absent);
 	tcase_add_test(tc, mapping_parse_should_check_or_from_and_optional);
