@@ -62,7 +62,7 @@ struct ckfs_opts {
 #define CKFS_DEFAULT_SHARD_SIZE ((uint64_t)5000000000)
 #define CKFS_MIN_DEFAULT_SHARD_SIZE ((uint64_t)256 << 20)
 #define CKFS_DEFAULT_CACHE_SIZE ((uint64_t)1 << 30)
-#define CKFS_DEFAULT_READ_AHEAD ((uint64_t)1 << 20)
+#define CKFS_DEFAULT_READ_AHEAD ((uint64_t)16 << 20)
 
 enum ckfs_kind {
 	CKFS_BYTES,			/* contents held in memory */
