@@ -125,7 +125,8 @@ int cmd_mount(int argc, char **argv)
 	fargv[fargc++] = (char *)fsname.data;
 	fargv[fargc] = NULL;
 	rc = fs_ops_main(fs, o.keep_read_ahead ? 0 : o.read_ahead ? o.read_ahead :
-			 CKFS_DEFAULT_READ_AHEAD, fargc, fargv) ? CLI_EXIT_FAIL : CLI_EXIT_OK;
+			 ckfs_default_read_ahead(o.cache_size), fargc, fargv) ?
+		     CLI_EXIT_FAIL : CLI_EXIT_OK;
 out:
 	ckfs_close(fs);
 	for (int i = 0; i < nkeep; i++)

@@ -56,7 +56,7 @@ static const char usage[] =
 	"  cache_dir_size=SIZE  budget of cache_dir (default 64GiB)\n"
 	"  cache_dir_keep   leave the cache_dir files at unmount, for the next\n"
 	"                   mount of the same view (else they are removed)\n"
-	"  read_ahead=SIZE  kernel readahead of the mount (default 16MiB, 0 = kernel's)\n"
+	"  read_ahead=SIZE  kernel readahead (default cache_size/64, 1-16MiB; 0: kernel's)\n"
 	"  tokenizer=DIR    pass the tokenizer files of DIR through (regular files\n"
 	"                   with a tokenizer's name, never a symlink)\n"
 	"  follow_symlinks  files of the checkpoint may be symlinks out of it\n"

@@ -248,6 +248,14 @@ static uint64_t default_shard_size(uint64_t cache_size)
 	return s < CKFS_DEFAULT_SHARD_SIZE ? s : CKFS_DEFAULT_SHARD_SIZE;
 }
 
+uint64_t ckfs_default_read_ahead(uint64_t cache_size)
+{
+	uint64_t r = (cache_size ? cache_size : CKFS_DEFAULT_CACHE_SIZE) / 64;
+
+	r = r < CKFS_MIN_DEFAULT_READ_AHEAD ? CKFS_MIN_DEFAULT_READ_AHEAD : r;
+	return r > CKFS_MAX_DEFAULT_READ_AHEAD ? CKFS_MAX_DEFAULT_READ_AHEAD : r;
+}
+
 static int build_layout(struct ckfs *fs, uint64_t shard_size)
 {
 	struct st_tensor_desc *d = calloc(fs->plan->ntensors + 1, sizeof(*d));
