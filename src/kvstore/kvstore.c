@@ -212,6 +212,18 @@ int kvstore_read(const struct kvstore *kv, const struct kv_value *v,
 	return kvfiles_pread(kv->files, v->file_id, buf, len, pos);
 }
 
+void kvstore_prefetch(const struct kvstore *kv, const struct kv_value *v,
+		      uint64_t off, uint64_t len)
+{
+	uint64_t pos;
+
+	if (v->inline_data || off > v->length || __builtin_add_overflow(v->offset, off, &pos))
+		return;
+	if (len > v->length - off)
+		len = v->length - off;
+	kvfiles_prefetch(kv->files, v->file_id, len, pos);
+}
+
 int kvstore_list(const struct kvstore *kv, const char *prefix, size_t plen,
 		 kvstore_list_cb cb, void *ctx)
 {

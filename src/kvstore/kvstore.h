@@ -98,6 +98,15 @@ int kvstore_get(const struct kvstore *kv, const char *key, size_t keylen,
 		struct kv_value *v);
 
 /*
+ * A hint that bytes [off, off + len) of value v will be read soon: the store
+ * starts fetching them in the background (for a file, the kernel's
+ * readahead of that range).  Clipped to the value; never fails.
+ * Thread-safe.
+ */
+void kvstore_prefetch(const struct kvstore *kv, const struct kv_value *v,
+		      uint64_t off, uint64_t len);
+
+/*
  * Read len bytes at offset off within value v into buf.  -EIO if the value
  * is shorter than off+len or the file is truncated.  Thread-safe.
  */

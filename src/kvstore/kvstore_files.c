@@ -351,6 +351,32 @@ int kvfiles_pread(struct kvstore_files *t, uint32_t id, void *buf, size_t len,
 	return err;
 }
 
+void kvfiles_prefetch(struct kvstore_files *t, uint32_t id, uint64_t len, uint64_t off)
+{
+	struct kvstore_file *f;
+	int fd = -1;
+
+	if (id >= t->n || !len || off > (uint64_t)INT64_MAX || len > (uint64_t)INT64_MAX)
+		return;
+	f = &t->v[id];
+	if (!f->checked)
+		return;
+	pthread_mutex_lock(&t->lock);
+	if (acquire(t, id) == 0)
+		fd = f->fd;
+	pthread_mutex_unlock(&t->lock);
+	if (fd < 0) {
+		ck_err_clear();
+		return;
+	}
+	/* A hint: the kernel starts reading the range now, in the background,
+	 * at the disk's queue depth; nothing to do if it declines. */
+	(void)posix_fadvise(fd, (off_t)off, (off_t)len, POSIX_FADV_WILLNEED);
+	pthread_mutex_lock(&t->lock);
+	release(t, id);
+	pthread_mutex_unlock(&t->lock);
+}
+
 void kvfiles_set_max_open(struct kvstore_files *t, size_t max_open)
 {
 	pthread_mutex_lock(&t->lock);

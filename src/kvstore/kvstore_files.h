@@ -105,6 +105,11 @@ int kvfiles_add_unchecked(struct kvstore_files *t, const char *path,
 int kvfiles_pread(struct kvstore_files *t, uint32_t id, void *buf, size_t len,
 		  uint64_t off);
 
+/* Ask the kernel to start reading len bytes at off of file id into the page
+ * cache now (posix_fadvise WILLNEED), for a pread soon after.  A hint: files
+ * that cannot be had now are skipped, nothing is reported.  Thread-safe. */
+void kvfiles_prefetch(struct kvstore_files *t, uint32_t id, uint64_t len, uint64_t off);
+
 /* Change the bound on descriptors kept open between reads (0: none);
  * closes unused ones above it.  For tests and tuning.  Thread-safe. */
 void kvfiles_set_max_open(struct kvstore_files *t, size_t max_open);

@@ -435,6 +435,30 @@ DEF_KERN(kern_bf16_ops, MOVE_BF16_OPS);
  * for p < np, x < nx, in 64 x 64 tiles of 8 x 8 blocks.
  */
 #ifdef __SSE2__
+/* Rows x of the output: o[x] + p, for the 8 x of a block. */
+static void block8_u16_rows(uint16_t *const *o, const uint16_t *s, uint64_t ss)
+{
+	__m128i a[8], t[8], u[8];
+
+	for (int i = 0; i < 8; i++)
+		a[i] = _mm_loadu_si128((const __m128i *)(const void *)(s + i * ss));
+	for (int i = 0; i < 4; i++) {
+		t[2 * i] = _mm_unpacklo_epi16(a[2 * i], a[2 * i + 1]);
+		t[2 * i + 1] = _mm_unpackhi_epi16(a[2 * i], a[2 * i + 1]);
+	}
+	for (int h = 0; h < 2; h++) {
+		u[4 * h] = _mm_unpacklo_epi32(t[4 * h], t[4 * h + 2]);
+		u[4 * h + 1] = _mm_unpackhi_epi32(t[4 * h], t[4 * h + 2]);
+		u[4 * h + 2] = _mm_unpacklo_epi32(t[4 * h + 1], t[4 * h + 3]);
+		u[4 * h + 3] = _mm_unpackhi_epi32(t[4 * h + 1], t[4 * h + 3]);
+	}
+	for (int i = 0; i < 4; i++) {
+		_mm_storeu_si128((__m128i *)(void *)o[2 * i], _mm_unpacklo_epi64(u[i], u[4 + i]));
+		_mm_storeu_si128((__m128i *)(void *)o[2 * i + 1],
+				 _mm_unpackhi_epi64(u[i], u[4 + i]));
+	}
+}
+
 static void block8_u16(uint16_t *o, uint64_t os, const uint16_t *s, uint64_t ss)
 {
 	__m128i a[8], t[8], u[8];
@@ -461,6 +485,13 @@ static void block8_u16(uint16_t *o, uint64_t os, const uint16_t *s, uint64_t ss)
 	}
 }
 #else
+static void block8_u16_rows(uint16_t *const *o, const uint16_t *s, uint64_t ss)
+{
+	for (uint64_t x = 0; x < 8; x++)
+		for (uint64_t p = 0; p < 8; p++)
+			o[x][p] = s[p * ss + x];
+}
+
 static void block8_u16(uint16_t *o, uint64_t os, const uint16_t *s, uint64_t ss)
 {
 	for (uint64_t x = 0; x < 8; x++)
@@ -488,6 +519,43 @@ static void transpose_u16(uint16_t *o, uint64_t os, const uint16_t *s, uint64_t 
 			for (uint64_t x = x0; x < xv; x++)
 				for (uint64_t p = pv; p < p1; p++)
 					o[x * os + p] = s[p * ss + x];
+		}
+	}
+}
+
+/*
+ * The transpose through a table: o[tab[x] + p] = s[p * ss + x] for p < np,
+ * x < nx (an output axis whose offsets are not a fixed step, as after a
+ * permutation of heads or of RoPE halves), in 64 x 64 tiles of 8 x 8
+ * blocks; with ops, their operations on each tile's rows after it.
+ */
+static void transpose_u16_tab(const struct rd_moves *ops, uint16_t *o, const uint64_t *tab,
+			      const uint16_t *s, uint64_t ss, uint64_t np, uint64_t nx)
+{
+	for (uint64_t p0 = 0; p0 < np; p0 += TILE) {
+		uint64_t p1 = p0 + TILE < np ? p0 + TILE : np, pv = p0 + ((p1 - p0) & ~7ull);
+
+		for (uint64_t x0 = 0; x0 < nx; x0 += TILE) {
+			uint64_t x1 = x0 + TILE < nx ? x0 + TILE : nx;
+			uint64_t xv = x0 + ((x1 - x0) & ~7ull);
+
+			for (uint64_t x = x0; x < xv; x += 8) {
+				uint16_t *rows[8];
+
+				for (uint64_t p = p0; p < pv; p += 8) {
+					for (int i = 0; i < 8; i++)
+						rows[i] = o + tab[x + i] + p;
+					block8_u16_rows(rows, s + p * ss + x, ss);
+				}
+			}
+			for (uint64_t x = xv; x < x1; x++)
+				for (uint64_t p = p0; p < p1; p++)
+					o[tab[x] + p] = s[p * ss + x];
+			for (uint64_t x = x0; x < xv; x++)
+				for (uint64_t p = pv; p < p1; p++)
+					o[tab[x] + p] = s[p * ss + x];
+			for (uint64_t x = x0; ops && x < x1; x++)
+				rd_ops_bf16(ops, o + tab[x] + p0, p1 - p0);
 		}
 	}
 }
@@ -648,6 +716,10 @@ static int scatter(void *ctx, const uint64_t *pos, const uint64_t *n,
 				transpose_u16_ops(m, (uint16_t *)(void *)o + oi + tabP[0] +
 						  tabL[0], stepL, (const uint16_t *)data + si,
 						  ps[aP], n[aP], n[aL]);
+			else if (mode == 1 && (c->k == &kern_u16 || c->k == &kern_bf16_ops))
+				transpose_u16_tab(c->k == &kern_bf16_ops ? m : NULL,
+						  (uint16_t *)(void *)o + oi + tabP[0], tabL,
+						  (const uint16_t *)data + si, ps[aP], n[aP], n[aL]);
 			else if (mode == 1)
 				c->k->tile(c, o, oi + tabP[0], tabL, data, si, ps[aP], n[aP],
 					   n[aL]);

@@ -808,6 +808,29 @@ static void *par_worker(void *arg)
 	return NULL;
 }
 
+/*
+ * Tell the store which chunks the box needs, in the order they will be
+ * read, so that their bytes are on their way (the disk reading at its own
+ * queue depth) while the first ones decode.  Whole values only: for a
+ * sharded array the value is a shard, most of which a box may not need.
+ */
+static void prefetch_cells(struct zarr_read_walk *w, const struct zarr_cells *cells)
+{
+	const struct zarr_meta *m = w->a->meta;
+	struct kv_value v;
+
+	if (m->codecs->shard)
+		return;
+	for (size_t i = 0; i < cells->n; i++) {
+		int len = zarr_meta_chunk_key(m, cells->v[i].cell, w->key + w->plen,
+					      w->keycap - w->plen);
+
+		if (len >= 0 && kvstore_get(w->a->kv, w->key, w->plen + (size_t)len, &v) == 0)
+			kvstore_prefetch(w->a->kv, &v, 0, v.length);
+	}
+	ck_err_clear();
+}
+
 /* From read_parallel(): not worth it (or no threads), read serially. */
 #define READ_SERIALLY 1
 
@@ -840,6 +863,7 @@ static int read_parallel(struct zarr_read_walk *w, const uint64_t *start,
 		free(cells.v);
 		return READ_SERIALLY;
 	}
+	prefetch_cells(w, &cells);
 	memset(&p, 0, sizeof(p));
 	p.proto = w;
 	p.cells = &cells;

@@ -168,6 +168,7 @@ int zarr_stream_chunk(const struct zarr_meta *m, const struct kvstore *kv,
 	err = locate(m, kv, v, &z.base, &len);
 	if (err)
 		return err;
+	kvstore_prefetch(kv, v, z.base, len);	/* on its way while we decode */
 	/* k: the outermost axis whose rows fit a window. */
 	for (k = m->rank; k-- > 0;) {
 		z.stride[k] = k + 1 < m->rank ? z.stride[k + 1] * m->chunk[k + 1] : 1;
