@@ -285,6 +285,11 @@ static int load_one(struct rd_engine *e, uint32_t id, uint8_t **data, uint64_t *
 	uint8_t *buf;
 	int err;
 
+	/* Put in the disk tier since the reader looked (a wave of another
+	 * reader, or the cache's eviction): read it there, not again from
+	 * its group's chunks, which hold every sibling. */
+	if (e->dtier && dtier_has(e->dtier, id))
+		return LOAD_IN_TIER;
 	if (e->groups->of && e->groups->of[id] != UINT32_MAX) {
 		err = load_wave(e, id, data);
 		if (err == LOADED)
