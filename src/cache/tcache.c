@@ -136,21 +136,24 @@ static void unref_locked(struct entry *e)
 	}
 }
 
-/* Unlist an entry: off the LRU, out of its slot, cache reference dropped
- * (to the victim list instead, when there is a victim callback). */
+/* Unlist an entry: off the LRU, out of its slot, cache reference dropped.
+ * With a victim callback it goes to the victim list instead and stays in
+ * its slot until the callback is done with it (drain_victims): a reader
+ * asking for it meanwhile gets these bytes, instead of computing them again
+ * while the callback is still storing them elsewhere. */
 static void evict_locked(struct tcache *c, struct entry *e)
 {
 	unlink_lru(c, e);
 	e->listed = 0;
 	c->st.bytes -= e->size;
 	c->st.evictions++;
-	if (c->slots[e->id] == e)
-		c->slots[e->id] = NULL;
 	if (c->victim) {
 		e->next = c->victims;
 		c->victims = e;
 		return;
 	}
+	if (c->slots[e->id] == e)
+		c->slots[e->id] = NULL;
 	unref_locked(e);
 }
 
@@ -181,6 +184,8 @@ static void drain_victims(struct tcache *c)
 		c->victim(c->vctx, id, e->data, size, used);
 		pthread_mutex_lock(&c->lock);
 		e->next = NULL;
+		if (c->slots[id] == e && !e->listed)
+			c->slots[id] = NULL;
 		unref_locked(e);
 		pthread_mutex_unlock(&c->lock);
 	}

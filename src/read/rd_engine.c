@@ -190,7 +190,7 @@ static int load_wave_locked(struct rd_engine *e, uint32_t id, uint8_t **data)
 	/* In memory at once: k siblings from id on (before it at the end);
 	 * batched: every sibling, from id on, k at a time. */
 	err = wave_claim(e, id, batched ? pos : pos + k <= n ? pos : n - k,
-			 batched ? n : k, batched, &w);
+			 batched ? n : k, e->dtier != NULL, &w);
 	per = batched ? (k ? k : 1) : w.m;
 	if (!err && w.m > per && rd_spill_open(e->tier_dir, &spill))
 		ck_err_clear();	/* without: each batch decodes its box */
@@ -329,31 +329,35 @@ static int load_tensor(void *ctx, uint32_t id, uint8_t **data, uint64_t *size)
 	return err;
 }
 
-/* A reader has had (part of) tensor t. */
-static void note_read(struct rd_engine *e, uint32_t t)
+/* A reader has had n bytes of tensor t. */
+static void note_read(struct rd_engine *e, uint32_t t, uint64_t n)
 {
+	uint64_t size = e->plan->tensors[t].nbytes, old;
 	uint32_t g;
 
-	if (!e->seen || atomic_exchange_explicit(&e->seen[t], 1, memory_order_relaxed))
+	if (!e->served)
 		return;
+	old = atomic_fetch_add_explicit(&e->served[t], n, memory_order_relaxed);
 	g = e->groups->of[t];
-	if (g != UINT32_MAX)
-		atomic_fetch_add_explicit(&e->group_seen[g], 1, memory_order_relaxed);
+	if (g != UINT32_MAX && old < size && old + n >= size)
+		atomic_fetch_add_explicit(&e->group_done[g], 1, memory_order_relaxed);
 }
 
 int rd_group_read_whole(struct rd_engine *e, uint32_t t)
 {
 	uint32_t g = e->groups->of[t];
 
-	if (!e->seen)
+	if (!e->served)
 		return 0;
 	if (g == UINT32_MAX)
-		return atomic_load_explicit(&e->seen[t], memory_order_relaxed);
-	return atomic_load_explicit(&e->group_seen[g], memory_order_relaxed) >=
+		return atomic_load_explicit(&e->served[t], memory_order_relaxed) >=
+		       e->plan->tensors[t].nbytes;
+	return atomic_load_explicit(&e->group_done[g], memory_order_relaxed) >=
 	       e->groups->first[g + 1] - e->groups->first[g];
 }
 
-/* Copy from the disk tier when t is there and not in the RAM cache: the
+/* Copy from the disk tier when t is there and not ready in the RAM cache
+ * (one being loaded may end in the tier: its bytes there are final): the
  * bytes copied, 0 when it is not there, or -errno. */
 static ssize_t copy_from_tier(struct rd_engine *e, const struct plan_tensor *pt,
 			      uint32_t t, uint64_t toff, uint8_t *buf, size_t n)
@@ -361,8 +365,8 @@ static ssize_t copy_from_tier(struct rd_engine *e, const struct plan_tensor *pt,
 	uint64_t size;
 	ssize_t got;
 
-	if (!e->dtier || tcache_has(e->cache, t) || dtier_size(e->dtier, t, &size) ||
-	    size != pt->nbytes)
+	if (!e->dtier || (tcache_has(e->cache, t) && !tcache_loading(e->cache, t)) ||
+	    dtier_size(e->dtier, t, &size) || size != pt->nbytes)
 		return 0;
 	got = dtier_read(e->dtier, t, buf, n, toff);
 	if (got > 0 || got == -ENOENT)
@@ -381,7 +385,7 @@ ssize_t rd_copy(struct rd_engine *e, uint32_t t, uint64_t toff, uint8_t *buf,
 
 	if (n > pt->nbytes - toff)
 		n = (size_t)(pt->nbytes - toff);
-	note_read(e, t);
+	note_read(e, t, n);
 	/* The tensor may go to the disk tier while we wait for it. */
 	for (int tries = 0; err == TCACHE_ELSEWHERE && tries < RD_COPY_TRIES; tries++) {
 		ssize_t got = copy_from_tier(e, pt, t, toff, buf, n);
@@ -464,8 +468,8 @@ void rd_engine_free(struct rd_engine *e)
 			free(p);
 	}
 	free((void *)e->handoff);
-	free((void *)e->seen);
-	free((void *)e->group_seen);
+	free((void *)e->served);
+	free((void *)e->group_done);
 	free(e->tier_dir);
 	pthread_mutex_destroy(&e->load_lock);
 	for (unsigned i = 0; i < RD_WAVE_LOCKS; i++)

@@ -26,9 +26,10 @@ struct rd_engine {
 	int tier_all;			/* 1: every tensor computed goes to
 					   the tier (cache_dir= given); 0: only
 					   what the RAM cache cannot keep */
-	_Atomic uint8_t *seen;		/* per tensor: a reader had it (with
-					   the default tier; owned) */
-	_Atomic uint32_t *group_seen;	/* per group: its tensors seen */
+	_Atomic uint64_t *served;	/* per tensor: bytes copied to readers
+					   (with the default tier; owned) */
+	_Atomic uint32_t *group_done;	/* per group: its tensors whose every
+					   byte was copied once */
 	_Atomic uint64_t tensor_loads;	/* tensors computed successfully */
 	_Atomic(uint8_t *) *handoff;	/* per tensor: its bytes, computed by
 					   a wave of its group while the reader
@@ -41,8 +42,9 @@ struct rd_engine {
 	unsigned loads_running, loads_max;
 };
 
-/* 1 when every tensor of t's group (t alone, without one) has been read
- * at least in part; kept only with the default tier (e->seen). */
+/* 1 when readers have had as many bytes of every tensor of t's group (t
+ * alone, without one) as it holds; kept only with the default tier
+ * (e->served). */
 int rd_group_read_whole(struct rd_engine *e, uint32_t t);
 
 #endif

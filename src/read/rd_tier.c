@@ -100,8 +100,9 @@ static uint64_t default_budget(const char *dir)
 }
 
 /* The RAM cache evicted tensor id: keep it in the default tier instead of
- * computing it again, unless every tensor of its group has been read (a
- * reader going through the file, or the loaders' order, is done with it). */
+ * computing it again, unless readers have had every byte of every tensor
+ * of its group (a reader going through the file, or the loaders' order, is
+ * done with it; a tensor read in part may be wanted again). */
 static void keep_victim(void *ctx, uint32_t id, const uint8_t *data, uint64_t size,
 			int used)
 {
@@ -141,9 +142,9 @@ int rd_engine_tier(struct rd_engine *e, const struct rd_tier_opts *o)
 		ck_log(CK_LOG_DEBUG, "no default disk tier: %s", ck_err_msg());
 		ck_err_clear();
 	} else {
-		e->seen = calloc(e->plan->ntensors + 1, sizeof(*e->seen));
-		e->group_seen = calloc(e->groups->ngroups + 1, sizeof(*e->group_seen));
-		if (!e->seen || !e->group_seen) {
+		e->served = calloc(e->plan->ntensors + 1, sizeof(*e->served));
+		e->group_done = calloc(e->groups->ngroups + 1, sizeof(*e->group_done));
+		if (!e->served || !e->group_done) {
 			free(dir);
 			return ck_err(-ENOMEM, "out of memory");
 		}

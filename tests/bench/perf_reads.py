@@ -24,6 +24,10 @@
         unmount; median_s=, min_s= over REPEATS mounts.
     perf_reads.py stats JSON_FILE
         fields of a user.ckptfs.stats line, or n/a.
+    perf_reads.py same DIR1 DIR2
+        whether two HF model directories hold the same tensors (names,
+        dtypes, shapes and bytes), however they are cut into shards, and the
+        same config.json; same=yes or same=no (with the first difference).
 """
 import json
 import mmap
@@ -214,6 +218,53 @@ def cmd_stats(path):
             print("%s=n/a" % k)
 
 
+def st_tensors(root):
+    """name -> (path, dtype, shape, start, end) over every shard of root."""
+    out = {}
+    for name in sorted(os.listdir(root)):
+        if not name.endswith(".safetensors"):
+            continue
+        path = os.path.join(root, name)
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            base, hdr = st_header(fd)
+        finally:
+            os.close(fd)
+        for t, info in hdr.items():
+            a, b = info["data_offsets"]
+            out[t] = (path, info["dtype"], info["shape"], base + a, base + b)
+    return out
+
+
+def cmd_same(d1, d2):
+    t1, t2 = st_tensors(d1), st_tensors(d2)
+    why = None
+    with open(os.path.join(d1, "config.json"), "rb") as f1, \
+            open(os.path.join(d2, "config.json"), "rb") as f2:
+        if f1.read() != f2.read():
+            why = "config.json"
+    if why is None and sorted(t1) != sorted(t2):
+        why = "tensor names"
+    for name in sorted(t1) if why is None else []:
+        p1, dt1, sh1, a1, b1 = t1[name]
+        p2, dt2, sh2, a2, b2 = t2[name]
+        if (dt1, sh1, b1 - a1) != (dt2, sh2, b2 - a2):
+            why = name + ": dtype or shape"
+            break
+        with open(p1, "rb") as f1, open(p2, "rb") as f2:
+            f1.seek(a1)
+            f2.seek(a2)
+            left = b1 - a1
+            while left and why is None:
+                n = min(left, 8 << 20)
+                if f1.read(n) != f2.read(n):
+                    why = name + ": bytes"
+                left -= n
+        if why:
+            break
+    print("same=yes" if why is None else "same=no (%s)" % why)
+
+
 def main():
     a = sys.argv
     if len(a) >= 3 and a[1] == "mmap":
@@ -226,6 +277,8 @@ def main():
         cmd_ready(a[2], a[3], a[4], a[5], int(a[6]))
     elif len(a) == 3 and a[1] == "stats":
         cmd_stats(a[2])
+    elif len(a) == 4 and a[1] == "same":
+        cmd_same(a[2], a[3])
     else:
         sys.exit(__doc__)
 

@@ -263,6 +263,58 @@ START_TEST(evicted_entries_should_reach_the_victim_callback)
 }
 END_TEST
 
+/* While the victim callback has an evicted entry (storing it elsewhere), a
+ * reader asking for it gets its bytes from memory, without a load; once
+ * the callback is done, the next get loads it. */
+struct reget {
+	struct tcache *c;
+	int err;
+	uint8_t first;
+	unsigned calls;
+};
+
+static void victim_reget(void *ctx, uint32_t id, const uint8_t *data, uint64_t size,
+			 int used)
+{
+	struct reget *g = ctx;
+	struct tcache_ref r;
+
+	(void)data;
+	(void)size;
+	(void)used;
+	g->calls++;
+	g->err = tcache_get(g->c, id, &r);
+	if (!g->err) {
+		g->first = r.data[0];
+		tcache_put(g->c, &r);
+	}
+}
+
+START_TEST(a_victim_being_handled_should_still_be_served)
+{
+	struct loader l = { .fail_id = -1 };
+	struct reget g = { 0 };
+	struct tcache_ref r;
+
+	ck_assert_int_eq(tcache_new(64, 90, load, &l, &g.c), 0);
+	tcache_set_victim(g.c, victim_reget, &g);
+	ck_assert_int_eq(tcache_get(g.c, 39, &r), 0);	/* 40 bytes */
+	tcache_put(g.c, &r);
+	ck_assert_int_eq(tcache_get(g.c, 59, &r), 0);	/* 60 more: 39 goes */
+	tcache_put(g.c, &r);
+	ck_assert_uint_eq(g.calls, 1);
+	ck_assert_int_eq(g.err, 0);
+	ck_assert_uint_eq(g.first, 39);
+	ck_assert_uint_eq(atomic_load(&l.loads[39]), 1);
+	ck_assert_int_eq(tcache_has(g.c, 39), 0);
+	ck_assert_int_eq(tcache_get(g.c, 39, &r), 0);
+	tcache_put(g.c, &r);
+	ck_assert_uint_eq(atomic_load(&l.loads[39]), 2);
+	tcache_set_victim(g.c, NULL, NULL);
+	tcache_free(g.c);
+}
+END_TEST
+
 struct reserver {
 	struct tcache *c;
 	atomic_int done;
@@ -578,6 +630,7 @@ int main(void)
 	tcase_add_test(tc, waiters_should_get_the_failed_loads_message);
 	tcase_add_test(tc, elsewhere_should_reach_every_waiter_and_cache_nothing);
 	tcase_add_test(tc, big_entry_should_stay_until_a_load_needs_the_room);
+	tcase_add_test(tc, a_victim_being_handled_should_still_be_served);
 	tcase_add_test(tc, concurrent_readers_should_share_one_load);
 	tcase_add_test(tc, claim_should_make_readers_wait_for_the_fulfilment);
 	suite_add_tcase(s, tc);
