@@ -5,8 +5,8 @@
 # chunk decoded once through a spill in the disk tier (read_amplification
 # 1) or once per batch without one (cache_dir=none), the bytes the same
 # either way; its peak memory stays near the largest group's output
-# whatever cache_size is (here 4 GiB for a 91 MB model); an existing
-# output file is refused in one line naming it.
+# whatever cache_size is (here 4 GiB for a 91 MB model); the values equal
+# numpy's; an existing output file is refused in one line naming it.
 . "$(dirname "$0")/lib.sh"
 need_fuse jq
 mount_tmp
@@ -84,6 +84,23 @@ PYEOF
 		not_ok "cache_size=4GiB: peak RSS ${rss:-?} bytes, want <= $limit"
 	fi
 	diff -r "$TMP/ref" "$TMP/big" >/dev/null || not_ok "cache_size=4GiB: bytes differ"
+fi
+
+# The values themselves, against numpy's independent computation
+# (tools/verify_example.py): a Llama at --scale 2 (queries scaled and
+# regrouped, keys regrouped: the transposes through a permutation), in
+# batches of two layers through a spill.
+if "$PY" -c 'import numpy' 2>/dev/null; then
+	"$CKPTFS" example "$TMP/ex2" --scale 2 --layers 4 --chunks 4 >/dev/null
+	# MLP layers of 128 x 256 bfloat16: two per batch
+	if "$CKPTFS" convert "$TMP/ex2" "$TMP/v2" --stats \
+		-o "hf_config=$TMP/ex2/config.json,cache_size=$((2 * 128 * 256 * 2)),cache_dir=$TMP/tier" \
+		>"$TMP/v2.json" 2>"$TMP/err" && one v2 &&
+		"$PY" "$(dirname "$0")/../tools/verify_example.py" "$TMP/v2" >"$TMP/out" 2>&1; then
+		ok "values in batches, amplification 1: $(cat "$TMP/out")"
+	else
+		not_ok "values in batches: $(cat "$TMP/err" "$TMP/out" "$TMP/v2.json")"
+	fi
 fi
 
 expect_fail "an existing output file is refused" "config.json.*(exists|File exists)" \
