@@ -130,12 +130,17 @@ static int wave_batch(struct rd_engine *e, struct wave *w, size_t b, size_t cnt,
 	tcache_unreserve(e->cache, cnt * w->each);
 	for (size_t i = 0; i < cnt; i++) {
 		uint32_t id = w->ids[b + i];
-		/* The user's tier takes everything; the default one, in a wave
-		 * computed in batches, only what the cache cannot hold at all:
-		 * the rest reaches it through the victim callback if it is
-		 * evicted before a reader had it (rd_tier.c). */
+		/* The user's tier takes everything.  The default one, in a wave
+		 * computed in batches, takes what would otherwise be held
+		 * outside the cache's budget while the next batches compute (the
+		 * requested tensor, those handed over, any larger than the
+		 * cache); the members handed to the cache reach it through the
+		 * victim callback if they are evicted before a reader had them
+		 * (rd_tier.c). */
 		int store = !err && e->dtier &&
-			    (e->tier_all || (to_tier && w->each > tcache_budget(e->cache)));
+			    (e->tier_all ||
+			     (to_tier && (b + i == w->self || w->handoff[b + i] ||
+					  w->each > tcache_budget(e->cache))));
 		int stored = store &&
 			     dtier_store(e->dtier, id, outs ? outs[i] : NULL, w->each) == 0;
 
