@@ -65,8 +65,8 @@ if conv nospill "cache_size=$small,cache_dir=none"; then
 fi
 
 # Peak memory: the largest group plus the program, not the cache_size.
-if ldd "$CKPTFS" 2>/dev/null | grep -q 'libasan\|libtsan'; then
-	echo "# sanitizer build: memory not measured"
+if [ -n "${CKPT_VG_BIN:-}" ] || ldd "$CKPTFS" 2>/dev/null | grep -q 'libasan\|libtsan'; then
+	echo "# under valgrind or a sanitizer: memory not measured"
 else
 	rm -rf "$TMP/big"
 	rss=$("$PY" - "$CKPTFS" "$EX" "$TMP/big" "$base,cache_size=4GiB" <<'PYEOF'
