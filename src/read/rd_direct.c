@@ -459,31 +459,6 @@ static void block8_u16_rows(uint16_t *const *o, const uint16_t *s, uint64_t ss)
 	}
 }
 
-static void block8_u16(uint16_t *o, uint64_t os, const uint16_t *s, uint64_t ss)
-{
-	__m128i a[8], t[8], u[8];
-
-	for (int i = 0; i < 8; i++)
-		a[i] = _mm_loadu_si128((const __m128i *)(const void *)(s + i * ss));
-	for (int i = 0; i < 4; i++) {
-		t[2 * i] = _mm_unpacklo_epi16(a[2 * i], a[2 * i + 1]);
-		t[2 * i + 1] = _mm_unpackhi_epi16(a[2 * i], a[2 * i + 1]);
-	}
-	/* u[0..3]: columns (0,1) (2,3) (4,5) (6,7) of rows 0-3; u[4..7]: of
-	 * rows 4-7. */
-	for (int h = 0; h < 2; h++) {
-		u[4 * h] = _mm_unpacklo_epi32(t[4 * h], t[4 * h + 2]);
-		u[4 * h + 1] = _mm_unpackhi_epi32(t[4 * h], t[4 * h + 2]);
-		u[4 * h + 2] = _mm_unpacklo_epi32(t[4 * h + 1], t[4 * h + 3]);
-		u[4 * h + 3] = _mm_unpackhi_epi32(t[4 * h + 1], t[4 * h + 3]);
-	}
-	for (int i = 0; i < 4; i++) {
-		_mm_storeu_si128((__m128i *)(void *)(o + (2 * i) * os),
-				 _mm_unpacklo_epi64(u[i], u[4 + i]));
-		_mm_storeu_si128((__m128i *)(void *)(o + (2 * i + 1) * os),
-				 _mm_unpackhi_epi64(u[i], u[4 + i]));
-	}
-}
 #else
 static void block8_u16_rows(uint16_t *const *o, const uint16_t *s, uint64_t ss)
 {
@@ -491,14 +466,16 @@ static void block8_u16_rows(uint16_t *const *o, const uint16_t *s, uint64_t ss)
 		for (uint64_t p = 0; p < 8; p++)
 			o[x][p] = s[p * ss + x];
 }
+#endif
 
 static void block8_u16(uint16_t *o, uint64_t os, const uint16_t *s, uint64_t ss)
 {
-	for (uint64_t x = 0; x < 8; x++)
-		for (uint64_t p = 0; p < 8; p++)
-			o[x * os + p] = s[p * ss + x];
+	uint16_t *rows[8];
+
+	for (int i = 0; i < 8; i++)
+		rows[i] = o + i * os;
+	block8_u16_rows(rows, s, ss);
 }
-#endif
 
 static void transpose_u16(uint16_t *o, uint64_t os, const uint16_t *s, uint64_t ss,
 			  uint64_t np, uint64_t nx)

@@ -478,30 +478,38 @@ END_TEST
 
 /* A reader that waited for a load that failed reports the loader's error
  * and message, not whatever its own thread held before. */
-START_TEST(waiters_should_get_the_failed_loads_message)
+/* Two readers of tensor id: the first loads it, held inside the (gated)
+ * loader until the second is waiting for that load; both joined. */
+static void two_readers_one_load(struct loader *l, struct tcache *c, uint32_t id,
+				 struct claim_reader rd[2])
 {
-	struct loader l = { .fail_id = 9, .gated = 1 };
-	struct claim_reader rd[2] = { 0 };
 	pthread_t th[2];
-	struct tcache *c;
 
-	ck_assert_int_eq(tcache_new(64, 100, load, &l, &c), 0);
 	for (int i = 0; i < 2; i++) {
 		rd[i].c = c;
-		rd[i].id = 9;
+		rd[i].id = id;
 	}
-	/* The first reader loads, held inside the loader until the second
-	 * is waiting for that load. */
 	ck_assert_int_eq(pthread_create(&th[0], NULL, claim_read, &rd[0]), 0);
-	while (!atomic_load(&l.entered))
+	while (!atomic_load(&l->entered))
 		usleep(1000);
 	ck_assert_int_eq(pthread_create(&th[1], NULL, claim_read, &rd[1]), 0);
 	while (!atomic_load(&rd[1].started))
 		usleep(1000);
 	usleep(200000);
-	atomic_store(&l.open, 1);
-	for (int i = 0; i < 2; i++) {
+	atomic_store(&l->open, 1);
+	for (int i = 0; i < 2; i++)
 		pthread_join(th[i], NULL);
+}
+
+START_TEST(waiters_should_get_the_failed_loads_message)
+{
+	struct loader l = { .fail_id = 9, .gated = 1 };
+	struct claim_reader rd[2] = { 0 };
+	struct tcache *c;
+
+	ck_assert_int_eq(tcache_new(64, 100, load, &l, &c), 0);
+	two_readers_one_load(&l, c, 9, rd);
+	for (int i = 0; i < 2; i++) {
 		ck_assert_int_eq(rd[i].err, -EIO);
 		ck_assert_str_eq(rd[i].msg, "tensor 9: bad checksum");
 	}
@@ -519,26 +527,12 @@ START_TEST(elsewhere_should_reach_every_waiter_and_cache_nothing)
 	struct claim_reader rd[2] = { 0 };
 	struct tcache_stats st;
 	struct tcache_ref r;
-	pthread_t th[2];
 	struct tcache *c;
 
 	ck_assert_int_eq(tcache_new(64, 100, load, &l, &c), 0);
-	for (int i = 0; i < 2; i++) {
-		rd[i].c = c;
-		rd[i].id = 9;
-	}
-	ck_assert_int_eq(pthread_create(&th[0], NULL, claim_read, &rd[0]), 0);
-	while (!atomic_load(&l.entered))
-		usleep(1000);
-	ck_assert_int_eq(pthread_create(&th[1], NULL, claim_read, &rd[1]), 0);
-	while (!atomic_load(&rd[1].started))
-		usleep(1000);
-	usleep(200000);
-	atomic_store(&l.open, 1);
-	for (int i = 0; i < 2; i++) {
-		pthread_join(th[i], NULL);
+	two_readers_one_load(&l, c, 9, rd);
+	for (int i = 0; i < 2; i++)
 		ck_assert_int_eq(rd[i].err, TCACHE_ELSEWHERE);
-	}
 	ck_assert_uint_eq(atomic_load(&l.loads[9]), 1);
 	tcache_stats(c, &st);
 	ck_assert_uint_eq(st.loads_failed, 0);
