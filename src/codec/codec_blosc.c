@@ -73,6 +73,12 @@ static int blosc_codec_decode(const struct codec_params *params,
 		*dst_len = 0;
 		return 0;
 	}
+	/* libblosc writes blocks of at most nbytes (it cuts the block size to
+	 * the data); a larger one would make the output buffer's size, not
+	 * the data, decide whether the frame decodes. */
+	if (blocksize > nbytes)
+		return ck_err(-EIO, "blosc: a block of %zu bytes for %zu decoded bytes",
+			      blocksize, nbytes);
 	/* libblosc refuses a block larger than the output before allocating. */
 	if (blocksize && blocksize <= dst_cap) {
 		int err = blosc_scratch_check(src, blocksize);
