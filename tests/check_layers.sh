@@ -6,15 +6,16 @@ set -u
 cd "$(dirname "$0")/../src" || exit 1
 rank() {
 	case $1 in
-	util) echo 1 ;; codec) echo 2 ;; kvstore) echo 3 ;; zarr) echo 4 ;;
-	orbax) echo 5 ;; tensor) echo 6 ;; mapping) echo 7 ;; layout) echo 8 ;;
-	cache) echo 9 ;; read) echo 10 ;; fs) echo 11 ;; cli) echo 12 ;;
+	util) echo 1 ;; codec) echo 2 ;; remote) echo 3 ;; source) echo 4 ;;
+	kvstore) echo 5 ;; zarr) echo 6 ;; orbax) echo 7 ;; tensor) echo 8 ;;
+	mapping) echo 9 ;; layout) echo 10 ;; cache) echo 11 ;; read) echo 12 ;;
+	fs) echo 13 ;; cli) echo 14 ;;
 	*) echo 0 ;;
 	esac
 }
 bad=0
 for f in */*.c */*.h ../hooks/*.c ../hooks/*.h; do
-	case $f in ../hooks/*) own=6 ;; *) own=$(rank "${f%%/*}") ;; esac
+	case $f in ../hooks/*) own=8 ;; *) own=$(rank "${f%%/*}") ;; esac
 	for inc in $(sed -n 's/^#include "\([a-z]*\)\/.*/\1/p' "$f" | sort -u); do
 		if [ "$(rank "$inc")" -gt "$own" ]; then
 			echo "layering: $f includes a header from $inc/"
