@@ -112,6 +112,22 @@ static char *opt_end(char *s)
 	return s;
 }
 
+/* A whole number in [lo, hi] for option name. */
+static int parse_uint(const char *val, const char *name, unsigned lo,
+		      unsigned hi, unsigned *v)
+{
+	char *end;
+	unsigned long n;
+
+	errno = 0;
+	n = strtoul(val, &end, 10);
+	if (end == val || *end || errno || val[0] == '-' || n < lo || n > hi)
+		return ck_err(-EINVAL, "%s=%s: not a whole number from %u to %u",
+			      name, val, lo, hi);
+	*v = (unsigned)n;
+	return 0;
+}
+
 static int one(char *opt, struct ckfs_opts *o, struct ck_buf *fuse)
 {
 	char *eq = strchr(opt, '=');
@@ -150,7 +166,22 @@ static int one(char *opt, struct ckfs_opts *o, struct ck_buf *fuse)
 		o->keep_read_ahead = o->read_ahead == 0;
 		return 0;
 	}
-	else if (KEY("step")) {
+	else if (!strcmp(opt, "uncommitted"))
+		o->uncommitted = 1;
+	else if (KEY("http_token_file"))
+		o->remote.http_token_file = val;
+	else if (KEY("concurrency"))
+		return parse_uint(val, "concurrency", 1, 1024, &o->remote.concurrency);
+	else if (KEY("timeout"))
+		return parse_uint(val, "timeout", 1, 3600, &o->remote.timeout_s);
+	else if (KEY("retries")) {
+		unsigned r;
+		int err = parse_uint(val, "retries", 0, 100, &r);
+
+		o->remote.retries = (int)r;
+		o->retries_given = !err;
+		return err;
+	} else if (KEY("step")) {
 		o->step = strtoll(val, &end, 10);
 		if (end == val || *end || o->step < 0)
 			return ck_err(-EINVAL, "step=%s: not a step number", val);
@@ -185,5 +216,23 @@ int cli_opts_parse(const char *arg, struct ckfs_opts *o, struct ck_buf *fuse,
 			err = one(tok, o, fuse);
 	}
 	*keep = copy;
+	return err;
+}
+
+int cli_source_opts(const char *arg, struct orbax_opts *oo)
+{
+	struct ckfs_opts o = { 0 };
+	char *keep = NULL;
+	int err;
+
+	o.step = oo->step;
+	err = cli_opts_parse(arg, &o, NULL, &keep);
+	if (!err) {
+		oo->step = o.step;
+		oo->uncommitted |= o.uncommitted;
+		oo->follow_symlinks |= o.follow_symlinks;
+		err = ckfs_remote_configure(&o);
+	}
+	free(keep);
 	return err;
 }

@@ -23,6 +23,13 @@
 int cli_opts_parse(const char *arg, struct ckfs_opts *o, struct ck_buf *fuse,
 		   char **keep);
 
+/* -o OPTS of the commands that open a checkpoint without a view (inspect,
+ * dump): step=, uncommitted, follow_symlinks and the remote options
+ * (concurrency=, timeout=, retries=, http_token_file=) go into oo or are
+ * applied now (ckfs_remote_configure()); the view's options are accepted
+ * and unused.  -EINVAL with a message. */
+int cli_source_opts(const char *arg, struct orbax_opts *oo);
+
 /* Parse "5GB", "512MiB", "1G", "1048576" into bytes.  -EINVAL. */
 int cli_parse_size(const char *s, uint64_t *v);
 

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "cli/cli_opts.h"
 #include "orbax/orbax.h"
 #include "util/ck_buf.h"
 #include "util/ck_err.h"
@@ -168,6 +169,10 @@ int cmd_dump(int argc, char **argv)
 		} else if (!strcmp(argv[i], "--step") && i + 1 < argc) {
 			if (cli_parse_step(argv[++i], &opts.step))
 				return cli_usage_error("bad step '%s'", argv[i]);
+		} else if (!strcmp(argv[i], "-o") && i + 1 < argc) {
+			err = cli_source_opts(argv[++i], &opts);
+			if (err)
+				return cli_fail(err);
 		} else if (argv[i][0] == '-' && argv[i][1]) {
 			return cli_usage_error("dump: unknown option '%s'", argv[i]);
 		} else if (!src) {

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/cli_opts.h"
 #include "fs/ckfs.h"
 #include "mapping/detect.h"
 #include "orbax/orbax.h"
@@ -292,6 +293,10 @@ int cmd_inspect(int argc, char **argv)
 		} else if (!strcmp(argv[i], "--step") && i + 1 < argc) {
 			if (cli_parse_step(argv[++i], &opts.step))
 				return cli_usage_error("bad step '%s'", argv[i]);
+		} else if (!strcmp(argv[i], "-o") && i + 1 < argc) {
+			err = cli_source_opts(argv[++i], &opts);
+			if (err)
+				return cli_fail(err);
 		} else if (argv[i][0] == '-') {
 			return cli_usage_error("inspect: unknown option '%s'", argv[i]);
 		} else if (!src) {

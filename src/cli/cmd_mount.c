@@ -111,8 +111,11 @@ int cmd_mount(int argc, char **argv)
 	 * max_idle_threads given: libfuse 3.14 takes its default of -1 for a
 	 * bad value and prints a warning on every mount. */
 	ck_buf_printf(&fsname, "ro,default_permissions,subtype=ckptfs,max_idle_threads=16,"
-		      "fsname=%s%s%s", src,
-		      fuse.len ? "," : "", fuse.len ? (char *)fuse.data : "");
+		      "fsname=");
+	/* fuse_opt splits at commas: a source (a URL) may hold one. */
+	for (const char *p = src; *p; p++)
+		ck_buf_printf(&fsname, "%s%c", *p == ',' || *p == '\\' ? "\\" : "", *p);
+	ck_buf_printf(&fsname, "%s%s", fuse.len ? "," : "", fuse.len ? (char *)fuse.data : "");
 	fargv[fargc++] = argv[0];
 	fargv[fargc++] = (char *)mnt;
 	if (foreground)

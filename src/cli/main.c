@@ -9,6 +9,7 @@
 #include <sys/resource.h>
 
 #include "cli/cli.h"
+#include "remote/remote.h"
 #include "util/ck_err.h"
 #include "util/ck_log.h"
 
@@ -123,12 +124,10 @@ static void raise_nofile_limit(void)
 	}
 }
 
-int main(int argc, char **argv)
+static int run(int argc, char **argv)
 {
 	const char *cmd = argc > 1 ? argv[1] : NULL;
 	const char *base = strrchr(argv[0], '/');
-
-	raise_nofile_limit();
 
 	/* Installed as the mount(8) helper mount.ckptfs. */
 	if (!strcmp(base ? base + 1 : argv[0], "mount.ckptfs"))
@@ -160,4 +159,14 @@ int main(int argc, char **argv)
 	if (cmd[0] != '-' && argc >= 3)
 		return cmd_mount(argc, argv);
 	return cli_usage_error("unknown command '%s'", cmd);
+}
+
+int main(int argc, char **argv)
+{
+	int rc;
+
+	raise_nofile_limit();
+	rc = run(argc, argv);
+	rmt_shutdown();		/* wipes the remote credentials */
+	return rc;
 }

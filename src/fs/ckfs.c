@@ -12,12 +12,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fs/ckfs_access.h"
+#include "kvstore/kvstore.h"
 #include "layout/config_json.h"
 #include "mapping/detect.h"
 #include "read/rd_engine.h"
+#include "source/source.h"
 #include "util/ck_buf.h"
 #include "util/ck_err.h"
 #include "util/ck_file.h"
@@ -390,9 +393,13 @@ static int open_tier(struct ckfs *fs, const struct ckfs_opts *o)
 			h = fnv1a(h, text, len);
 		free(text);
 	}
-	err = ck_buf_printf(&tag, "%s step %lld mtime %lld view %016llx",
-			    fs->ckpt->item_dir, (long long)fs->ckpt->step,
-			    (long long)fs->mtime, (unsigned long long)h);
+	err = ck_buf_printf(&tag, "%s step %lld mtime %lld files %016llx view "
+			    "%016llx", fs->ckpt->item_dir, (long long)fs->ckpt->step,
+			    /* remote: the files' versions say it, not the time
+			       of the mount */
+			    (long long)(src_is_remote(fs->ckpt->item_dir) ? 0 : fs->mtime),
+			    (unsigned long long)kvstore_files_digest(fs->ckpt->kv),
+			    (unsigned long long)h);
 	if (!err)
 		err = ck_buf_append(&tag, "", 1);
 	to.tag = (const char *)tag.data;
@@ -400,6 +407,15 @@ static int open_tier(struct ckfs *fs, const struct ckfs_opts *o)
 		err = rd_engine_tier(fs->engine, &to);
 	ck_buf_release(&tag);
 	return err;
+}
+
+int ckfs_remote_configure(const struct ckfs_opts *o)
+{
+	struct rmt_opts ro = o->remote;
+
+	if (!o->retries_given)
+		ro.retries = -1;
+	return rmt_configure(&ro);
 }
 
 int ckfs_open(const struct ckfs_opts *o, struct ckfs **out)
@@ -418,7 +434,10 @@ int ckfs_open(const struct ckfs_opts *o, struct ckfs **out)
 		return free(fs), ck_err(-EINVAL, "no checkpoint given");
 	oo.step = o->step;
 	oo.follow_symlinks = o->follow_symlinks;
-	err = orbax_open(o->src, &oo, &fs->ckpt);
+	oo.uncommitted = o->uncommitted;
+	err = src_is_remote(o->src) ? ckfs_remote_configure(o) : 0;
+	if (!err)
+		err = orbax_open(o->src, &oo, &fs->ckpt);
 	if (!err && !fs->ckpt->tree)
 		err = ck_err(-EINVAL, "%s", fs->ckpt->tree_why);
 	if (!err)
@@ -474,7 +493,11 @@ int ckfs_open(const struct ckfs_opts *o, struct ckfs **out)
 	{
 		struct stat st;
 
-		if (stat(fs->ckpt->item_dir, &st) == 0)
+		/* A remote store's objects have no directory time: the
+		 * view's files are as old as the mount. */
+		if (src_is_remote(fs->ckpt->item_dir))
+			fs->mtime = (int64_t)time(NULL);
+		else if (stat(fs->ckpt->item_dir, &st) == 0)
 			fs->mtime = (int64_t)st.st_mtime;
 	}
 	err = open_tier(fs, o);
@@ -650,18 +673,22 @@ int ckfs_stats_json(struct ckfs *fs, char **json, size_t *len)
 {
 	struct ck_buf b = CK_BUF_INIT;
 	struct rd_stats rs;
+	struct rmt_counters rc;
 	uint64_t decodes, decoded, source = fs->source_bytes;
 	int err;
 
 	orbax_decode_stats(fs->ckpt, &decodes, &decoded);
 	rd_engine_stats(fs->engine, &rs);
+	rmt_get_counters(&rc);
 	err = ck_buf_printf(&b, "{\"bytes_served\":%llu,\"bytes_decoded\":%llu,"
 			    "\"chunk_decodes\":%llu,\"cache_hits\":%llu,"
 			    "\"cache_misses\":%llu,\"cache_evictions\":%llu,"
 			    "\"cache_bytes\":%llu,\"cache_peak_bytes\":%llu,"
 			    "\"disk_tier_bytes_written\":%llu,\"disk_tier_bytes_read\":%llu,"
 			    "\"tensor_loads\":%llu,\"source_bytes\":%llu,"
-			    "\"read_amplification\":%.6f}",
+			    "\"read_amplification\":%.6f,\"remote_requests\":%llu,"
+			    "\"remote_bytes_fetched\":%llu,\"remote_retries\":%llu,"
+			    "\"remote_failures\":%llu}",
 			    (unsigned long long)atomic_load_explicit(&fs->bytes_served,
 								     memory_order_relaxed),
 			    (unsigned long long)decoded, (unsigned long long)decodes,
@@ -671,7 +698,9 @@ int ckfs_stats_json(struct ckfs *fs, char **json, size_t *len)
 			    (unsigned long long)rs.tier.bytes_written, (unsigned long long)rs.tier.bytes_read,
 			    (unsigned long long)rs.tensor_loads,
 			    (unsigned long long)source,
-			    source ? (double)decoded / (double)source : 0.0);
+			    source ? (double)decoded / (double)source : 0.0,
+			    (unsigned long long)rc.requests, (unsigned long long)rc.bytes,
+			    (unsigned long long)rc.retries, (unsigned long long)rc.failures);
 	if (!err)
 		err = ck_buf_append(&b, "", 1);
 	if (err) {

@@ -26,6 +26,7 @@
 #include "mapping/detect.h"
 #include "mapping/plan.h"
 #include "orbax/orbax.h"
+#include "remote/remote.h"
 #include "read/rd_engine.h"
 
 struct ckfs_opts {
@@ -49,6 +50,15 @@ struct ckfs_opts {
 	int keep_read_ahead;		/* mount: leave the kernel's */
 	int follow_symlinks;		/* files of the checkpoint may be
 					   symlinks out of it */
+	int uncommitted;		/* a step still being written (no
+					   commit_success.txt on Cloud
+					   Storage) may be opened */
+	struct rmt_opts remote;		/* remote sources: concurrency,
+					   timeouts, retries, token file;
+					   remote.retries counts only with
+					   retries_given (zeroed options take
+					   the default) */
+	int retries_given;
 	size_t nsets;
 	struct detect_set sets[DETECT_MAX_SETS];	/* config.KEY=VALUE, in
 							   order */
@@ -70,6 +80,10 @@ struct ckfs_opts {
  * a cache holding one group then computes some twice. */
 #define CKFS_MIN_DEFAULT_READ_AHEAD ((uint64_t)1 << 20)
 #define CKFS_MAX_DEFAULT_READ_AHEAD ((uint64_t)16 << 20)
+
+/* Apply o's remote options (remote.h rmt_configure()); ckfs_open() does
+ * it for a remote source.  -EINVAL, -EIO (token file), -ENOMEM. */
+int ckfs_remote_configure(const struct ckfs_opts *o);
 
 uint64_t ckfs_default_read_ahead(uint64_t cache_size);
 

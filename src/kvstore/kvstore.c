@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "kvstore/kvstore_impl.h"
+#include "remote/remote.h"
 #include "util/ck_err.h"
 
 /* The value bytes of an empty inline value (inline_data must be non-NULL). */
@@ -267,6 +268,40 @@ void kvstore_file_stats(const struct kvstore *kv, size_t *nfiles,
 {
 	*nfiles = kv->files->n;
 	kvfiles_stats(kv->files, nopen, opens);
+}
+
+/* 64-bit FNV-1a of p[0..n), continuing from h. */
+static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
+{
+	const uint8_t *b = p;
+
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ b[i]) * 0x100000001b3ull;
+	return h;
+}
+
+uint64_t kvstore_files_digest(const struct kvstore *kv)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (size_t i = 0; i < kv->files->n; i++) {
+		const struct kvstore_file *f = &kv->files->v[i];
+		uint64_t id[4] = { (uint64_t)f->dev, (uint64_t)f->ino, f->size,
+				   (uint64_t)f->mtime_ns };
+
+		if (!f->checked)
+			continue;
+		h = fnv1a(h, f->path, strlen(f->path) + 1);
+		if (f->remote) {
+			const char *v = rmt_obj_version(f->robj);
+
+			h = fnv1a(h, &f->size, sizeof(f->size));
+			h = fnv1a(h, v, strlen(v) + 1);
+		} else {
+			h = fnv1a(h, id, sizeof(id));
+		}
+	}
+	return h;
 }
 
 void kvstore_free(struct kvstore *kv)

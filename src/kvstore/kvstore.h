@@ -142,6 +142,12 @@ void kvstore_set_max_open(struct kvstore *kv, size_t n);
 void kvstore_file_stats(const struct kvstore *kv, size_t *nfiles,
 			size_t *nopen, uint64_t *opens);
 
+/* A 64-bit digest of the identity of the data files opened with the store
+ * (local: device, inode, size, modification time; remote: size and the
+ * version pinned), for telling one generation of a checkpoint from
+ * another (a disk tier's tag).  Files opened per read do not count. */
+uint64_t kvstore_files_digest(const struct kvstore *kv);
+
 /* Free the store and close its files.  NULL is allowed. */
 void kvstore_free(struct kvstore *kv);
 

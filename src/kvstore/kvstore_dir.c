@@ -9,6 +9,10 @@
  * With a root (kvstore_opts), directories are opened beneath it, entries
  * are looked at through their directory's descriptor, and each file is
  * opened beneath it for each read (kvstore_files.c).
+ *
+ * A remote directory (a gs:// or s3:// prefix) is walked by listing, one
+ * level per request; each object becomes a key, opened at its first read.
+ * HTTP has no listing: such a store cannot be opened there (-ENOTSUP).
  */
 #include "kvstore/kvstore.h"
 
@@ -20,6 +24,8 @@
 #include <sys/stat.h>
 
 #include "kvstore/kvstore_impl.h"
+#include "remote/remote.h"
+#include "source/source.h"
 #include "util/ck_beneath.h"
 #include "util/ck_buf.h"
 #include "util/ck_err.h"
@@ -32,6 +38,7 @@ struct dir_walk {
 	struct kvstore *kv; /* store being filled */
 	const char *root;   /* root directory */
 	struct ck_buf rel;  /* current relative path (no trailing '/') */
+	int depth;	    /* remote walks: depth of the listing running */
 };
 
 static int walk_entry(struct dir_walk *w, int dfd, const char *name,
@@ -132,13 +139,73 @@ out:
 	return err;
 }
 
+/* ---- remote directories ------------------------------------------------ */
+
+static int walk_remote(struct dir_walk *w, unsigned depth);
+
+static int remote_entry(void *ctx, const char *name, int is_dir,
+			uint64_t size)
+{
+	struct dir_walk *w = ctx;
+	size_t saved = w->rel.len;
+	unsigned depth = (unsigned)w->depth;
+	char *path = NULL;
+	uint32_t id;
+	int err;
+
+	err = ck_buf_printf(&w->rel, saved ? "/%s" : "%s", name);
+	if (err)
+		return err;
+	if (w->rel.len > DIR_MAX_KEY) {
+		err = ck_err(-EOVERFLOW, "%s: path longer than %d bytes under %s",
+			     name, DIR_MAX_KEY, w->root);
+		goto out;
+	}
+	if (is_dir) {
+		if (!strstr(name, ".orbax-checkpoint-tmp"))
+			err = walk_remote(w, depth + 1);
+		w->depth = (int)depth;
+		goto out;
+	}
+	path = ck_path_join(w->root, (const char *)w->rel.data);
+	err = path ? kvfiles_add_unchecked(w->kv->files, path, &id) :
+		     ck_err(-ENOMEM, "kvstore: out of memory");
+	if (!err)
+		err = kvstore_add_ref(w->kv, w->rel.data, w->rel.len, id, 0, size);
+out:
+	free(path);
+	w->rel.len = saved;
+	if (w->rel.data)
+		w->rel.data[saved] = '\0';
+	return err;
+}
+
+/* List w->root/w->rel and everything below it. */
+static int walk_remote(struct dir_walk *w, unsigned depth)
+{
+	char *path;
+	int err;
+
+	if (depth > DIR_MAX_DEPTH)
+		return ck_err(-EOVERFLOW, "%s/%s: directories nested deeper than %d",
+			      w->root, (const char *)w->rel.data, DIR_MAX_DEPTH);
+	path = w->rel.len ? ck_path_join(w->root, (const char *)w->rel.data)
+			  : strdup(w->root);
+	if (!path)
+		return ck_err(-ENOMEM, "kvstore: out of memory");
+	w->depth = (int)depth;
+	err = rmt_list(path, remote_entry, w);
+	free(path);
+	return err;
+}
+
 int kvstore_open_dir_opts(const char *dir, const struct kvstore_opts *o,
 			  struct kvstore **out)
 {
-	struct dir_walk w = {NULL, dir, CK_BUF_INIT};
+	struct dir_walk w = {NULL, dir, CK_BUF_INIT, 0};
 	int err;
 
-	if (!ck_is_dir(dir))
+	if (!src_is_dir(dir))
 		return ck_err(-ENOENT, "%s: not a directory", dir);
 	err = kvstore_new(KVSTORE_DIR, &w.kv);
 	if (err)
@@ -146,7 +213,7 @@ int kvstore_open_dir_opts(const char *dir, const struct kvstore_opts *o,
 	if (o)
 		err = kvfiles_set_root(w.kv->files, o->root, o->follow_symlinks);
 	if (!err)
-		err = walk_dir(&w, 0);
+		err = src_is_remote(dir) ? walk_remote(&w, 0) : walk_dir(&w, 0);
 	if (!err)
 		err = kvstore_finalize(w.kv);
 	ck_buf_release(&w.rel);

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "remote/remote.h"
 #include "util/ck_beneath.h"
 #include "util/ck_err.h"
 #include "util/ck_file.h"
@@ -66,6 +67,7 @@ void kvfiles_release(struct kvstore_files *t)
 	for (size_t i = 0; i < t->n; i++) {
 		if (t->v[i].fd >= 0)
 			close(t->v[i].fd);
+		rmt_obj_close(t->v[i].robj);
 		free(t->v[i].path);
 		free(t->v[i].abspath);
 	}
@@ -215,7 +217,7 @@ static char *absolute(const char *path)
 {
 	char *cwd, *p;
 
-	if (path[0] == '/')
+	if (path[0] == '/' || rmt_is_url(path))
 		return strdup(path);
 	cwd = getcwd(NULL, 0);
 	if (!cwd)
@@ -245,6 +247,7 @@ static int add(struct kvstore_files *t, const char *path, uint32_t *id)
 	memset(f, 0, sizeof(*f));
 	f->fd = -1;
 	f->prev = f->next = KVFILES_NONE;
+	f->remote = rmt_is_url(path);
 	f->path = strdup(path);
 	f->abspath = absolute(path);
 	if (!f->path || !f->abspath) {
@@ -262,6 +265,29 @@ int kvfiles_add_unchecked(struct kvstore_files *t, const char *path,
 	return add(t, path, id);
 }
 
+/* A remote object: opened now, its size and version pinned. */
+static int add_remote(struct kvstore_files *t, const char *path, uint32_t *id)
+{
+	struct rmt_obj *o = NULL;
+	uint32_t i = 0;
+	int err = rmt_obj_open(path, &o);
+
+	if (err == -ENOENT)
+		return ck_err(-EIO, "%s: data file missing", path);
+	if (err)
+		return err;
+	err = add(t, path, &i);
+	if (err) {
+		rmt_obj_close(o);
+		return err;
+	}
+	t->v[i].robj = o;
+	t->v[i].checked = 1;
+	t->v[i].size = rmt_obj_size(o);
+	*id = i;
+	return 0;
+}
+
 int kvfiles_add_checked(struct kvstore_files *t, const char *path,
 			uint32_t *id)
 {
@@ -269,6 +295,9 @@ int kvfiles_add_checked(struct kvstore_files *t, const char *path,
 	struct stat st;
 	uint32_t i = 0;
 	int fd, err;
+
+	if (rmt_is_url(path))
+		return add_remote(t, path, id);
 
 	shrink_to(t, t->max_open);
 	err = open_fd(t, path, path, &fd);
@@ -299,6 +328,35 @@ int kvfiles_add_checked(struct kvstore_files *t, const char *path,
 }
 
 /* ---- reading ------------------------------------------------------------ */
+
+/* A remote file's read: an unchecked one is opened at its first read and
+ * kept.  An object replaced since it was opened fails the read. */
+static int pread_remote(struct kvstore_files *t, struct kvstore_file *f,
+			void *buf, size_t len, uint64_t off)
+{
+	struct rmt_obj *o;
+	int err = 0;
+
+	pthread_mutex_lock(&t->lock);
+	o = f->robj;
+	pthread_mutex_unlock(&t->lock);
+	if (!o) {
+		err = rmt_obj_open(f->path, &o);
+		if (err)
+			return err == -ENOENT ? -ENOENT : -EIO;
+		pthread_mutex_lock(&t->lock);
+		if (f->robj) {		/* another reader opened it first */
+			rmt_obj_close(o);
+			o = f->robj;
+		} else {
+			f->robj = o;
+		}
+		pthread_mutex_unlock(&t->lock);
+	}
+	err = rmt_obj_pread(o, buf, len, off);
+	/* -ESTALE (replaced) keeps the backend's message, which says so. */
+	return err == -ENOMEM ? err : err ? -EIO : 0;
+}
 
 static int pread_unchecked(const struct kvstore_files *t,
 			   const struct kvstore_file *f, void *buf, size_t len,
@@ -334,6 +392,8 @@ int kvfiles_pread(struct kvstore_files *t, uint32_t id, void *buf, size_t len,
 	if (id >= t->n)
 		return ck_err(-EINVAL, "kvstore: bad file id %u", id);
 	f = &t->v[id];
+	if (f->remote)
+		return pread_remote(t, f, buf, len, off);
 	if (!f->checked)
 		return pread_unchecked(t, f, buf, len, off);
 	pthread_mutex_lock(&t->lock);
@@ -359,6 +419,11 @@ void kvfiles_prefetch(struct kvstore_files *t, uint32_t id, uint64_t len, uint64
 	if (id >= t->n || !len || off > (uint64_t)INT64_MAX || len > (uint64_t)INT64_MAX)
 		return;
 	f = &t->v[id];
+	if (f->remote) {
+		if (f->checked)	/* robj set at add, never changed */
+			rmt_obj_prefetch(f->robj, off, len);
+		return;
+	}
 	if (!f->checked)
 		return;
 	pthread_mutex_lock(&t->lock);

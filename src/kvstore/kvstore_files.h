@@ -29,6 +29,12 @@
  * A descriptor in use by a read is pinned and never closed under it; while
  * more reads are in flight than max_open allows, the set grows past it and
  * shrinks back as they finish.
+ *
+ * A file whose path is a remote URL (remote/remote.h) is an object: a
+ * checked one is opened when added (its size and version pinned: a read of
+ * a replaced object fails with -EIO, never mixing versions), an unchecked
+ * one at its first read, and kept open until the table is released.  It
+ * holds no descriptor.
  */
 #ifndef KVSTORE_FILES_H
 #define KVSTORE_FILES_H
@@ -39,6 +45,8 @@
 #include <sys/types.h>
 
 #define KVFILES_NONE UINT32_MAX
+
+struct rmt_obj;
 
 struct kvstore_file {
 	char *path;	   /* owned: the path as given (for messages) */
@@ -52,6 +60,9 @@ struct kvstore_file {
 	uint64_t size;	   /* size at first open (checked files) */
 	int64_t mtime_ns;
 	uint32_t prev, next; /* LRU list of open unpinned files, or NONE */
+	struct rmt_obj *robj; /* owned: the remote object (remote files), or
+				 NULL until opened */
+	int remote;	   /* 1: path is a remote URL */
 };
 
 struct kvstore_files {

@@ -26,7 +26,6 @@
  */
 #include "kvstore/kvstore.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,7 +35,7 @@
 #include "kvstore/ocdbt_btree.h"
 #include "kvstore/ocdbt_manifest.h"
 #include "kvstore/ocdbt_version.h"
-#include "util/ck_beneath.h"
+#include "source/source.h"
 #include "util/ck_buf.h"
 #include "util/ck_err.h"
 #include "util/ck_file.h"
@@ -356,8 +355,8 @@ static int manifest_load(const struct ocdbt_open *o, const char *path,
 	size_t n;
 	int err;
 
-	err = ck_read_file_beneath(t->root, path, t->follow,
-				   OCDBT_MANIFEST_MAX_FILE, &data, &n);
+	err = src_read_file(t->root, path, t->follow, OCDBT_MANIFEST_MAX_FILE,
+			    &data, &n);
 	if (err)
 		return err;
 	err = ocdbt_manifest_decode(data, n, m);
@@ -367,31 +366,32 @@ static int manifest_load(const struct ocdbt_open *o, const char *path,
 	return 0;
 }
 
+/* For a numbered database: the highest manifest.<16 hex> name seen. */
+static int numbered_one(void *ctx, const char *s, int is_dir)
+{
+	char *best = ctx;
+
+	if (is_dir == 1 || strncmp(s, "manifest.", 9) || strlen(s) != 25 ||
+	    strspn(s + 9, "0123456789abcdef") != 16)
+		return 0;
+	if (strcmp(s, best) > 0)
+		snprintf(best, 32, "%s", s);
+	return 0;
+}
+
 /* For a numbered database: the path of the highest manifest.<16 hex>. */
 static int manifest_numbered(const struct ocdbt_open *o, const char *dir,
 			     char **out)
 {
 	const struct kvstore_files *t = o->kv->files;
 	char best[32] = "";
-	struct dirent *de;
-	DIR *d = NULL;
 	int err;
 
-	err = ck_opendir_beneath(t->root, dir, t->follow, &d);
+	err = src_list(t->root, dir, t->follow, numbered_one, best);
 	if (err == -EXDEV || err == -ELOOP || err == -ENOMEM)
 		return err;
-	if (err)
-		return ck_err(-EIO, "%s: %s", dir, strerror(-err));
-	while ((de = readdir(d))) {
-		const char *s = de->d_name;
-
-		if (strncmp(s, "manifest.", 9) || strlen(s) != 25 ||
-		    strspn(s + 9, "0123456789abcdef") != 16)
-			continue;
-		if (strcmp(s, best) > 0)
-			snprintf(best, sizeof(best), "%s", s);
-	}
-	closedir(d);
+	if (err)		/* the message names dir */
+		return -EIO;
 	if (!best[0])
 		return ck_err(-EIO,
 			      "%s: numbered manifest but no manifest.<16 hex> "

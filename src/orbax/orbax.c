@@ -6,7 +6,6 @@
  */
 #include "orbax/orbax.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,7 +15,7 @@
 #include "orbax/orbax_aggregate.h"
 #include "orbax/orbax_meta.h"
 #include "orbax/orbax_tree.h"
-#include "util/ck_beneath.h"
+#include "source/source.h"
 #include "util/ck_buf.h"
 #include "util/ck_err.h"
 #include "util/ck_file.h"
@@ -38,46 +37,50 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* The ocdbt.process_N/ databases of an item, as listed. */
+struct dbs {
+	const char *item;
+	char **v;
+	size_t n;
+	int err;
+};
+
+static int db_one(void *ctx, const char *name, int is_dir)
+{
+	struct dbs *d = ctx;
+	char *p, **nv;
+
+	if (strncmp(name, "ocdbt.process_", 14) || !is_dir)
+		return 0;
+	if (d->n >= ORBAX_MAX_PROCESS_DBS)
+		return d->err = ck_err(-EOVERFLOW, "%s: too many ocdbt.process_* "
+				       "databases", d->item);
+	p = ck_path_join(d->item, name);
+	nv = p ? realloc(d->v, (d->n + 1) * sizeof(*nv)) : NULL;
+	if (!nv) {
+		free(p);
+		return d->err = ck_err(-ENOMEM, "out of memory");
+	}
+	d->v = nv;
+	d->v[d->n++] = p;
+	return 0;
+}
+
 /* The ocdbt.process_N/ databases of item c->item_dir, sorted (caller
- * frees). */
+ * frees).  Without listings (HTTP), none: the merged manifest is read. */
 static int list_process_dbs(const struct orbax_ckpt *c, char ***dirs, size_t *n)
 {
-	const char *item = c->item_dir;
-	char **v = NULL;
-	size_t cnt = 0;
-	struct dirent *e;
-	DIR *d = NULL;
-	int err = ck_opendir_beneath(c->root, item, c->follow_symlinks, &d);
+	struct dbs d = { c->item_dir, NULL, 0, 0 };
+	int err = 0;
 
-	if (err)
-		return err;
-	while ((e = readdir(d))) {
-		char *p, **nv;
-
-		if (strncmp(e->d_name, "ocdbt.process_", 14))
-			continue;
-		if (cnt >= ORBAX_MAX_PROCESS_DBS) {
-			err = ck_err(-EOVERFLOW, "%s: too many ocdbt.process_* databases",
-				     item);
-			break;
-		}
-		p = ck_path_join(item, e->d_name);
-		nv = realloc(v, (cnt + 1) * sizeof(*v));
-		if (!p || !nv) {
-			free(p);
-			if (nv)
-				v = nv;
-			err = ck_err(-ENOMEM, "out of memory");
-			break;
-		}
-		v = nv;
-		v[cnt++] = p;
-	}
-	closedir(d);
-	if (!err && cnt)
-		qsort(v, cnt, sizeof(*v), cmp_str);
-	*dirs = v;
-	*n = cnt;
+	if (src_can_list(c->item_dir))
+		err = src_list(c->root, c->item_dir, c->follow_symlinks, db_one, &d);
+	if (!err)
+		err = d.err;
+	if (!err && d.n)
+		qsort(d.v, d.n, sizeof(*d.v), cmp_str);
+	*dirs = d.v;
+	*n = d.n;
 	return err;
 }
 
@@ -91,7 +94,7 @@ static int open_store(struct orbax_ckpt *c)
 
 	if (!manifest)
 		return ck_err(-ENOMEM, "out of memory");
-	if (ck_is_file(manifest)) {
+	if (src_is_file(manifest)) {
 		const char *one = c->item_dir;
 
 		free(manifest);
@@ -254,12 +257,12 @@ static int add_aggregate(struct orbax_ckpt *c, const struct orbax_meta *m,
 
 	if (!path)
 		return ck_err(-ENOMEM, "out of memory");
-	if (!ck_is_file(path)) {
+	if (!src_is_file(path)) {
 		free(path);
 		return 0;
 	}
 	c->agg = calloc(1, sizeof(*c->agg));
-	err = c->agg ? ck_read_file_beneath(c->root, path, c->follow_symlinks,
+	err = c->agg ? src_read_file(c->root, path, c->follow_symlinks,
 					    ORBAX_MAX_AGGREGATE_BYTES, &c->agg->bytes,
 					    &c->agg->len) :
 		       ck_err(-ENOMEM, "out of memory");
@@ -306,7 +309,7 @@ static int read_meta(struct orbax_ckpt *c, struct orbax_meta *m, int *have)
 	if (!path)
 		return ck_err(-ENOMEM, "out of memory");
 	*have = 0;
-	err = ck_read_file_beneath(c->root, path, c->follow_symlinks,
+	err = src_read_file(c->root, path, c->follow_symlinks,
 				   ORBAX_MAX_META_BYTES, &text, &len);
 	if (err == -ENOENT) {
 		err = 0;
@@ -342,7 +345,7 @@ static int read_scan_layers(const struct orbax_ckpt *c, int *v)
 
 		if (!p)
 			return ck_err(-ENOMEM, "out of memory");
-		err = ck_read_file_beneath(c->root, p, c->follow_symlinks,
+		err = src_read_file(c->root, p, c->follow_symlinks,
 					   ORBAX_MAX_META_BYTES, &text, &len);
 		if (!err)
 			*v = orbax_step_meta_scan_layers((const char *)text, len);
@@ -392,7 +395,8 @@ int orbax_open(const char *path, const struct orbax_opts *opts,
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		return ck_err(-ENOMEM, "out of memory");
-	err = orbax_resolve(path, opts->step, &c->item_dir, &c->step);
+	err = orbax_resolve_opts(path, opts->step, opts->uncommitted, &c->item_dir,
+				 &c->step);
 	if (!err)
 		err = orbax_root_of(c->item_dir, &c->root);
 	if (err)

@@ -38,9 +38,12 @@ struct orbax_opts {
 	int64_t step;		/* step to open; -1 = latest committed */
 	int follow_symlinks;	/* 1: files may be symlinks leading out of
 				   the checkpoint's root (see root below) */
+	int uncommitted;	/* 1: a step still being written (no
+				   commit_success.txt on Cloud Storage) may
+				   be opened (orbax_resolve_opts()) */
 };
 
-#define ORBAX_OPTS_INIT { -1, 0 }
+#define ORBAX_OPTS_INIT { -1, 0, 0 }
 
 /* One array: stored as zarr, or held in the legacy msgpack aggregate. */
 struct orbax_array {
@@ -147,6 +150,13 @@ void orbax_close(struct orbax_ckpt *c);
  */
 int orbax_resolve(const char *path, int64_t want_step, char **item,
 		  int64_t *step);
+
+/* orbax_resolve(), where uncommitted 1 also takes a step without Orbax's
+ * commit_success.txt on a source that needs one (source.h); without it,
+ * such a step is passed over when the latest is wanted, and -EBUSY when
+ * named. */
+int orbax_resolve_opts(const char *path, int64_t want_step, int uncommitted,
+		       char **item, int64_t *step);
 
 /*
  * The other items of the step holding item_dir, ", "-joined in *out (NULL

@@ -13,6 +13,10 @@
  *
  * The walk is bounded in depth and in entries; a checkpoint past either is
  * refused (a real one has at most tens of thousands of files).
+ *
+ * A remote checkpoint has no symlinks and no modes: it is read with the
+ * credentials of the user who opened it, so that user alone may read the
+ * view (owner read bits only).
  */
 #include "orbax/orbax.h"
 
@@ -23,7 +27,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include "source/source.h"
 #include "util/ck_err.h"
 #include "util/ck_file.h"
 
@@ -117,12 +123,32 @@ static int walk_dir(struct walk *w, const char *dir, int depth)
 	return err;
 }
 
-int orbax_check_files(struct orbax_ckpt *c)
+/* A remote checkpoint: readable by the user who opened it. */
+static int remote_access(struct orbax_ckpt *c)
 {
-	char *item = realpath(c->item_dir, NULL), *meta;
-	struct walk w = { c, item, &c->access, 0 };
 	struct stat st;
 	int err;
+
+	memset(&st, 0, sizeof(st));
+	st.st_uid = getuid();
+	st.st_gid = getgid();
+	st.st_mode = S_IFDIR | 0500;
+	err = ck_access_add(&c->access, &st, CK_ACCESS_SEARCH);
+	st.st_mode = S_IFREG | 0400;
+	return err ? err : ck_access_add(&c->access, &st, CK_ACCESS_READ);
+}
+
+int orbax_check_files(struct orbax_ckpt *c)
+{
+	char *item, *meta;
+	struct walk w = { c, NULL, &c->access, 0 };
+	struct stat st;
+	int err;
+
+	if (src_is_remote(c->item_dir))
+		return remote_access(c);
+	item = realpath(c->item_dir, NULL);
+	w.item = item;
 
 	if (!item)
 		return ck_err(-errno, "%s: %s", c->item_dir, strerror(errno));

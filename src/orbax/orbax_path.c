@@ -8,6 +8,14 @@
  * directories ("1000", or "<prefix>_1000"); in-flight saves
  * ("*.orbax-checkpoint-tmp*") are ignored.
  *
+ * On a source without listings (http[s]://), a step's items are found by
+ * trying the known item names, and a directory of steps cannot be searched:
+ * the step or item must be named.  On Cloud Storage, where Orbax marks a
+ * step committed with commit_success.txt instead of renaming it, a step
+ * without that file is still being written (source.h
+ * src_needs_commit_file()): the latest step passes it over, and naming it
+ * is refused unless `uncommitted` is set.
+ *
  * A step may hold several items.  The model is in the one named items
  * (MaxText), default or state (Orbax's single-item names) or model_params
  * (Tunix, beside optimizer_state); items known never to hold it are passed
@@ -16,7 +24,6 @@
  */
 #include "orbax/orbax.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +31,7 @@
 
 #include "util/ck_buf.h"
 #include "util/ck_err.h"
+#include "source/source.h"
 #include "util/ck_file.h"
 
 static const char *const item_names[] = {
@@ -69,42 +77,48 @@ static char *probe_strdup(const char *s)
 	return p;
 }
 
-static DIR *probe_opendir(const char *dir)
+/* src_list() for a probe: a directory that cannot be listed has nothing
+ * in it, except that running out of memory is noted. */
+static void probe_list(const char *dir, src_list_cb cb, void *ctx)
 {
-	DIR *d = opendir(dir);
-
-	if (!d && errno == ENOMEM)
+	if (src_list(NULL, dir, 1, cb, ctx) == -ENOMEM)
 		probe_oom = 1;
-	return d;
+	ck_err_clear();
 }
 
-static int has_entry(const char *dir, const char *name)
+/* A file (or a directory: want_dir) called name in dir. */
+static int has_entry(const char *dir, const char *name, int want_dir)
 {
 	char *p = probe_join(dir, name);
-	int ok = p && (ck_is_file(p) || ck_is_dir(p));
+	enum src_type t = p ? src_type(p) : SRC_NONE;
 
 	free(p);
-	return ok;
+	ck_err_clear();
+	return want_dir ? t == SRC_DIR : t == SRC_FILE;
+}
+
+static int process_db_one(void *ctx, const char *name, int is_dir)
+{
+	(void)is_dir;
+	*(int *)ctx = !strncmp(name, "ocdbt.process_", 14);
+	return *(int *)ctx;
 }
 
 static int has_process_db(const char *dir)
 {
-	DIR *d = probe_opendir(dir);
-	struct dirent *e;
 	int found = 0;
 
-	if (!d)
-		return 0;
-	while (!found && (e = readdir(d)))
-		found = !strncmp(e->d_name, "ocdbt.process_", 14);
-	closedir(d);
+	if (src_can_list(dir))
+		probe_list(dir, process_db_one, &found);
+	else		/* the first process's database, by name */
+		found = has_entry(dir, "ocdbt.process_0/manifest.ocdbt", 0);
 	return found;
 }
 
 static int is_item_dir(const char *dir)
 {
-	return has_entry(dir, "_METADATA") || has_entry(dir, "manifest.ocdbt") ||
-	       has_process_db(dir);
+	return has_entry(dir, "_METADATA", 0) ||
+	       has_entry(dir, "manifest.ocdbt", 0) || has_process_db(dir);
 }
 
 /*
@@ -112,31 +126,43 @@ static int is_item_dir(const char *dir)
  * a plain zarr hierarchy, or a legacy checkpoint without _METADATA.  The
  * search is bounded in depth and in entries visited.
  */
+struct zarr_probe {
+	const char *dir;
+	int depth;
+	unsigned *budget;
+	int found;
+};
+
+static int has_zarr_below(const char *dir, int depth, unsigned *budget);
+
+static int zarr_one(void *ctx, const char *name, int is_dir)
+{
+	struct zarr_probe *z = ctx;
+	char *p;
+
+	if (!*z->budget)
+		return 1;
+	(*z->budget)--;
+	if (!strcmp(name, "zarr.json") || !strcmp(name, ".zarray")) {
+		z->found = 1;
+		return 1;
+	}
+	if (name[0] == '.' || !is_dir)
+		return 0;
+	p = probe_join(z->dir, name);
+	z->found = p && has_zarr_below(p, z->depth - 1, z->budget);
+	free(p);
+	return z->found;
+}
+
 static int has_zarr_below(const char *dir, int depth, unsigned *budget)
 {
-	DIR *d;
-	struct dirent *e;
-	int found = 0;
+	struct zarr_probe z = { dir, depth, budget, 0 };
 
-	if (depth < 0 || !(d = probe_opendir(dir)))
+	if (depth < 0)
 		return 0;
-	while (!found && (e = readdir(d)) && *budget) {
-		char *p;
-
-		(*budget)--;
-		if (!strcmp(e->d_name, "zarr.json") || !strcmp(e->d_name, ".zarray")) {
-			found = 1;
-			break;
-		}
-		if (e->d_name[0] == '.' ||
-		    (e->d_type != DT_DIR && e->d_type != DT_UNKNOWN))
-			continue;
-		p = probe_join(dir, e->d_name);
-		found = p && has_zarr_below(p, depth - 1, budget);
-		free(p);
-	}
-	closedir(d);
-	return found;
+	probe_list(dir, zarr_one, &z);
+	return z.found;
 }
 
 /* The step number a directory name encodes, or -1. */
@@ -167,39 +193,50 @@ static int64_t step_of(const char *name)
  * unknown ones go to models / unknown as ", "-joined lists, counted in
  * n[0] / n[1] (caller releases both).  Returns 0 or -ENOMEM.
  */
+struct items {
+	const char *step_dir;
+	struct ck_buf *models, *unknown;
+	unsigned *n;
+	int err;
+};
+
+static int item_one(void *ctx, const char *name, int is_dir)
+{
+	struct items *it = ctx;
+	struct ck_buf *to;
+	char *p;
+	int known;
+
+	/* Steps and in-flight saves are not items of a step. */
+	if (name[0] == '.' || !is_dir ||
+	    in_list(name, other_item_names, NAMES_LEN(other_item_names)) ||
+	    step_of(name) >= 0 || strstr(name, ".orbax-checkpoint-tmp"))
+		return 0;
+	known = in_list(name, item_names, NAMES_LEN(item_names));
+	to = known ? it->models : it->unknown;
+	p = probe_join(it->step_dir, name);
+	if (p && src_is_dir(p) && is_item_dir(p)) {
+		it->err = ck_buf_printf(to, "%s%s", to->len ? ", " : "", name);
+		it->n[known ? 0 : 1]++;
+	}
+	free(p);
+	return it->err;
+}
+
 static int step_items(const char *step_dir, struct ck_buf *models,
 		      struct ck_buf *unknown, unsigned n[2])
 {
-	DIR *d = probe_opendir(step_dir);
-	struct dirent *e;
-	int err = 0;
+	struct items it = { step_dir, models, unknown, n, 0 };
 
-	if (!d)
-		return 0;
-	while (!err && (e = readdir(d))) {
-		struct ck_buf *to;
-		char *p;
-		int known;
-
-		/* Steps and in-flight saves are not items of a step. */
-		if (e->d_name[0] == '.' ||
-		    (e->d_type != DT_DIR && e->d_type != DT_UNKNOWN) ||
-		    in_list(e->d_name, other_item_names, NAMES_LEN(other_item_names)) ||
-		    step_of(e->d_name) >= 0 || strstr(e->d_name, ".orbax-checkpoint-tmp"))
-			continue;
-		known = in_list(e->d_name, item_names, NAMES_LEN(item_names));
-		to = known ? models : unknown;
-		p = probe_join(step_dir, e->d_name);
-		if (p && ck_is_dir(p) && is_item_dir(p)) {
-			err = ck_buf_printf(to, "%s%s", to->len ? ", " : "", e->d_name);
-			n[known ? 0 : 1]++;
-		}
-		free(p);
+	if (src_can_list(step_dir)) {
+		probe_list(step_dir, item_one, &it);
+	} else {	/* no listing: the item names a step may hold */
+		for (size_t i = 0; i < NAMES_LEN(item_names) && !it.err; i++)
+			item_one(&it, item_names[i], 1);
 	}
-	closedir(d);
-	if (err)
+	if (it.err)
 		probe_oom = 1;
-	return err;
+	return it.err;
 }
 
 /*
@@ -244,38 +281,52 @@ out:
 	return err;
 }
 
+struct others {
+	const char *step, *base;
+	struct ck_buf *b;
+	int err;
+};
+
+static int other_one(void *ctx, const char *name, int is_dir)
+{
+	struct others *o = ctx;
+	char *p;
+
+	if (name[0] == '.' || !strcmp(name, o->base) || !is_dir)
+		return 0;
+	p = ck_path_join(o->step, name);
+	if (!p)
+		o->err = ck_err(-ENOMEM, "out of memory");
+	else if (src_is_dir(p) && is_item_dir(p))
+		o->err = ck_buf_printf(o->b, "%s%s", o->b->len ? ", " : "", name);
+	free(p);
+	return o->err;
+}
+
 int orbax_step_other_items(const char *item_dir, char **out)
 {
 	struct ck_buf b = CK_BUF_INIT;
 	const char *base = strrchr(item_dir, '/');
+	struct others o = { NULL, NULL, &b, 0 };
 	char *step = NULL;
-	DIR *d;
-	struct dirent *e;
-	int err = 0;
+	int err;
 
 	*out = NULL;
 	base = base ? base + 1 : item_dir;
-	/* A step directory that is itself the item has no siblings to name. */
-	if (step_of(base) >= 0 || base == item_dir)
+	/* A step directory that is itself the item has no siblings to name;
+	 * without listings, they cannot be found. */
+	if (step_of(base) >= 0 || base == item_dir || !src_can_list(item_dir))
 		return 0;
 	step = strndup(item_dir, (size_t)(base - 1 - item_dir));
 	if (!step)
 		return ck_err(-ENOMEM, "out of memory");
-	d = opendir(step);
-	while (d && !err && (e = readdir(d))) {
-		char *p;
-
-		if (e->d_name[0] == '.' || !strcmp(e->d_name, base))
-			continue;
-		p = ck_path_join(step, e->d_name);
-		if (!p)
-			err = ck_err(-ENOMEM, "out of memory");
-		else if (ck_is_dir(p) && is_item_dir(p))
-			err = ck_buf_printf(&b, "%s%s", b.len ? ", " : "", e->d_name);
-		free(p);
-	}
-	if (d)
-		closedir(d);
+	o.step = step;
+	o.base = base;
+	if (src_list(NULL, step, 1, other_one, &o) != -ENOMEM)
+		ck_err_clear();
+	else
+		o.err = -ENOMEM;
+	err = o.err;
 	free(step);
 	if (!err && b.len)
 		*out = (char *)ck_buf_detach(&b, NULL);
@@ -283,67 +334,186 @@ int orbax_step_other_items(const char *item_dir, char **out)
 	return err;
 }
 
-/*
- * Pick a step directory under dir: the one numbered want, or the latest one
- * that holds an item.  *name gets the directory name (caller frees).
- */
-static int pick_step(const char *dir, int64_t want, char **name, int64_t *step)
+/* The step directories of a directory, by name (caller frees). */
+struct steps {
+	char **names;
+	int64_t *nums;
+	size_t n, cap;
+	int err;
+};
+
+#define MAX_STEPS 1000000u
+
+static int step_one(void *ctx, const char *name, int is_dir)
 {
-	int64_t best = -1;
-	char *best_name = NULL;
-	struct dirent *e;
-	DIR *d = opendir(dir);
+	struct steps *st = ctx;
+	int64_t s = step_of(name);
 
-	if (!d)
-		return ck_err(-errno, "%s: %s", dir, strerror(errno));
-	while ((e = readdir(d))) {
-		int64_t s = step_of(e->d_name);
-		char *full, *item;
+	if (s < 0 || !is_dir)
+		return 0;
+	if (st->n == st->cap) {
+		size_t cap = st->cap ? st->cap * 2 : 64;
+		char **nv = cap > MAX_STEPS ? NULL :
+			    realloc(st->names, cap * sizeof(*nv));
+		int64_t *ns = nv ? realloc(st->nums, cap * sizeof(*ns)) : NULL;
 
-		if (s < 0 || (want >= 0 && s != want) || s <= best)
-			continue;
-		full = probe_join(dir, e->d_name);
-		item = NULL;
-		/* A step whose items are ambiguous still counts: picking it
-		 * gives the error. */
-		if (full && ck_is_dir(full) && item_in_step(full, &item) != -ENOENT) {
-			free(best_name);
-			best_name = probe_strdup(e->d_name);
-			best = s;
+		if (nv)
+			st->names = nv;
+		if (!ns) {
+			st->err = cap > MAX_STEPS ?
+				ck_err(-E2BIG, "more than %u steps", MAX_STEPS) :
+				ck_err(-ENOMEM, "out of memory");
+			return st->err;
 		}
-		free(item);
-		free(full);
+		st->nums = ns;
+		st->cap = cap;
 	}
-	closedir(d);
-	if (best < 0 || !best_name) {
-		free(best_name);
-		if (want >= 0)
-			return ck_err(-ENOENT, "%s: no committed step %lld", dir,
-				      (long long)want);
-		return ck_err(-ENOENT, "%s: no Orbax checkpoint found (no item "
-			      "directory, no _METADATA, no manifest.ocdbt, no step)",
-			      dir);
-	}
-	*name = best_name;
-	*step = best;
+	st->names[st->n] = strdup(name);
+	if (!st->names[st->n])
+		return st->err = ck_err(-ENOMEM, "out of memory");
+	st->nums[st->n++] = s;
 	return 0;
 }
 
-static int resolve(const char *path, int64_t want_step, char **item,
-		   int64_t *step)
+/*
+ * 1 if the step directory step_dir (holding item) is committed: on a source
+ * where Orbax marks commits with commit_success.txt (in the step, or in the
+ * item as older Orbax wrote it), that file is there; elsewhere always.
+ */
+static int committed(const char *step_dir, const char *item)
+{
+	if (!src_needs_commit_file(step_dir))
+		return 1;
+	return has_entry(step_dir, "commit_success.txt", 0) ||
+	       (item && has_entry(item, "commit_success.txt", 0));
+}
+
+/*
+ * Pick a step directory under dir: the one numbered want, or the latest one
+ * that holds an item and is committed (uncommitted: or not).  *name gets the
+ * directory name (caller frees).
+ */
+static int pick_step(const char *dir, int64_t want, int uncommitted,
+		     char **name, int64_t *step)
+{
+	struct steps st = { NULL, NULL, 0, 0, 0 };
+	size_t best = SIZE_MAX;
+	int err, skipped = 0;
+
+	if (!src_can_list(dir))
+		return ck_err(-ENOTSUP, "%s: no item directory here, and HTTP has "
+			      "no directory listing to find steps: name the step "
+			      "(.../checkpoints/STEP) or the item (.../STEP/items)",
+			      dir);
+	err = src_list(NULL, dir, 1, step_one, &st);
+	if (!err)
+		err = st.err;
+	/* Latest first: each candidate costs requests on a remote store. */
+	while (!err) {
+		size_t pick = SIZE_MAX;
+		char *full, *item = NULL;
+		int r;
+
+		for (size_t i = 0; i < st.n; i++)
+			if (st.names[i] && (want < 0 || st.nums[i] == want) &&
+			    (pick == SIZE_MAX || st.nums[i] > st.nums[pick]))
+				pick = i;
+		if (pick == SIZE_MAX)
+			break;
+		full = probe_join(dir, st.names[pick]);
+		/* A step whose items are ambiguous still counts: picking it
+		 * gives the error. */
+		r = full && src_is_dir(full) ? item_in_step(full, &item) : -ENOENT;
+		if (r != -ENOENT && !uncommitted && !committed(full, item)) {
+			if (want >= 0)
+				err = ck_err(-EBUSY, "%s: step %lld has no "
+					     "commit_success.txt: Orbax is still "
+					     "writing it, or its save failed; -o "
+					     "uncommitted takes it anyway", full,
+					     (long long)want);
+			r = -ENOENT;
+			skipped++;
+		}
+		free(item);
+		free(full);
+		if (r != -ENOENT) {
+			best = pick;
+			break;
+		}
+		free(st.names[pick]);
+		st.names[pick] = NULL;
+	}
+	if (!err && best == SIZE_MAX) {
+		if (want >= 0)
+			err = ck_err(-ENOENT, "%s: no committed step %lld", dir,
+				     (long long)want);
+		else if (skipped)
+			err = ck_err(-ENOENT, "%s: no committed step (%d without "
+				     "commit_success.txt, still being written; "
+				     "-o uncommitted takes them)", dir, skipped);
+		else
+			err = ck_err(-ENOENT, "%s: no Orbax checkpoint found (no "
+				     "item directory, no _METADATA, no "
+				     "manifest.ocdbt, no step)", dir);
+	}
+	if (!err) {
+		*name = st.names[best];
+		*step = st.nums[best];
+		st.names[best] = NULL;
+	}
+	for (size_t i = 0; i < st.n; i++)
+		free(st.names[i]);
+	free(st.names);
+	free(st.nums);
+	return err;
+}
+
+/*
+ * committed() for a path given directly: dir is a step holding item, or
+ * the item itself (item == dir), whose step is then its parent when the
+ * parent's name is a step's.
+ */
+static int step_committed(const char *dir, const char *item)
+{
+	const char *base, *pb;
+	char *parent;
+	int ok;
+
+	if (strcmp(dir, item))
+		return committed(dir, item);
+	base = strrchr(dir, '/');
+	if (!base || base == dir || !src_needs_commit_file(dir))
+		return 1;
+	parent = strndup(dir, (size_t)(base - dir));
+	if (!parent) {
+		probe_oom = 1;
+		return 1;
+	}
+	pb = strrchr(parent, '/');
+	ok = step_of(pb ? pb + 1 : parent) < 0 || committed(parent, item);
+	free(parent);
+	return ok;
+}
+
+static int resolve(const char *path, int64_t want_step, int uncommitted,
+		   char **item, int64_t *step)
 {
 	char *dir = NULL, *found, *sub;
 	char *step_name = NULL;
+	enum src_type t;
 	int64_t s = -1;
 	int err;
 
-	if (!ck_is_dir(path))
+	err = src_stat(path, &t);
+	if (err)		/* unreachable, unauthorised, no bucket */
+		return err;
+	if (t != SRC_DIR && t != SRC_MAYBE_DIR)
 		return ck_err(-ENOENT, "%s: not a directory", path);
-	/* A run directory holds checkpoints/. */
+	/* A run directory holds checkpoints/ (which HTTP cannot tell). */
 	sub = ck_path_join(path, "checkpoints");
 	if (!sub)
 		return ck_err(-ENOMEM, "out of memory");
-	if (!is_item_dir(path) && ck_is_dir(sub)) {
+	if (!is_item_dir(path) && src_type(sub) == SRC_DIR) {
 		dir = sub;
 	} else {
 		free(sub);
@@ -359,6 +529,13 @@ static int resolve(const char *path, int64_t want_step, char **item,
 		const char *base = strrchr(dir, '/');
 
 		s = step_of(base ? base + 1 : dir);
+		if (!uncommitted && !step_committed(dir, found)) {
+			err = ck_err(-EBUSY, "%s: no commit_success.txt: Orbax is "
+				     "still writing this step, or its save "
+				     "failed; -o uncommitted takes it anyway", path);
+			free(found);
+			goto out;
+		}
 		if (want_step >= 0 && s != want_step) {
 			err = ck_err(-EINVAL, "%s: is step %lld, not step %lld", path,
 				     (long long)s, (long long)want_step);
@@ -371,17 +548,21 @@ static int resolve(const char *path, int64_t want_step, char **item,
 		goto out;
 	}
 	/* A directory of steps. */
-	err = pick_step(dir, want_step, &step_name, &s);
+	err = pick_step(dir, want_step, uncommitted, &step_name, &s);
 	if (err == -ENOENT && want_step < 0) {
 		unsigned budget = 4096;
+		char why[512];
 
-		/* A plain zarr hierarchy (or TensorStore dataset). */
+		/* A plain zarr hierarchy (or TensorStore dataset).  The probe
+		 * clears the message pick_step() left. */
+		snprintf(why, sizeof(why), "%s", ck_err_msg());
 		if (has_zarr_below(dir, 3, &budget)) {
 			ck_err_clear();
 			*item = dir;
 			*step = -1;
 			return 0;
 		}
+		ck_err(err, "%s", why);
 	}
 	if (err)
 		goto out;
@@ -403,10 +584,16 @@ out:
 int orbax_resolve(const char *path, int64_t want_step, char **item,
 		  int64_t *step)
 {
+	return orbax_resolve_opts(path, want_step, 0, item, step);
+}
+
+int orbax_resolve_opts(const char *path, int64_t want_step, int uncommitted,
+		       char **item, int64_t *step)
+{
 	int err;
 
 	probe_oom = 0;
-	err = resolve(path, want_step, item, step);
+	err = resolve(path, want_step, uncommitted, item, step);
 	if (probe_oom) {
 		if (!err)
 			free(*item);
@@ -419,7 +606,7 @@ int orbax_root_of(const char *item_dir, char **out)
 {
 	const char *base = strrchr(item_dir, '/');
 	char *parent = NULL, *meta = NULL, *pick;
-	int step_parent = 0;
+	int step_parent = 0, err;
 
 	*out = NULL;
 	/* An item inside a step: the step, which also holds
@@ -436,14 +623,13 @@ int orbax_root_of(const char *item_dir, char **out)
 			free(parent);
 			return ck_err(-ENOMEM, "out of memory");
 		}
-		step_parent = step_of(pb ? pb + 1 : parent) >= 0 || ck_is_file(meta);
+		step_parent = step_of(pb ? pb + 1 : parent) >= 0 || src_is_file(meta);
 		free(meta);
 	}
-	pick = realpath(step_parent ? parent : item_dir, NULL);
+	err = src_realpath(step_parent ? parent : item_dir, &pick);
 	free(parent);
-	if (!pick)
-		return ck_err(errno == ENOMEM ? -ENOMEM : -ENOENT, "%s: %s", item_dir,
-			      strerror(errno));
+	if (err)
+		return err;
 	*out = pick;
 	return 0;
 }

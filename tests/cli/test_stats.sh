@@ -15,7 +15,8 @@ field() { stats | jq -r ".$1"; }
 
 fields='bytes_served bytes_decoded chunk_decodes cache_hits cache_misses
 cache_evictions cache_bytes cache_peak_bytes disk_tier_bytes_written
-disk_tier_bytes_read tensor_loads read_amplification source_bytes'
+disk_tier_bytes_read tensor_loads read_amplification source_bytes
+remote_requests remote_bytes_fetched remote_retries remote_failures'
 
 EX=$TMP/ex
 "$CKPTFS" example "$EX" >/dev/null || not_ok "example"
@@ -75,6 +76,9 @@ jq -e '.chunk_decodes > 0 and .bytes_decoded > 0 and .cache_misses > 0 and
 	.tensor_loads > 0 and .cache_peak_bytes >= .cache_bytes' "$TMP/s1" >/dev/null &&
 	ok "the read decoded chunks and loaded tensors: $(cat "$TMP/s1")" ||
 	not_ok "counters after a read: $(cat "$TMP/s1")"
+jq -e '.remote_requests == 0 and .remote_bytes_fetched == 0' "$TMP/s1" >/dev/null &&
+	ok "a local source makes no remote request" ||
+	not_ok "remote counters of a local source: $(cat "$TMP/s1")"
 ntensors=$(jq '.weight_map | length' "$MNT/model.safetensors.index.json")
 jq -e --argjson n "$ntensors" '.tensor_loads == $n and .cache_evictions == 0' \
 	"$TMP/s1" >/dev/null &&
