@@ -280,6 +280,11 @@ static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
 	return h;
 }
 
+int kvstore_is_remote(const struct kvstore *kv)
+{
+	return kv->files->n && kv->files->v[0].remote;
+}
+
 uint64_t kvstore_files_digest(const struct kvstore *kv)
 {
 	uint64_t h = 0xcbf29ce484222325ull;

@@ -142,6 +142,10 @@ void kvstore_set_max_open(struct kvstore *kv, size_t n);
 void kvstore_file_stats(const struct kvstore *kv, size_t *nfiles,
 			size_t *nopen, uint64_t *opens);
 
+/* 1 if the store's values are remote objects (remote/remote.h): its reads
+ * wait on the network more than on the CPU. */
+int kvstore_is_remote(const struct kvstore *kv);
+
 /* A 64-bit digest of the identity of the data files opened with the store
  * (local: device, inode, size, modification time; remote: size and the
  * version pinned), for telling one generation of a checkpoint from

@@ -93,12 +93,23 @@ static void unpin(struct ra_part *p)
 	pthread_cond_broadcast(&ra.done);	/* for ra_forget() */
 }
 
-static struct ra_part *find(const void *obj, uint64_t off)
+/* The live part of obj holding byte pos, or NULL. */
+static struct ra_part *find(const void *obj, uint64_t pos)
 {
 	for (struct ra_part *p = ra.head; p; p = p->next)
-		if (p->obj == obj && p->off == off && !p->dead)
+		if (p->obj == obj && !p->dead && p->off <= pos &&
+		    pos - p->off < p->len)
 			return p;
 	return NULL;
+}
+
+/* The start of the first live part of obj after pos, or limit. */
+static uint64_t next_start(const void *obj, uint64_t pos, uint64_t limit)
+{
+	for (struct ra_part *p = ra.head; p; p = p->next)
+		if (p->obj == obj && !p->dead && p->off > pos && p->off < limit)
+			limit = p->off;
+	return limit;
 }
 
 /* Make room for len more bytes by dropping fetched parts nobody reads,
@@ -231,12 +242,15 @@ void ra_prefetch(void *obj, ra_fetch_fn fetch, uint64_t size, uint64_t off,
 		return;
 	end = len > size - off ? size : off + len;
 	pthread_mutex_lock(&ra.lock);
-	for (pos = off / RA_PART * RA_PART; ra.budget && pos < end; pos += RA_PART) {
-		uint64_t plen = size - pos < RA_PART ? size - pos : RA_PART;
-		struct ra_part *p;
+	for (pos = off; ra.budget && pos < end;) {
+		struct ra_part *p = find(obj, pos);
+		uint64_t plen;
 
-		if (find(obj, pos))
+		if (p) {
+			pos = p->off + p->len;
 			continue;
+		}
+		plen = next_start(obj, pos, end - pos < RA_PART ? end : pos + RA_PART) - pos;
 		if (!make_room(plen))
 			break;
 		p = calloc(1, sizeof(*p));
@@ -260,6 +274,7 @@ void ra_prefetch(void *obj, ra_fetch_fn fetch, uint64_t size, uint64_t off,
 		ra.qtail = p;
 		ra.held += plen;
 		queued++;
+		pos += plen;
 	}
 	if (queued) {
 		start_workers();
@@ -268,10 +283,10 @@ void ra_prefetch(void *obj, ra_fetch_fn fetch, uint64_t size, uint64_t off,
 	pthread_mutex_unlock(&ra.lock);
 }
 
-/* A part that can serve a read: in the table and not failed. */
-static struct ra_part *usable(const void *obj, uint64_t off)
+/* A part that can serve a read at pos: in the table and not failed. */
+static struct ra_part *usable(const void *obj, uint64_t pos)
 {
-	struct ra_part *p = find(obj, off);
+	struct ra_part *p = find(obj, pos);
 
 	return p && p->state != RA_FAILED ? p : NULL;
 }
@@ -285,8 +300,8 @@ int ra_read(void *obj, ra_fetch_fn fetch, void *buf, size_t len,
 
 	pthread_mutex_lock(&ra.lock);
 	while (!err && pos < end) {
-		uint64_t k = pos / RA_PART * RA_PART, stop;
-		struct ra_part *p = usable(obj, k);
+		struct ra_part *p = usable(obj, pos);
+		uint64_t stop;
 
 		if (p) {
 			p->pins++;
@@ -314,12 +329,8 @@ int ra_read(void *obj, ra_fetch_fn fetch, void *buf, size_t len,
 				drop(p);
 			unpin(p);
 		}
-		/* The run of pieces no part holds, fetched at once. */
-		stop = k + RA_PART;
-		while (stop < end && !usable(obj, stop))
-			stop += RA_PART;
-		if (stop > end)
-			stop = end;
+		/* Up to the next part that holds bytes, fetched at once. */
+		stop = next_start(obj, pos, end);
 		pthread_mutex_unlock(&ra.lock);
 		err = fetch(obj, out + (pos - off), (size_t)(stop - pos), pos);
 		pthread_mutex_lock(&ra.lock);

@@ -37,7 +37,8 @@
  */
 
 /* Reads of at least this many bytes over several chunks use up to one
- * thread per core, at most ZARR_MAX_THREADS. */
+ * thread per core (per chunk from a remote store), at most
+ * ZARR_MAX_THREADS. */
 #define ZARR_PARALLEL_MIN_BYTES ((uint64_t)1 << 20)
 #define ZARR_MAX_THREADS 16
 
@@ -852,6 +853,10 @@ static int read_parallel(struct zarr_read_walk *w, const uint64_t *start,
 
 	for (unsigned i = 0; i < m->rank; i++)
 		bytes *= count[i];
+	/* A remote store's reads wait on the network: as many threads as
+	 * chunks (at most ZARR_MAX_THREADS), whatever the cores. */
+	if (kvstore_is_remote(w->a->kv))
+		cpus = ZARR_MAX_THREADS;
 	if (cpus < 2 || bytes < ZARR_PARALLEL_MIN_BYTES)
 		return READ_SERIALLY;
 	cells.cap = 4096;
