@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
@@ -265,26 +266,106 @@ int kvfiles_add_unchecked(struct kvstore_files *t, const char *path,
 	return add(t, path, id);
 }
 
-/* A remote object: opened now, its size and version pinned. */
+/* A remote object: registered now, opened by kvfiles_open_remote() or at
+ * its first read. */
 static int add_remote(struct kvstore_files *t, const char *path, uint32_t *id)
 {
-	struct rmt_obj *o = NULL;
 	uint32_t i = 0;
-	int err = rmt_obj_open(path, &o);
+	int err = add(t, path, &i);
 
-	if (err == -ENOENT)
-		return ck_err(-EIO, "%s: data file missing", path);
 	if (err)
 		return err;
-	err = add(t, path, &i);
-	if (err) {
-		rmt_obj_close(o);
-		return err;
-	}
-	t->v[i].robj = o;
 	t->v[i].checked = 1;
-	t->v[i].size = rmt_obj_size(o);
+	t->v[i].size = KVFILES_SIZE_UNKNOWN;
 	*id = i;
+	return 0;
+}
+
+/* Open remote file f: 0, or -errno with a message naming it. */
+static int open_remote(struct kvstore_file *f, struct rmt_obj **o)
+{
+	int err = rmt_obj_open(f->path, o);
+
+	if (err == -ENOENT)
+		return ck_err(-EIO, "%s: data file missing", f->path);
+	return err;
+}
+
+/* The opens of kvfiles_open_remote(), shared by its threads. */
+struct opener {
+	struct kvstore_files *t;
+	size_t next;		/* the next file to look at (under t->lock) */
+	int err;		/* the first failure */
+	char msg[512];		/* its message */
+};
+
+static void *open_some(void *arg)
+{
+	struct opener *op = arg;
+	struct kvstore_files *t = op->t;
+
+	for (;;) {
+		struct kvstore_file *f = NULL;
+		struct rmt_obj *o = NULL;
+		int err;
+
+		pthread_mutex_lock(&t->lock);
+		while (op->next < t->n && !op->err) {
+			struct kvstore_file *c = &t->v[op->next++];
+
+			if (c->remote && c->checked && !c->robj) {
+				f = c;
+				break;
+			}
+		}
+		pthread_mutex_unlock(&t->lock);
+		if (!f)
+			return NULL;
+		err = open_remote(f, &o);
+		pthread_mutex_lock(&t->lock);
+		if (err && !op->err) {
+			op->err = err;
+			snprintf(op->msg, sizeof(op->msg), "%s", ck_err_msg());
+		}
+		if (!err) {
+			f->robj = o;
+			f->size = rmt_obj_size(o);
+		}
+		pthread_mutex_unlock(&t->lock);
+	}
+}
+
+int kvfiles_open_remote(struct kvstore_files *t, uint32_t id)
+{
+	struct opener op = { t, 0, 0, "" };
+	pthread_t th[31];
+	unsigned started = 0, want;
+
+	if (id != KVFILES_NONE) {
+		struct kvstore_file *f = &t->v[id];
+		struct rmt_obj *o = NULL;
+		int err;
+
+		if (!f->remote || f->robj)
+			return 0;
+		err = open_remote(f, &o);
+		if (err)
+			return err;
+		f->robj = o;
+		f->size = rmt_obj_size(o);
+		return 0;
+	}
+	/* One metadata request per file: at a round trip each, hundreds of
+	 * data files would take seconds one after the other. */
+	want = t->n > 32 ? 32 : (unsigned)t->n;
+	while (started + 1 < want &&
+	       !pthread_create(&th[started], NULL, open_some, &op))
+		started++;
+	open_some(&op);
+	for (unsigned i = 0; i < started; i++)
+		pthread_join(th[i], NULL);
+	if (op.err)
+		return ck_err(op.err, "%s", op.msg);
 	return 0;
 }
 
@@ -341,7 +422,7 @@ static int pread_remote(struct kvstore_files *t, struct kvstore_file *f,
 	o = f->robj;
 	pthread_mutex_unlock(&t->lock);
 	if (!o) {
-		err = rmt_obj_open(f->path, &o);
+		err = f->checked ? open_remote(f, &o) : rmt_obj_open(f->path, &o);
 		if (err)
 			return err == -ENOENT ? -ENOENT : -EIO;
 		pthread_mutex_lock(&t->lock);
@@ -350,6 +431,8 @@ static int pread_remote(struct kvstore_files *t, struct kvstore_file *f,
 			o = f->robj;
 		} else {
 			f->robj = o;
+			if (f->checked)
+				f->size = rmt_obj_size(o);
 		}
 		pthread_mutex_unlock(&t->lock);
 	}
@@ -420,8 +503,13 @@ void kvfiles_prefetch(struct kvstore_files *t, uint32_t id, uint64_t len, uint64
 		return;
 	f = &t->v[id];
 	if (f->remote) {
-		if (f->checked)	/* robj set at add, never changed */
-			rmt_obj_prefetch(f->robj, off, len);
+		struct rmt_obj *o;
+
+		pthread_mutex_lock(&t->lock);
+		o = f->robj;	/* once set, kept until release */
+		pthread_mutex_unlock(&t->lock);
+		if (o)
+			rmt_obj_prefetch(o, off, len);
 		return;
 	}
 	if (!f->checked)

@@ -30,11 +30,13 @@
  * more reads are in flight than max_open allows, the set grows past it and
  * shrinks back as they finish.
  *
- * A file whose path is a remote URL (remote/remote.h) is an object: a
- * checked one is opened when added (its size and version pinned: a read of
- * a replaced object fails with -EIO, never mixing versions), an unchecked
- * one at its first read, and kept open until the table is released.  It
- * holds no descriptor.
+ * A file whose path is a remote URL (remote/remote.h) is an object, opened
+ * once (one metadata request: its size and version pinned, so that a read
+ * of a replaced object fails with -EIO, never mixing versions) and kept
+ * open until the table is released; it holds no descriptor.  A checked one
+ * is added without a request (size KVFILES_SIZE_UNKNOWN) and opened by
+ * kvfiles_open_remote(), many at once, or at its first read; an unchecked
+ * one at its first read.
  */
 #ifndef KVSTORE_FILES_H
 #define KVSTORE_FILES_H
@@ -45,6 +47,7 @@
 #include <sys/types.h>
 
 #define KVFILES_NONE UINT32_MAX
+#define KVFILES_SIZE_UNKNOWN UINT64_MAX
 
 struct rmt_obj;
 
@@ -102,6 +105,12 @@ void kvfiles_release(struct kvstore_files *t);
  */
 int kvfiles_add_checked(struct kvstore_files *t, const char *path,
 			uint32_t *id);
+
+/* Open the remote checked files not open yet (kvfiles_open_remote() of
+ * each, up to 32 at once), or just file id when id != KVFILES_NONE.  Each
+ * gets its size.  -EIO (a file missing, naming it), the errors of
+ * rmt_obj_open(), -ENOMEM.  Building only (single-threaded caller). */
+int kvfiles_open_remote(struct kvstore_files *t, uint32_t id);
 
 /* Add path (copied), to be opened for each read.  -ENOMEM, -EOVERFLOW. */
 int kvfiles_add_unchecked(struct kvstore_files *t, const char *path,

@@ -66,6 +66,17 @@ struct ocdbt_open {
 	struct ck_buf prefix;	 /* key bytes consumed on the way down */
 	struct file_slot *slots; /* open-addressing table of files */
 	size_t nslots, nused;	 /* slots allocated / used */
+	struct pending *pend;	 /* by file id: the furthest value end of a
+				    remote file not opened yet (checked once
+				    every file is open) */
+	size_t npend;		 /* entries of pend */
+};
+
+/* The value reaching furthest into a file whose size is not known yet. */
+struct pending {
+	uint64_t end;		/* 0: none */
+	uint64_t off, len;	/* that value */
+	char *key;		/* owned: its key (for the message) */
 };
 
 static uint64_t path_hash(const char *s)
@@ -184,11 +195,16 @@ static int resolve(const struct ocdbt_filetable *t, uint32_t id,
 static int node_read(struct ocdbt_open *o, uint32_t id, uint64_t off,
 		     uint64_t len, uint8_t **out)
 {
-	uint64_t size = file_size(o, id);
 	size_t max = o->max_body + o->max_body / 64 + 65536;
+	uint64_t size;
 	uint8_t *buf;
 	int err;
 
+	/* A remote file is opened when a node in it is needed first. */
+	err = kvfiles_open_remote(o->kv->files, id);
+	if (err)
+		return err;
+	size = file_size(o, id);
 	if (len > max)
 		return ck_err(-EIO,
 			      "node length %llu exceeds the %zu-byte limit",
@@ -214,6 +230,60 @@ static int node_read(struct ocdbt_open *o, uint32_t id, uint64_t off,
 	}
 	*out = buf;
 	return 0;
+}
+
+/* Note that value [off, end) of the current key lies in remote file vf,
+ * whose size is not known yet. */
+static int pend_add(struct ocdbt_open *o, uint32_t vf, uint64_t off,
+		    uint64_t len, uint64_t end)
+{
+	struct pending *p;
+
+	if (vf >= o->npend) {
+		size_t n = o->npend ? o->npend : 16;
+
+		while (n <= vf)
+			n *= 2;
+		p = realloc(o->pend, n * sizeof(*p));
+		if (!p)
+			return ck_err(-ENOMEM, "ocdbt: out of memory");
+		memset(p + o->npend, 0, (n - o->npend) * sizeof(*p));
+		o->pend = p;
+		o->npend = n;
+	}
+	p = &o->pend[vf];
+	if (end <= p->end)
+		return 0;
+	free(p->key);
+	p->key = strndup(o->prefix.data ? (const char *)o->prefix.data : "",
+			 o->prefix.len > 200 ? 200 : o->prefix.len);
+	if (!p->key)
+		return ck_err(-ENOMEM, "ocdbt: out of memory");
+	p->end = end;
+	p->off = off;
+	p->len = len;
+	return 0;
+}
+
+/* Open every remote data file (many at once) and check the values noted
+ * by pend_add() against their sizes. */
+static int pend_check(struct ocdbt_open *o)
+{
+	int err = kvfiles_open_remote(o->kv->files, KVFILES_NONE);
+
+	for (size_t i = 0; !err && i < o->npend; i++) {
+		const struct pending *p = &o->pend[i];
+
+		if (p->end && p->end > file_size(o, (uint32_t)i))
+			err = ck_err(-EIO,
+				     "%s: value of key '%s' [%llu, +%llu) is past "
+				     "the end of the %llu-byte file",
+				     file_path(o, (uint32_t)i), p->key,
+				     (unsigned long long)p->off,
+				     (unsigned long long)p->len,
+				     (unsigned long long)file_size(o, (uint32_t)i));
+	}
+	return err;
 }
 
 /* Add one leaf entry; prefix holds the key prefix from the root. */
@@ -242,8 +312,11 @@ static int add_leaf_entry(struct ocdbt_open *o,
 		err = file_get(o, rel, &vf);
 	if (err)
 		goto out;
-	if (__builtin_add_overflow(e->offset, e->value_length, &end) ||
-	    end > file_size(o, vf)) {
+	if (!__builtin_add_overflow(e->offset, e->value_length, &end) &&
+	    file_size(o, vf) == KVFILES_SIZE_UNKNOWN) {
+		/* a remote file not opened yet: checked once it is */
+		err = pend_add(o, vf, e->offset, e->value_length, end);
+	} else if (end < e->offset || end > file_size(o, vf)) {
 		err = ck_err(-EIO,
 			     "%s: value of key '%.*s' [%llu, +%llu) is past "
 			     "the end of the %llu-byte file",
@@ -255,8 +328,9 @@ static int add_leaf_entry(struct ocdbt_open *o,
 			     (unsigned long long)file_size(o, vf));
 		goto out;
 	}
-	err = kvstore_add_ref(o->kv, o->prefix.data, o->prefix.len, vf,
-			      e->offset, e->value_length);
+	if (!err)
+		err = kvstore_add_ref(o->kv, o->prefix.data, o->prefix.len, vf,
+				      e->offset, e->value_length);
 out:
 	free(rel);
 	o->prefix.len = saved;
@@ -640,10 +714,15 @@ int kvstore_open_ocdbt_opts(const char *const *dbdirs, size_t ndb,
 			gen = g;
 	}
 	if (!err)
+		err = pend_check(&o);
+	if (!err)
 		err = kvstore_finalize(o.kv);
 	for (size_t i = 0; i < o.nslots; i++)
 		free(o.slots[i].path);
 	free(o.slots);
+	for (size_t i = 0; i < o.npend; i++)
+		free(o.pend[i].key);
+	free(o.pend);
 	ck_buf_release(&o.prefix);
 	if (err) {
 		kvstore_free(o.kv);

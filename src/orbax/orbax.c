@@ -101,6 +101,11 @@ static int open_store(struct orbax_ckpt *c)
 		return kvstore_open_ocdbt_opts(&one, 1, 0, &ko, &c->kv);
 	}
 	free(manifest);
+	if (!src_can_list(c->item_dir))
+		return ck_err(-ENOTSUP, "%s: no manifest.ocdbt; the per-process "
+			      "databases or zarr directories of this item can only "
+			      "be found by listing, which HTTP has not: read it "
+			      "from gs://, s3:// or a local copy", c->item_dir);
 	err = list_process_dbs(c, &dbs, &ndb);
 	if (!err && ndb) {
 		err = kvstore_open_ocdbt_opts((const char *const *)dbs, ndb, 0, &ko,

@@ -513,7 +513,7 @@ static int resolve(const char *path, int64_t want_step, int uncommitted,
 	sub = ck_path_join(path, "checkpoints");
 	if (!sub)
 		return ck_err(-ENOMEM, "out of memory");
-	if (!is_item_dir(path) && src_type(sub) == SRC_DIR) {
+	if (src_can_list(path) && !is_item_dir(path) && src_type(sub) == SRC_DIR) {
 		dir = sub;
 	} else {
 		free(sub);
