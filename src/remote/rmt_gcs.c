@@ -28,6 +28,7 @@
 
 #include "remote/rmt_backend.h"
 #include "remote/rmt_gcs_auth.h"
+#include "remote/rmt_parse.h"
 #include "util/ck_buf.h"
 #include "util/ck_err.h"
 #include "util/ck_json.h"
@@ -189,9 +190,10 @@ static int gcs_json_u64(const cJSON *j, const char *key, uint64_t *v)
 	return errno ? -EINVAL : 0;
 }
 
-/* An object's metadata response into st. */
-static int gcs_parse_meta(const struct rmt_url *u, const struct http_req *r,
-			  struct rmt_stat *st)
+/* An object's metadata response into st (not static: fuzzed,
+ * rmt_parse.h). */
+int gcs_parse_meta(const struct rmt_url *u, const struct http_req *r,
+		   struct rmt_stat *st)
 {
 	cJSON *j = NULL;
 	const char *gen;
@@ -264,9 +266,10 @@ out:
 	return err;
 }
 
-/* Call cb for each entry of one page: 0, cb's nonzero, or -EIO. */
-static int gcs_list_emit(const struct rmt_url *u, const cJSON *doc,
-			 size_t plen, rmt_list_cb cb, void *ctx)
+/* Call cb for each entry of one page: 0, cb's nonzero, or -EIO (not
+ * static: fuzzed, rmt_parse.h). */
+int gcs_list_emit(const struct rmt_url *u, const cJSON *doc,
+		  size_t plen, rmt_list_cb cb, void *ctx)
 {
 	const cJSON *items = ck_json_get(doc, "items");
 	const cJSON *pfx = ck_json_get(doc, "prefixes");
@@ -291,7 +294,10 @@ static int gcs_list_emit(const struct rmt_url *u, const cJSON *doc,
 		char *p = cJSON_GetStringValue(e);
 		size_t n = p ? strlen(p) : 0;
 
-		if (n <= plen + 1 || p[n - 1] != '/')
+		/* one level only, as the items: "a/b/" is no entry (found by
+		 * fuzz_gcs_json; the name went to cb with its '/') */
+		if (n <= plen + 1 || p[n - 1] != '/' ||
+		    memchr(p + plen, '/', n - plen - 1))
 			continue;
 		p[n - 1] = 0;	/* ours: the document is freed after */
 		ret = cb(ctx, p + plen, 1, 0);

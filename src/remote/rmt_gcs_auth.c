@@ -30,6 +30,7 @@
 #include <openssl/pem.h>
 
 #include "remote/rmt_http.h"
+#include "remote/rmt_parse.h"
 #include "util/ck_buf.h"
 #include "util/ck_err.h"
 #include "util/ck_file.h"
@@ -43,19 +44,7 @@
 #define GCS_TOKEN_MAX 4096
 #define GCS_PROBE_MS 1000
 
-enum gcs_cred_kind { GCS_ANON, GCS_SA, GCS_USER, GCS_METADATA };
-
-struct gcs_cred {
-	enum gcs_cred_kind kind;
-	char *email;		/* SA: client_email */
-	char *pem;		/* SA: private_key (secret) */
-	char *token_uri;	/* SA, user: where tokens come from */
-	char *client_id;	/* user */
-	char *client_secret;	/* user (secret) */
-	char *refresh_token;	/* user (secret) */
-	char *md_host;		/* metadata: "host[:port]" */
-	char identity[320];	/* for messages */
-};
+/* enum gcs_cred_kind and struct gcs_cred: rmt_parse.h */
 
 static struct {
 	pthread_mutex_t lock;
@@ -87,7 +76,8 @@ static void free_secret(char *s)
 	}
 }
 
-static void cred_release(struct gcs_cred *c)
+/* Not static: fuzzed (rmt_parse.h). */
+void cred_release(struct gcs_cred *c)
 {
 	free(c->email);
 	free_secret(c->pem);
@@ -224,8 +214,9 @@ static int dup_member(const cJSON *j, const char *key, char **out)
 	return *out ? 0 : ck_err(-ENOMEM, "out of memory");
 }
 
-/* The members of a service_account or authorized_user key file. */
-static int cred_from_doc(const cJSON *j, const char *path, struct gcs_cred *c)
+/* The members of a service_account or authorized_user key file (not
+ * static: fuzzed, rmt_parse.h). */
+int cred_from_doc(const cJSON *j, const char *path, struct gcs_cred *c)
 {
 	const char *type = "";
 	int err;
@@ -430,9 +421,10 @@ static int token_req(const struct gcs_cred *c, struct http_req *r,
 	return err;
 }
 
-/* The token of a 200 response body: *tok (caller frees, secret), *ttl. */
-static int token_parse(const struct http_req *r, const char *who,
-		       char **tok, int64_t *ttl)
+/* The token of a 200 response body: *tok (caller frees, secret), *ttl
+ * (not static: fuzzed, rmt_parse.h). */
+int token_parse(const struct http_req *r, const char *who,
+		char **tok, int64_t *ttl)
 {
 	cJSON *j = NULL;
 	const char *s;

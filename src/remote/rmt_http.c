@@ -34,6 +34,7 @@
 #include <time.h>
 
 #include "remote/remote.h"
+#include "remote/rmt_parse.h"
 #include "util/ck_buf.h"
 #include "util/ck_err.h"
 
@@ -269,6 +270,16 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *ctx)
 		v++;
 	header_value(x, line, v);
 	return len;
+}
+
+/* on_header() outside a transfer: for the fuzz target (rmt_parse.h). */
+void http_header_line(struct http_req *r, const char *p, size_t n,
+		      uint64_t *cr_start)
+{
+	struct xfer x = { .r = r, .cr_start = *cr_start };
+
+	on_header((char *)p, 1, n, &x);
+	*cr_start = x.cr_start;
 }
 
 /* The first bytes of a 2xx body: is it the range asked for? */
