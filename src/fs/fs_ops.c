@@ -97,7 +97,8 @@ static void set_read_ahead(void)
  * script inherits SIGINT ignored) and makes fuse_main() return 1 after
  * them: a stop asked for by a signal is a clean exit.
  */
-static struct fuse *fs_fuse;		/* set by fs_init */
+static struct fuse *volatile fs_fuse;	/* set by fs_init, cleared by
+					   fs_destroy */
 static volatile sig_atomic_t fs_stop_signal;
 
 static void fs_on_signal(int sig)
@@ -117,6 +118,14 @@ static void fs_catch_signals(void)
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGHUP, &sa, NULL);
+}
+
+/* Before libfuse frees the struct fuse: a signal from now on has nothing
+ * to stop (the loop is over), and must not touch it. */
+static void fs_destroy(void *private_data)
+{
+	(void)private_data;
+	fs_fuse = NULL;
 }
 
 static void *fs_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
@@ -422,6 +431,7 @@ static const struct fuse_operations fs_operations = {
 	.utimens = fs_utimens,
 	.setxattr = fs_setxattr,
 	.removexattr = fs_removexattr,
+	.destroy = fs_destroy,
 };
 
 int fs_ops_main(struct ckfs *fs, uint64_t read_ahead, int argc, char **argv)

@@ -218,15 +218,32 @@ static size_t part_count(size_t len)
 	return n ? n : 1;
 }
 
-/* Every part answered with the pinned version and size. */
+/*
+ * The version a response says it is (GCS: x-goog-generation; else its
+ * ETag), or "" when it says none.
+ */
+static const char *answer_version(const struct rmt_obj *o,
+				  const struct http_req *r)
+{
+	return o->u.scheme == RMT_GS ? r->generation : r->etag;
+}
+
+/* Every part answered with the pinned version and size.  The version is
+ * asked for with each request, but a server may ignore If-Match (s3rver
+ * does): what the answer says it is is checked too. */
 static int parts_check(const struct rmt_obj *o, const struct http_req *rs,
 		       size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
+		const char *v = answer_version(o, &rs[i]);
 		int err = o->be->check_get(&o->u, &rs[i]);
 
 		if (err)
 			return err;
+		if (o->version[0] && v[0] && strcmp(v, o->version))
+			return ck_err(-ESTALE, "%s: changed since it was opened "
+				      "(version %s, now %s)", o->text,
+				      o->version, v);
 		if (rs[i].total != UINT64_MAX && rs[i].total != o->size)
 			return ck_err(-ESTALE, "%s: changed since it was opened "
 				      "(%llu bytes, now %llu)", o->text,

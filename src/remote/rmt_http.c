@@ -3,11 +3,13 @@
  * This file implements the HTTP engine of rmt_http.h on libcurl.
  *
  * Why it is built this way:
- *  - One CURLSH holds the connection cache, DNS cache and TLS sessions, so a
- *    connection opened by one FUSE thread is reused by the next; curl calls
- *    our lock callbacks (one mutex per kind of shared data) around it.
- *  - Each http_run() drives a multi handle of its own in the calling thread:
- *    no engine thread, nothing to stop before a fork.
+ *  - One CURLSH holds the DNS cache and TLS sessions for every thread; curl
+ *    calls our lock callbacks (one mutex per kind of shared data) around it.
+ *    Connections are not shared between threads (libcurl 7.88 cannot do it
+ *    safely): each thread keeps a multi handle between its runs, whose
+ *    connection cache its next requests reuse (thread_multi()).
+ *  - Each http_run() drives that multi handle in the calling thread: no
+ *    engine thread, nothing to stop before a fork.
  *  - The in-flight bound is a counter under eng_lock.  A thread blocks for a
  *    slot only while it has no transfer of its own in flight; otherwise it
  *    only tries, and polls its transfers meanwhile.  Blocking while holding
@@ -73,6 +75,10 @@ struct xfer {
 	struct ck_buf body;	/* the collected body, or an error body */
 	int err;		/* a failure that is not retried */
 	int prepared;		/* r->prepare ran for the next try */
+	long long last_ms;	/* this try's last progress (now_ms()) */
+	curl_off_t last_now;	/* bytes received then */
+	long long stall_ms;	/* no progress for this long: cut off */
+	int stalled;		/* this try was cut off for that */
 	char range[48];
 	char errbuf[CURL_ERROR_SIZE];
 	char url[256];		/* r->url for messages */
@@ -114,7 +120,10 @@ static CURLSH *share_get(void)
 		return NULL;
 	curl_share_setopt(share, CURLSHOPT_LOCKFUNC, share_lock);
 	curl_share_setopt(share, CURLSHOPT_UNLOCKFUNC, share_unlock);
-	curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+	/* Not the connection cache: libcurl 7.88 cannot share it between
+	 * threads safely (its KNOWN_BUGS; valgrind showed a connection freed
+	 * by one thread and written by another).  Each thread keeps its own,
+	 * in its multi handle (thread_multi()). */
 	curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
 	curl_share_setopt(share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
 	return share;
@@ -305,6 +314,30 @@ static int body_start_ok(struct xfer *x)
 	return 1;
 }
 
+/*
+ * Progress of a try: one that has received nothing new for stall_ms is cut
+ * off, to be retried.  curl's own low-speed check averages the speed over
+ * seconds, and misses a stall that follows a burst of bytes.
+ */
+static int on_progress(void *ctx, curl_off_t dltotal, curl_off_t dlnow,
+		       curl_off_t ultotal, curl_off_t ulnow)
+{
+	struct xfer *x = ctx;
+	long long now = now_ms();
+
+	(void)dltotal;
+	(void)ultotal;
+	if (dlnow + ulnow != x->last_now) {
+		x->last_now = dlnow + ulnow;
+		x->last_ms = now;
+		return 0;
+	}
+	if (now - x->last_ms < x->stall_ms)
+		return 0;
+	x->stalled = 1;
+	return 1;
+}
+
 static size_t on_body(char *p, size_t size, size_t nmemb, void *ctx)
 {
 	struct xfer *x = ctx;
@@ -372,8 +405,13 @@ static int try_setup(struct xfer *x, CURL *e, const struct http_conf *c)
 	curl_easy_setopt(e, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_2TLS);
 	curl_easy_setopt(e, CURLOPT_PIPEWAIT, 1L);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT, (long)c->connect_timeout_s);
-	curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
-	curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (long)c->timeout_s);
+	curl_easy_setopt(e, CURLOPT_NOPROGRESS, 0L);
+	curl_easy_setopt(e, CURLOPT_XFERINFOFUNCTION, on_progress);
+	curl_easy_setopt(e, CURLOPT_XFERINFODATA, x);
+	x->stall_ms = (long long)c->timeout_s * 1000;
+	x->last_ms = now_ms();
+	x->last_now = 0;
+	x->stalled = 0;
 	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
 	curl_easy_setopt(e, CURLOPT_BUFFERSIZE, 256L * 1024);
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, x->errbuf);
@@ -533,7 +571,12 @@ static void try_end(struct xfer *x, CURLM *multi, CURLcode cc,
 	slot_put();
 	if (x->err)
 		goto out_fail;
-	if (cc != CURLE_OK) {
+	if (cc == CURLE_ABORTED_BY_CALLBACK && x->stalled) {
+		err = -ETIMEDOUT;
+		again = 1;
+		snprintf(x->msg, sizeof(x->msg), "%s: no progress for %lld s",
+			 x->url, x->stall_ms / 1000);
+	} else if (cc != CURLE_OK) {
 		err = curl_errno(cc);
 		again = curl_retryable(cc);
 		/* curl's detail for TLS and connections names no query. */
@@ -633,13 +676,63 @@ static long start_ready(struct xfer *xs, size_t n, CURLM *multi,
 	return wait;
 }
 
+/* Each thread's multi handle, kept between its runs: it holds the
+ * thread's connection cache, so that the thread's next requests reuse its
+ * connections.  Freed when the thread ends. */
+static int http_run_in(struct http_req *reqs, size_t n);
+static pthread_key_t multi_key;
+static pthread_once_t multi_once = PTHREAD_ONCE_INIT;
+static _Thread_local unsigned run_depth;
+
+static void multi_free(void *m)
+{
+	curl_multi_cleanup(m);
+}
+
+static void multi_key_init(void)
+{
+	if (pthread_key_create(&multi_key, multi_free))
+		multi_key = (pthread_key_t)-1;
+}
+
+/* The calling thread's multi handle; a run nested in another's prepare
+ * (a token) gets one of its own, which *own says to clean up. */
+static CURLM *thread_multi(int *own)
+{
+	CURLM *m;
+
+	pthread_once(&multi_once, multi_key_init);
+	*own = run_depth > 1 || multi_key == (pthread_key_t)-1;
+	if (*own)
+		return curl_multi_init();
+	m = pthread_getspecific(multi_key);
+	if (!m) {
+		m = curl_multi_init();
+		if (m && pthread_setspecific(multi_key, m)) {
+			curl_multi_cleanup(m);
+			m = NULL;
+		}
+	}
+	return m;
+}
+
 int http_run(struct http_req *reqs, size_t n)
+{
+	int err;
+
+	run_depth++;
+	err = http_run_in(reqs, n);
+	run_depth--;
+	return err;
+}
+
+static int http_run_in(struct http_req *reqs, size_t n)
 {
 	struct http_conf c;
 	struct xfer *xs = NULL, *first = NULL;
 	CURLM *multi = NULL;
 	size_t active = 0, left = n;
-	int err = 0;
+	int err = 0, own = 0;
 
 	pthread_once(&global_once, global_init);
 	if (global_rc != CURLE_OK)
@@ -651,7 +744,7 @@ int http_run(struct http_req *reqs, size_t n)
 	c = conf;
 	pthread_mutex_unlock(&eng_lock);
 	xs = calloc(n, sizeof(*xs));
-	multi = curl_multi_init();
+	multi = thread_multi(&own);
 	if (!xs || !multi) {
 		err = ck_err(-ENOMEM, "out of memory for %zu transfers", n);
 		goto out;
@@ -701,7 +794,7 @@ out:
 	if (xs)
 		for (size_t i = 0; i < n; i++)
 			ck_buf_release(&xs[i].body);
-	if (multi)
+	if (multi && own)
 		curl_multi_cleanup(multi);
 	free(xs);
 	return err;

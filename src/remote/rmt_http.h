@@ -4,10 +4,10 @@
  * (private to src/remote/).
  *
  * libcurl does the HTTP, TLS and connection reuse: one share handle keeps
- * the connection cache, DNS cache and TLS sessions for every thread; each
- * call to http_run() drives its requests in a multi handle of its own, in
- * the calling thread, so there is no engine thread to start or stop (a
- * daemon may fork after the first request).
+ * the DNS cache and TLS sessions for every thread, and each thread keeps
+ * its connections in a multi handle of its own, in which http_run() drives
+ * its requests, in the calling thread; so there is no engine thread to
+ * start or stop (a daemon may fork after the first request).
  *
  * Concurrency: a process-wide count of transfers in flight never exceeds
  * the configured bound; http_run() waits for a slot before adding a

@@ -7,8 +7,11 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define RA_MAX_WORKERS 64
+/* A part fetched and not read for this long may make room for others. */
+#define RA_STALE_MS 5000
 
 enum ra_state { RA_QUEUED, RA_FETCHING, RA_DONE, RA_FAILED };
 
@@ -20,6 +23,7 @@ struct ra_part {
 	enum ra_state state;
 	uint8_t *buf;		/* owned: len bytes once RA_DONE */
 	unsigned pins;		/* readers and fetchers using it now */
+	long long done_ms;	/* when its fetch ended (now_ms()) */
 	int dead;		/* dropped: freed when no longer pinned */
 	struct ra_part *prev, *next; /* every part, oldest first */
 	struct ra_part *qnext;	/* the queue of parts to fetch (RA_QUEUED) */
@@ -112,16 +116,32 @@ static uint64_t next_start(const void *obj, uint64_t pos, uint64_t limit)
 	return limit;
 }
 
-/* Make room for len more bytes by dropping fetched parts nobody reads,
- * oldest first: 1 if there is room. */
+static long long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/*
+ * Make room for len more bytes by dropping fetched parts nobody has read
+ * for RA_STALE_MS, oldest first: 1 if there is room.  A part fetched for a
+ * reader that has not got to it yet is kept: dropping it for a newer hint
+ * would fetch it twice (many readers hinting whole chunks at once would
+ * evict each other's parts).
+ */
 static int make_room(uint64_t len)
 {
 	struct ra_part *p = ra.head, *next;
+	long long now = ra.held + len > ra.budget ? now_ms() : 0;
 
 	for (; p && ra.held + len > ra.budget; p = next) {
 		next = p->next;
-		if (!p->pins && !p->dead &&
-		    (p->state == RA_DONE || p->state == RA_FAILED))
+		if (!p->pins && !p->dead && p->state == RA_FAILED)
+			drop(p);
+		else if (!p->pins && !p->dead && p->state == RA_DONE &&
+			 now - p->done_ms >= RA_STALE_MS)
 			drop(p);
 	}
 	return ra.held + len <= ra.budget;
@@ -146,6 +166,7 @@ static void fetch_part(struct ra_part *p)
 		p->buf = buf;
 		p->state = RA_DONE;
 	}
+	p->done_ms = now_ms();
 	pthread_cond_broadcast(&ra.done);
 }
 

@@ -12,9 +12,9 @@
  * in flight, and fetches only what no part holds.
  *
  * Memory: queued, in-flight and fetched parts together hold at most the
- * budget (ra_configure()); a hint past it queues nothing more, and a part
- * fetched but not read is dropped, least recently fetched first, when a
- * new hint needs the room.  A part read to its last byte is freed.
+ * budget (ra_configure()); a hint past it queues nothing more.  A part
+ * read to its last byte is freed; one fetched and left unread for five
+ * seconds (its reader gave up) is dropped when a new hint needs the room.
  *
  * Objects are named by an opaque pointer and fetched through the function
  * given with each hint; ra_forget() must be called before that object goes.

@@ -86,6 +86,7 @@ class Faults:
 
 class Proxy(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True   # else 40 ms a request (delayed ACKs)
     upstream = None     # (host, port), set by main()
     faults = None       # Faults
     conn = None         # this client connection's upstream connection

@@ -160,6 +160,7 @@ def parse_range(h, size):
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True   # else 40 ms a request (delayed ACKs)
     server_version = "gcs-test/1"
 
     def log_message(self, fmt, *args):  # quiet
