@@ -95,7 +95,20 @@ rmt_mount "$SD" "$TMP/local" "$OPT" || { echo "bench_remote: local mount failed"
 SERVED=$(cat "$TMP/local"/*.safetensors | wc -c)
 (cd "$TMP/local" && for f in *.safetensors; do echo "$f $(cksum <"$f")"; done) >"$TMP/sums.local"
 rmt_umount "$TMP/local"
+# The same reads from the local path (its files in the page cache): what
+# the read engine itself takes, network aside.  Each remote time is also
+# given against it.
+rmt_mount "$SD" "$TMP/local" "$OPT" || { echo "bench_remote: local mount failed" >&2; exit 1; }
+t0=$(now)
+cat "$TMP/local"/*.safetensors >/dev/null
+T_LOCAL_CAT=$(calc %.3f "$(now) - $t0")
+rmt_umount "$TMP/local"
+rmt_mount "$SD" "$TMP/local" "$OPT" || { echo "bench_remote: local mount failed" >&2; exit 1; }
+"$PY" "$HERE/perf_reads.py" loader "$TMP/local" 1 >"$TMP/loader.kv" 2>/dev/null
+T_LOCAL_LOADER=$(kv seconds "$TMP/loader.kv")
+rmt_umount "$TMP/local"
 echo "  served: $(mb "$SERVED") MB in $(wc -l <"$TMP/sums.local") safetensors files; cache_size=$CACHE"
+echo "  local path, files in the page cache: cat $T_LOCAL_CAT s, loader order $(calc %.3f "${T_LOCAL_LOADER:-0}") s"
 
 # --- decode floor (once) -------------------------------------------------------
 "$PY" "$HERE/decode_floor.py" "$SD" "$(nproc)" 3 >"$TMP/dec.kv" ||
@@ -170,7 +183,7 @@ run_reads() {
 	t0=$(now)
 	for f in "$M"/*.safetensors; do timeout 1800 cat "$f" >/dev/null || FAILED=1; done
 	tc_=$(calc %.3f "$(now) - $t0")
-	fig "$label cold full read (cat)" "$tc_ s, $(calc %.1f "$SERVED / 1048576 / $tc_") MB/s, floor/time $(calc %.3f "$FLOOR / $tc_")"
+	fig "$label cold full read (cat)" "$tc_ s, $(calc %.1f "$SERVED / 1048576 / $tc_") MB/s, floor/time $(calc %.3f "$FLOOR / $tc_"), local/remote $(calc %.3f "$T_LOCAL_CAT / $tc_")"
 	(cd "$M" && for f in *.safetensors; do echo "$f $(cksum <"$f")"; done) >"$TMP/sums.remote"
 	cmp -s "$TMP/sums.local" "$TMP/sums.remote" || {
 		fig "$label bytes" "DIFFER from the local mount"
@@ -187,7 +200,7 @@ run_reads() {
 		"$PY" "$HERE/perf_reads.py" loader "$M" 1 >"$TMP/loader.kv" 2>"$TMP/loader.err" || FAILED=1
 		tl=$(kv seconds "$TMP/loader.kv")
 		if [ -n "$tl" ]; then
-			fig "$label loader order (1 reader)" "$(calc %.3f "$tl") s, $(calc %.1f "$(kv bytes "$TMP/loader.kv") / 1048576 / $tl") MB/s, floor/time $(calc %.3f "$FLOOR / $tl")"
+			fig "$label loader order (1 reader)" "$(calc %.3f "$tl") s, $(calc %.1f "$(kv bytes "$TMP/loader.kv") / 1048576 / $tl") MB/s, floor/time $(calc %.3f "$FLOOR / $tl"), local/remote $(calc %.3f "${T_LOCAL_LOADER:-0} / $tl")"
 		else
 			fig "$label loader order" "FAILED: $(tail -1 "$TMP/loader.err")"
 		fi
