@@ -175,7 +175,7 @@ static int one(char *opt, struct ckfs_opts *o, struct ck_buf *fuse)
 	else if (KEY("timeout"))
 		return parse_uint(val, "timeout", 1, 3600, &o->remote.timeout_s);
 	else if (KEY("retries")) {
-		unsigned r;
+		unsigned r = 0;
 		int err = parse_uint(val, "retries", 0, 100, &r);
 
 		o->remote.retries = (int)r;
