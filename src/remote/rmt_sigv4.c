@@ -161,7 +161,8 @@ int sigv4_canonical_query(const char *query, struct ck_buf *out)
 		if (*p == '&')
 			p++;
 	}
-	qsort(v, n, sizeof(*v), qpair_cmp);
+	if (n > 1)	/* v is NULL for an empty query */
+		qsort(v, n, sizeof(*v), qpair_cmp);
 	for (i = 0; i < n && !err; i++) {
 		if (i)
 			err = ck_buf_append(out, "&", 1);
@@ -287,7 +288,8 @@ static int canonical(const struct sigv4_req *q, struct ck_buf *creq,
 			goto out;
 		}
 	}
-	qsort(h, q->n_hdrs, sizeof(*h), chdr_cmp);
+	if (q->n_hdrs > 1)
+		qsort(h, q->n_hdrs, sizeof(*h), chdr_cmp);
 
 	err = ck_buf_printf(creq, "%s\n%s\n", q->method, q->path[0] ? q->path : "/");
 	if (!err)
