@@ -67,14 +67,12 @@ static int db_one(void *ctx, const char *name, int is_dir)
 }
 
 /* The ocdbt.process_N/ databases of item c->item_dir, sorted (caller
- * frees).  Without listings (HTTP), none: the merged manifest is read. */
+ * frees). */
 static int list_process_dbs(const struct orbax_ckpt *c, char ***dirs, size_t *n)
 {
 	struct dbs d = { c->item_dir, NULL, 0, 0 };
-	int err = 0;
+	int err = src_list(c->root, c->item_dir, c->follow_symlinks, db_one, &d);
 
-	if (src_can_list(c->item_dir))
-		err = src_list(c->root, c->item_dir, c->follow_symlinks, db_one, &d);
 	if (!err)
 		err = d.err;
 	if (!err && d.n)
