@@ -3,17 +3,22 @@
  * Unit tests for AWS Signature Version 4 (remote/rmt_sigv4.c) and the AWS
  * credentials lookup (remote/rmt_aws_cred.c).
  *
- * The expected signatures are AWS's published ones, not computed here:
- * the Signature Version 4 test suite (aws-sig-v4-test-suite: AKIDEXAMPLE,
- * 20150830T123600Z, us-east-1, service "service") and the examples of the
- * S3 API reference, "Signature Calculations for the Authorization Header:
- * Transferring Payload in a Single Chunk" (AKIAIOSFODNN7EXAMPLE,
- * 20130524T000000Z, examplebucket).
+ * The requests are those of AWS's Signature Version 4 test suite
+ * (aws-sig-v4-test-suite: 20150830T123600Z, us-east-1, service "service")
+ * and of the S3 API reference's examples ("Signature Calculations for the
+ * Authorization Header: Transferring Payload in a Single Chunk"); their
+ * published canonical requests and signed-header lists are checked as
+ * published.  The signatures are checked against botocore's, an
+ * independent implementation (tests/tools/sigv4_ref.py, which gives AWS's
+ * published signatures for AWS's example keys), with a secret the test
+ * makes when it runs: no key is kept in the tree.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "ck_test.h"
 #include "remote/rmt_aws_cred.h"
@@ -23,17 +28,20 @@
 #include "util/ck_file.h"
 
 #define SUITE_KEY "AKIDEXAMPLE"
-#define SUITE_SECRET "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
 #define SUITE_DATE "20150830T123600Z"
 #define SUITE_HOST "example.amazonaws.com"
 #define SUITE_AUTHZ "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, "
 
 #define S3_KEY "AKIAIOSFODNN7EXAMPLE"
-#define S3_SECRET "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
 #define S3_DATE "20130524T000000Z"
 #define S3_HOST "examplebucket.s3.amazonaws.com"
 
-/* One case: the request as signed, and the published Authorization. */
+/*
+ * One case: the request as signed, and the published Authorization up to
+ * its signature (for the S3 examples, NULL).  The signatures themselves are
+ * checked against botocore's (tests/tools/sigv4_ref.py), with a secret the
+ * test makes when it runs: no key is kept in the tree.
+ */
 struct vec {
 	const char *name;
 	const char *method;
@@ -48,48 +56,39 @@ struct vec {
 static const struct vec suite[] = {
 	{ "get-vanilla", "GET", "/", NULL,
 	  { { "Host", SUITE_HOST }, { "X-Amz-Date", SUITE_DATE } }, 2,
-	  SIGV4_EMPTY_SHA256, SUITE_AUTHZ "SignedHeaders=host;x-amz-date, "
-	  "Signature=5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31" },
+	  SIGV4_EMPTY_SHA256, SUITE_AUTHZ "SignedHeaders=host;x-amz-date, " },
 	{ "get-vanilla-query-order-key-case", "GET", "/", "Param2=value2&Param1=value1",
 	  { { "Host", SUITE_HOST }, { "X-Amz-Date", SUITE_DATE } }, 2,
-	  SIGV4_EMPTY_SHA256, SUITE_AUTHZ "SignedHeaders=host;x-amz-date, "
-	  "Signature=b97d918cfa904a5beff61c982a1b6f458b799221646efd99d3219ec94cdf2500" },
+	  SIGV4_EMPTY_SHA256, SUITE_AUTHZ "SignedHeaders=host;x-amz-date, " },
 	{ "get-vanilla-query-order-value", "GET", "/", "Param1=value2&Param1=value1",
 	  { { "Host", SUITE_HOST }, { "X-Amz-Date", SUITE_DATE } }, 2,
-	  SIGV4_EMPTY_SHA256, SUITE_AUTHZ "SignedHeaders=host;x-amz-date, "
-	  "Signature=5772eed61e12b33fae39ee5e7012498b51d56abc0abb7c60486157bd471c4694" },
+	  SIGV4_EMPTY_SHA256, SUITE_AUTHZ "SignedHeaders=host;x-amz-date, " },
 	{ "get-vanilla-query-unreserved", "GET", "/",
 	  "-._~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz="
 	  "-._~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz",
 	  { { "Host", SUITE_HOST }, { "X-Amz-Date", SUITE_DATE } }, 2,
-	  SIGV4_EMPTY_SHA256, SUITE_AUTHZ "SignedHeaders=host;x-amz-date, "
-	  "Signature=9c3e54bfcdf0b19771a7f523ee5669cdf59bc7cc0884027167c21bb143a40197" },
+	  SIGV4_EMPTY_SHA256, SUITE_AUTHZ "SignedHeaders=host;x-amz-date, " },
 	{ "get-space", "GET", "/example%20space/", NULL,
 	  { { "Host", SUITE_HOST }, { "X-Amz-Date", SUITE_DATE } }, 2,
-	  SIGV4_EMPTY_SHA256, SUITE_AUTHZ "SignedHeaders=host;x-amz-date, "
-	  "Signature=652487583200325589f1fba4c7e578f72c47cb61beeca81406b39ddec1366741" },
+	  SIGV4_EMPTY_SHA256, SUITE_AUTHZ "SignedHeaders=host;x-amz-date, " },
 	{ "get-header-key-duplicate", "GET", "/", NULL,
 	  { { "Host", SUITE_HOST }, { "My-Header1", "value2" },
 	    { "My-Header1", "value2" }, { "My-Header1", "value1" },
 	    { "X-Amz-Date", SUITE_DATE } }, 5,
-	  SIGV4_EMPTY_SHA256, SUITE_AUTHZ "SignedHeaders=host;my-header1;x-amz-date, "
-	  "Signature=c9d5ea9f3f72853aea855b47ea873832890dbdd183b4468f858259531a5138ea" },
+	  SIGV4_EMPTY_SHA256, SUITE_AUTHZ "SignedHeaders=host;my-header1;x-amz-date, " },
 	{ "get-header-value-multiline", "GET", "/", NULL,
 	  { { "Host", SUITE_HOST }, { "My-Header1", "value1\n  value2\n     value3" },
 	    { "X-Amz-Date", SUITE_DATE } }, 3,
-	  SIGV4_EMPTY_SHA256, SUITE_AUTHZ "SignedHeaders=host;my-header1;x-amz-date, "
-	  "Signature=cfd34249e4b1c8d6b91ef74165d41a32e5fab3306300901bb65a51a73575eefd" },
+	  SIGV4_EMPTY_SHA256, SUITE_AUTHZ "SignedHeaders=host;my-header1;x-amz-date, " },
 	{ "get-header-value-trim", "GET", "/", NULL,
 	  { { "Host", SUITE_HOST }, { "My-Header1", " value1" },
 	    { "My-Header2", " \"a   b   c\"" }, { "X-Amz-Date", SUITE_DATE } }, 4,
-	  SIGV4_EMPTY_SHA256, SUITE_AUTHZ "SignedHeaders=host;my-header1;my-header2;x-amz-date, "
-	  "Signature=acc3ed3afb60bb290fc8d2dd0098b9911fcaa05412b367055dee359757a9c736" },
+	  SIGV4_EMPTY_SHA256, SUITE_AUTHZ "SignedHeaders=host;my-header1;my-header2;x-amz-date, " },
 	{ "post-x-www-form-urlencoded", "POST", "/", NULL,
 	  { { "Content-Type", "application/x-www-form-urlencoded" },
 	    { "Host", SUITE_HOST }, { "X-Amz-Date", SUITE_DATE } }, 3,
 	  "9095672bbd1f56dfc5b65f3e153adc8731a4a654192329106275f4c7b24d0b6e",
-	  SUITE_AUTHZ "SignedHeaders=content-type;host;x-amz-date, "
-	  "Signature=ff11897932ad3f4e8b18135d722051e5ac45fc38421b1da7b9d196a0fe09473a" },
+	  SUITE_AUTHZ "SignedHeaders=content-type;host;x-amz-date, " },
 };
 
 /* The S3 API reference's examples (Range is signed in the GET Object one). */
@@ -98,15 +97,15 @@ static const struct vec s3_docs[] = {
 	  { { "Host", S3_HOST }, { "Range", "bytes=0-9" },
 	    { "x-amz-content-sha256", SIGV4_EMPTY_SHA256 },
 	    { "x-amz-date", S3_DATE } }, 4, SIGV4_EMPTY_SHA256,
-	  "f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41" },
+	  NULL },
 	{ "GET Bucket Lifecycle", "GET", "/", "lifecycle",
 	  { { "Host", S3_HOST }, { "x-amz-content-sha256", SIGV4_EMPTY_SHA256 },
 	    { "x-amz-date", S3_DATE } }, 3, SIGV4_EMPTY_SHA256,
-	  "fea454ca298b7da1c68078a5d1bdbfbbe0d65c699e0f91ac7a200a0136783543" },
+	  NULL },
 	{ "GET Bucket (List Objects)", "GET", "/", "prefix=J&max-keys=2",
 	  { { "Host", S3_HOST }, { "x-amz-content-sha256", SIGV4_EMPTY_SHA256 },
 	    { "x-amz-date", S3_DATE } }, 3, SIGV4_EMPTY_SHA256,
-	  "34b48302e7b5fa45bde8084f4b7868a86f0a534bc59db6670ed5711ef69dc6f7" },
+	  NULL },
 };
 
 static struct sigv4_req vec_req(const struct vec *v, const char *date,
@@ -120,17 +119,130 @@ static struct sigv4_req vec_req(const struct vec *v, const char *date,
 	};
 }
 
+/* ---- the reference: botocore, with a secret made now ---- */
+
+static char secret[41];		/* hex, made by make_secret() */
+
+static void make_secret(void)
+{
+	uint8_t b[20];
+	FILE *f = fopen("/dev/urandom", "rb");
+
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(fread(b, 1, sizeof(b), f), sizeof(b));
+	fclose(f);
+	for (size_t i = 0; i < sizeof(b); i++)
+		snprintf(secret + 2 * i, 3, "%02x", b[i]);
+}
+
+static void json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; s && *s; s++) {
+		if (*s == '"' || *s == '\\')
+			fprintf(f, "\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			fprintf(f, "\\u%04x", *s);
+		else
+			fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+/* The hex signature botocore computes for q (host, key, the secret), in
+ * sig[65] (tests/tools/sigv4_ref.py, an implementation independent of the
+ * signer under test). */
+static void ref_signature(const struct sigv4_req *q, const char *host,
+			  const char *key, char sig[65])
+{
+	char *dir = strdup(__FILE__), *slash, cmd[2048], in[64], out[64];
+	char tmpl[] = "/tmp/ckptfs-sigv4-XXXXXX";
+	FILE *f;
+
+	ck_assert_ptr_nonnull(mkdtemp(tmpl));
+	snprintf(in, sizeof(in), "%s/in", tmpl);
+	snprintf(out, sizeof(out), "%s/out", tmpl);
+	f = fopen(in, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("{\"method\":", f);
+	json_str(f, q->method);
+	fputs(",\"host\":", f);
+	json_str(f, host);
+	fputs(",\"path\":", f);
+	json_str(f, q->path);
+	fputs(",\"query\":", f);
+	if (q->query)
+		json_str(f, q->query);
+	else
+		fputs("null", f);
+	fputs(",\"headers\":[", f);
+	for (size_t i = 0; i < q->n_hdrs; i++) {
+		fputs(i ? ",[" : "[", f);
+		json_str(f, q->hdrs[i].name);
+		fputc(',', f);
+		json_str(f, q->hdrs[i].value);
+		fputc(']', f);
+	}
+	fputs("],\"payload_hash\":", f);
+	json_str(f, q->payload_hash);
+	fputs(",\"date\":", f);
+	json_str(f, q->amz_date);
+	fputs(",\"region\":", f);
+	json_str(f, q->region);
+	fputs(",\"service\":", f);
+	json_str(f, q->service);
+	fputs(",\"key\":", f);
+	json_str(f, key);
+	fputs(",\"secret\":", f);
+	json_str(f, secret);
+	fputs("}\n", f);
+	fclose(f);
+	slash = strrchr(dir, '/');
+	if (slash)
+		*slash = '\0';
+	snprintf(cmd, sizeof(cmd), "/usr/bin/python3 %s/../tools/sigv4_ref.py <%s >%s",
+		 slash ? dir : ".", in, out);
+	ck_assert_msg(system(cmd) == 0, "%s failed (python3-botocore is needed)", cmd);
+	f = fopen(out, "r");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_ptr_nonnull(fgets(sig, 65, f));
+	fclose(f);
+	ck_assert_uint_eq(strlen(sig), 64);
+	unlink(in);
+	unlink(out);
+	rmdir(tmpl);
+	free(dir);
+}
+
+/* Sign q with key and the secret: the Authorization starts with prefix
+ * (when given) and its signature is botocore's. */
+static void check_signed(const char *name, const struct sigv4_req *q,
+			 const char *host, const char *key, const char *prefix)
+{
+	struct ck_buf out = CK_BUF_INIT;
+	char want[65];
+	const char *sig;
+
+	ck_assert_msg(sigv4_authorization(q, key, secret, &out) == 0, "%s: %s",
+		      name, ck_err_msg());
+	if (prefix)
+		ck_assert_msg(!strncmp((char *)out.data, prefix, strlen(prefix)),
+			      "%s:\n got %s\nwant %s...", name, (char *)out.data, prefix);
+	sig = strstr((char *)out.data, "Signature=");
+	ck_assert_ptr_nonnull(sig);
+	ref_signature(q, host, key, want);
+	ck_assert_msg(!strcmp(sig + 10, want), "%s: got %s, botocore %s", name,
+		      sig + 10, want);
+	ck_buf_release(&out);
+}
+
 START_TEST(sign_should_match_the_published_test_suite)
 {
 	const struct vec *v = &suite[_i];
 	struct sigv4_req q = vec_req(v, SUITE_DATE, "service");
-	struct ck_buf out = CK_BUF_INIT;
 
-	ck_assert_msg(sigv4_authorization(&q, SUITE_KEY, SUITE_SECRET, &out) == 0,
-		      "%s: %s", v->name, ck_err_msg());
-	ck_assert_msg(!strcmp((char *)out.data, v->authz), "%s:\n got %s\nwant %s",
-		      v->name, (char *)out.data, v->authz);
-	ck_buf_release(&out);
+	make_secret();
+	check_signed(v->name, &q, SUITE_HOST, SUITE_KEY, v->authz);
 }
 END_TEST
 
@@ -138,16 +250,11 @@ START_TEST(sign_should_match_the_s3_reference_examples)
 {
 	const struct vec *v = &s3_docs[_i];
 	struct sigv4_req q = vec_req(v, S3_DATE, "s3");
-	struct ck_buf out = CK_BUF_INIT;
-	const char *sig;
 
-	ck_assert_int_eq(sigv4_authorization(&q, S3_KEY, S3_SECRET, &out), 0);
-	ck_assert_ptr_nonnull(strstr((char *)out.data,
-		"Credential=AKIAIOSFODNN7EXAMPLE/20130524/us-east-1/s3/aws4_request"));
-	sig = strstr((char *)out.data, "Signature=");
-	ck_assert_ptr_nonnull(sig);
-	ck_assert_msg(!strcmp(sig + 10, v->authz), "%s: got %s", v->name, sig + 10);
-	ck_buf_release(&out);
+	make_secret();
+	check_signed(v->name, &q, S3_HOST, S3_KEY,
+		     "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/"
+		     "us-east-1/s3/aws4_request");
 }
 END_TEST
 
@@ -178,27 +285,25 @@ START_TEST(encode_should_give_the_suite_utf8_cases)
 	struct vec v = { "get-utf8", "GET", NULL, NULL,
 			 { { "Host", SUITE_HOST }, { "X-Amz-Date", SUITE_DATE } }, 2,
 			 SIGV4_EMPTY_SHA256, NULL };
-	struct ck_buf path = CK_BUF_INIT, query = CK_BUF_INIT, out = CK_BUF_INIT;
+	struct ck_buf path = CK_BUF_INIT, query = CK_BUF_INIT;
 	struct sigv4_req q;
 
 	ck_assert_int_eq(sigv4_encode(&path, "/\xe1\x88\xb4", 4, 1), 0);
 	ck_assert_str_eq((char *)path.data, "/%E1%88%B4");
 	v.path = (char *)path.data;
 	q = vec_req(&v, SUITE_DATE, "service");
-	ck_assert_int_eq(sigv4_authorization(&q, SUITE_KEY, SUITE_SECRET, &out), 0);
-	ck_assert_str_eq((char *)out.data, SUITE_AUTHZ "SignedHeaders=host;x-amz-date, "
-		"Signature=8318018e0b0f223aa2bbf98705b62bb787dc9c0e678f255a891fd03141be5d85");
-	ck_buf_release(&out);
+	make_secret();
+	check_signed("get-utf8", &q, SUITE_HOST, SUITE_KEY,
+		     SUITE_AUTHZ "SignedHeaders=host;x-amz-date, ");
 
 	ck_assert_int_eq(sigv4_query_add(&query, "\xe1\x88\xb4", "bar"), 0);
 	ck_assert_str_eq((char *)query.data, "%E1%88%B4=bar");
 	v.path = "/";
 	v.query = (char *)query.data;
 	q = vec_req(&v, SUITE_DATE, "service");
-	ck_assert_int_eq(sigv4_authorization(&q, SUITE_KEY, SUITE_SECRET, &out), 0);
-	ck_assert_str_eq((char *)out.data, SUITE_AUTHZ "SignedHeaders=host;x-amz-date, "
-		"Signature=2cdec8eed098649ff3a119c94853b13c643bcf08f8b0a1d91e12c9027818dd04");
-	ck_buf_release(&out);
+	make_secret();
+	check_signed("get-utf8", &q, SUITE_HOST, SUITE_KEY,
+		     SUITE_AUTHZ "SignedHeaders=host;x-amz-date, ");
 	ck_buf_release(&path);
 	ck_buf_release(&query);
 }
@@ -248,8 +353,9 @@ START_TEST(sign_should_refuse_a_bad_date)
 	struct ck_buf out = CK_BUF_INIT;
 	char d[SIGV4_DATE_LEN + 1];
 
-	ck_assert_int_eq(sigv4_authorization(&q, SUITE_KEY, SUITE_SECRET, &out), -EINVAL);
-	ck_assert_ptr_null(strstr(ck_err_msg(), SUITE_SECRET));
+	make_secret();
+	ck_assert_int_eq(sigv4_authorization(&q, SUITE_KEY, secret, &out), -EINVAL);
+	ck_assert_ptr_null(strstr(ck_err_msg(), secret));
 	ck_buf_release(&out);
 	sigv4_amz_date(1440938160, d);	/* 2015-08-30 12:36:00 UTC */
 	ck_assert_str_eq(d, SUITE_DATE);
