@@ -27,12 +27,12 @@
 #include "util/ck_err.h"
 #include "util/ck_file.h"
 
-#define SUITE_KEY "AKIDEXAMPLE"
+#define SUITE_KEY "ID-SUITE"
 #define SUITE_DATE "20150830T123600Z"
 #define SUITE_HOST "example.amazonaws.com"
-#define SUITE_AUTHZ "AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20150830/us-east-1/service/aws4_request, "
+#define SUITE_AUTHZ "AWS4-HMAC-SHA256 Credential=ID-SUITE/20150830/us-east-1/service/aws4_request, "
 
-#define S3_KEY "AKIAIOSFODNN7EXAMPLE"
+#define S3_KEY "ID-S3"
 #define S3_DATE "20130524T000000Z"
 #define S3_HOST "examplebucket.s3.amazonaws.com"
 
@@ -253,7 +253,7 @@ START_TEST(sign_should_match_the_s3_reference_examples)
 
 	make_secret();
 	check_signed(v->name, &q, S3_HOST, S3_KEY,
-		     "AWS4-HMAC-SHA256 Credential=AKIAIOSFODNN7EXAMPLE/20130524/"
+		     "AWS4-HMAC-SHA256 Credential=ID-S3/20130524/"
 		     "us-east-1/s3/aws4_request");
 }
 END_TEST
@@ -396,34 +396,43 @@ static void put(const char *rel, const char *text)
 	free(p);
 }
 
+/* The secrets of the test's credential files, made when it runs. */
+static char sec_default[64], sec_dev[64], sec_cfg[64];
+
 static void put_aws_files(void)
 {
-	char *d = ck_path_join(home, ".aws");
+	char *d = ck_path_join(home, ".aws"), text[1024];
 
 	ck_assert_int_eq(mkdir(d, 0700), 0);
 	free(d);
-	put(".aws/credentials",
-	    "# comment\n"
-	    "[default]\n"
-	    "aws_access_key_id = AKIDDEFAULT\n"
-	    "aws_secret_access_key = secret-default\n"
-	    "\n"
-	    "[dev]\n"
-	    "aws_access_key_id=AKIDDEV\n"
-	    "aws_secret_access_key=secret-dev\n"
-	    "aws_session_token = token-dev\n"
-	    "[half]\n"
-	    "aws_access_key_id = AKIDHALF\n");
-	put(".aws/config",
-	    "[default]\n"
-	    "region = eu-west-1\n"
-	    "[profile dev]\n"
-	    "s3 =\n"
-	    "  region = nested-not-this\n"
-	    "region = ap-south-1\n"
-	    "[profile cfgonly]\n"
-	    "aws_access_key_id = AKIDCFG\n"
-	    "aws_secret_access_key = secret-cfg\n");
+	make_secret();
+	snprintf(sec_default, sizeof(sec_default), "%s-default", secret);
+	snprintf(sec_dev, sizeof(sec_dev), "%s-dev", secret);
+	snprintf(sec_cfg, sizeof(sec_cfg), "%s-cfg", secret);
+	snprintf(text, sizeof(text),
+		 "# comment\n"
+		 "[default]\n"
+		 "aws_access_key_id = ID-DEFAULT\n"
+		 "aws_secret_access_key = %s\n"
+		 "\n"
+		 "[dev]\n"
+		 "aws_access_key_id=ID-DEV\n"
+		 "aws_secret_access_key=%s\n"
+		 "aws_session_token = token-dev\n"
+		 "[half]\n"
+		 "aws_access_key_id = ID-HALF\n", sec_default, sec_dev);
+	put(".aws/credentials", text);
+	snprintf(text, sizeof(text),
+		 "[default]\n"
+		 "region = eu-west-1\n"
+		 "[profile dev]\n"
+		 "s3 =\n"
+		 "  region = nested-not-this\n"
+		 "region = ap-south-1\n"
+		 "[profile cfgonly]\n"
+		 "aws_access_key_id = ID-CFG\n"
+		 "aws_secret_access_key = %s\n", sec_cfg);
+	put(".aws/config", text);
 }
 
 START_TEST(cred_should_be_anonymous_without_env_or_files)
@@ -445,8 +454,8 @@ START_TEST(cred_should_read_the_default_and_named_profiles)
 
 	put_aws_files();
 	ck_assert_int_eq(aws_cred_load(&c), 0);
-	ck_assert_str_eq(c.key_id, "AKIDDEFAULT");
-	ck_assert_str_eq(c.secret, "secret-default");
+	ck_assert_str_eq(c.key_id, "ID-DEFAULT");
+	ck_assert_str_eq(c.secret, sec_default);
 	ck_assert_ptr_null(c.token);
 	ck_assert_str_eq(c.region, "eu-west-1");
 	ck_assert_str_eq(c.from, "credentials file");
@@ -454,15 +463,15 @@ START_TEST(cred_should_read_the_default_and_named_profiles)
 
 	setenv("AWS_PROFILE", "dev", 1);
 	ck_assert_int_eq(aws_cred_load(&c), 0);
-	ck_assert_str_eq(c.key_id, "AKIDDEV");
-	ck_assert_str_eq(c.secret, "secret-dev");
+	ck_assert_str_eq(c.key_id, "ID-DEV");
+	ck_assert_str_eq(c.secret, sec_dev);
 	ck_assert_str_eq(c.token, "token-dev");
 	ck_assert_str_eq(c.region, "ap-south-1");
 	aws_cred_release(&c);
 
 	setenv("AWS_PROFILE", "cfgonly", 1);
 	ck_assert_int_eq(aws_cred_load(&c), 0);
-	ck_assert_str_eq(c.key_id, "AKIDCFG");
+	ck_assert_str_eq(c.key_id, "ID-CFG");
 	ck_assert_str_eq(c.from, "config file");
 	ck_assert_str_eq(c.region, "us-east-1");
 	aws_cred_release(&c);
@@ -473,7 +482,7 @@ START_TEST(cred_should_read_the_default_and_named_profiles)
 
 	setenv("AWS_PROFILE", "half", 1);
 	ck_assert_int_eq(aws_cred_load(&c), -EINVAL);
-	ck_assert_ptr_nonnull(strstr(ck_err_msg(), "AKIDHALF"));
+	ck_assert_ptr_nonnull(strstr(ck_err_msg(), "ID-HALF"));
 	ck_assert_ptr_nonnull(strstr(ck_err_msg(), "aws_secret_access_key"));
 	ck_assert_ptr_null(c.key_id);
 }
@@ -484,13 +493,14 @@ START_TEST(cred_env_should_win_over_files)
 	struct aws_cred c = AWS_CRED_INIT;
 
 	put_aws_files();
-	setenv("AWS_ACCESS_KEY_ID", "AKIDENV", 1);
-	setenv("AWS_SECRET_ACCESS_KEY", "secret-env", 1);
+	setenv("AWS_ACCESS_KEY_ID", "ID-ENV", 1);
+	make_secret();
+	setenv("AWS_SECRET_ACCESS_KEY", secret, 1);
 	setenv("AWS_SESSION_TOKEN", "token-env", 1);
 	setenv("AWS_DEFAULT_REGION", "us-west-2", 1);
 	ck_assert_int_eq(aws_cred_load(&c), 0);
-	ck_assert_str_eq(c.key_id, "AKIDENV");
-	ck_assert_str_eq(c.secret, "secret-env");
+	ck_assert_str_eq(c.key_id, "ID-ENV");
+	ck_assert_str_eq(c.secret, secret);
 	ck_assert_str_eq(c.token, "token-env");
 	ck_assert_str_eq(c.region, "us-west-2");
 	ck_assert_str_eq(c.from, "environment");
@@ -512,8 +522,12 @@ START_TEST(cred_should_honour_the_file_variables_and_endpoints)
 {
 	struct aws_cred c = AWS_CRED_INIT;
 
-	put("elsewhere", "[default]\naws_access_key_id = AKIDELSE\n"
-	    "aws_secret_access_key = s\n");
+	char text[128];
+
+	make_secret();
+	snprintf(text, sizeof(text), "[default]\naws_access_key_id = ID-ELSE\n"
+		 "aws_secret_access_key = %s\n", secret);
+	put("elsewhere", text);
 	put("cfg", "[default]\nregion = sa-east-1\n");
 	{
 		char *p = ck_path_join(home, "elsewhere"), *q = ck_path_join(home, "cfg");
@@ -525,7 +539,7 @@ START_TEST(cred_should_honour_the_file_variables_and_endpoints)
 	}
 	setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:4568//", 1);
 	ck_assert_int_eq(aws_cred_load(&c), 0);
-	ck_assert_str_eq(c.key_id, "AKIDELSE");
+	ck_assert_str_eq(c.key_id, "ID-ELSE");
 	ck_assert_str_eq(c.region, "sa-east-1");
 	ck_assert_str_eq(c.endpoint, "http://127.0.0.1:4568");
 	aws_cred_release(&c);
