@@ -5,26 +5,11 @@
  * Design note.  put() keeps every key in an arena (a hash set rejects
  * duplicates at once) and either copies the value into a second arena
  * (inline) or appends it raw to the current data file and remembers (file,
- * offset).  commit() sorts the entries and builds the B+tree bottom-up:
- * leaves are cut greedily (max_leaf_entries, and a decoded-size budget of
- * max_decoded_node_bytes), then each level of interior nodes over the level
- * below, until one node remains: the root.
- *
- * Keys are stored relative to the prefix a reader has consumed on its way
- * down (orbax-format.md §2.6-2.7).  A non-root node N is reached through its
- * parent entry, whose subtree_common_prefix is chosen as the longest common
- * prefix of all keys below N; since the entries are sorted that is
- * lcp(first key, last key).  So N stores its keys minus that prefix, and the
- * parent entry stores its key (the subtree's first key) minus the parent's
- * own prefix, with subtree_common_prefix_length = |lcp(N)| - |prefix(parent)|.
- * The root is reached with nothing consumed, so it stores full keys.  A
- * level with a single node is the root level; nodes are encoded only once
- * their level's node count is known, so every node is written exactly once.
- *
- * Every node carries its own data file table: the value files its leaf
- * entries reference, or the node file its children live in, sorted by
- * (base_path, relative_path).  Nodes of one database go to one node file
- * d/<hex> in that database's directory, back to back.
+ * offset).  commit() sorts the entries and hands them to ocdbt_encode.c,
+ * which builds the B+tree bottom-up and encodes its nodes and the manifest
+ * as TensorStore does; this file says where the bytes go.  Nodes of one
+ * database go to one node file d/<hex> in that database's directory, back
+ * to back, and manifest.ocdbt is written last.
  */
 #include "kvstore/ocdbt_writer.h"
 
@@ -36,20 +21,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "codec/codec.h"
 #include "kvstore/kv_sink.h"
 #include "kvstore/ocdbt_btree.h"
-#include "kvstore/ocdbt_envelope.h"
+#include "kvstore/ocdbt_encode.h"
 #include "util/ck_buf.h"
 #include "util/ck_err.h"
 #include "util/ck_file.h"
-#include "util/ck_rd.h"
-
-#define KEY_MAX 65535
-#define PATH_MAX_LEN 65535
-#define MAX_DECODED_NODE_BYTES 100000000u
-#define VERSION_TREE_ARITY_LOG2 4
-#define ENTRY_OVERHEAD 40 /* upper bound of an entry's non-key columns */
 
 /* One data file: base_path + relative_path, relative to the database. */
 struct wfile {
@@ -99,16 +76,6 @@ struct ocdbt_writer {
 	int state;		    /* 0 open, 1 committed, -1 failed */
 };
 
-/* One written node, as its parent sees it. */
-struct wref {
-	size_t first, last;	 /* sorted entries of its subtree */
-	uint32_t file;		 /* node file (index in w->files) */
-	uint64_t offset, length; /* where the node is */
-	uint64_t num_keys;	 /* keys in the subtree */
-	uint64_t tree_bytes;	 /* node bytes in the subtree */
-	uint64_t indirect_bytes; /* out-of-line value bytes in it */
-};
-
 /* The writing of one database's tree and manifest. */
 struct wtree {
 	struct ocdbt_writer *w; /* the writer */
@@ -118,48 +85,9 @@ struct wtree {
 	int fd;			/* node file */
 	char *path;		/* its full path (owned) */
 	uint64_t size;		/* its size so far */
-	struct ck_buf body;	/* scratch: a node body */
-	struct ck_buf obj;	/* scratch: an encoded node */
-	uint32_t *ids;		/* scratch: a node's file ids (owned) */
-	size_t nids, idcap;	/* used / allocated */
 };
 
-/* A run of items forming one node. */
-struct wgroup {
-	size_t start, count; /* items [start, start + count) */
-};
-
-/* ---- small encoders ---------------------------------------------------- */
-
-static int put_varint(struct ck_buf *b, uint64_t v)
-{
-	uint8_t t[10];
-	size_t n = 0;
-
-	do {
-		t[n] = (uint8_t)(v & 0x7f);
-		v >>= 7;
-		if (v)
-			t[n] |= 0x80;
-		n++;
-	} while (v);
-	return ck_buf_append(b, t, n);
-}
-
-static int put_u8(struct ck_buf *b, uint8_t v)
-{
-	return ck_buf_append(b, &v, 1);
-}
-
-static size_t lcp(const uint8_t *a, size_t alen, const uint8_t *b,
-		  size_t blen)
-{
-	size_t n = alen < blen ? alen : blen, i = 0;
-
-	while (i < n && a[i] == b[i])
-		i++;
-	return i;
-}
+/* ---- data files -------------------------------------------------------- */
 
 /* Fill p with n random bytes: /dev/urandom, or a clock-seeded mix. */
 static void rand_fill(uint8_t *p, size_t n)
@@ -473,9 +401,9 @@ int ocdbt_writer_put(struct ocdbt_writer *w, const void *key, size_t keylen,
 	if (w->state)
 		return ck_err(-EINVAL, "%s: writer already committed or failed",
 			      w->dir);
-	if (keylen > KEY_MAX)
-		return ck_err(-EINVAL, "%s: key of %zu bytes exceeds %d",
-			      w->dir, keylen, KEY_MAX);
+	if (keylen > OCDBT_ENCODE_KEY_MAX)
+		return ck_err(-EINVAL, "%s: key of %zu bytes exceeds %u",
+			      w->dir, keylen, OCDBT_ENCODE_KEY_MAX);
 	err = hash_slot(w, key, keylen, &slot);
 	if (err)
 		return err;
@@ -523,566 +451,165 @@ size_t ocdbt_writer_count(const struct ocdbt_writer *w)
 	return w->n;
 }
 
-/* ---- node encoding ------------------------------------------------------- */
+/* ---- tree and manifest --------------------------------------------------- */
 
-/* The base path of file id as seen from the database being written. */
-static const char *file_base(const struct wtree *t, uint32_t id)
+/* ocdbt_encode_node_fn: append a node to the database's node file. */
+static int node_put(void *ctx, const uint8_t *p, size_t n, uint64_t *offset)
 {
-	const struct wfile *f = &t->w->files[id];
+	struct wtree *t = ctx;
+	int err = kv_sink_write_all(t->fd, p, n, t->path);
 
-	return f->base + (f->is_value ? t->strip : 0);
-}
-
-static int path_cmp(const struct wtree *t, uint32_t a, uint32_t b)
-{
-	int c = strcmp(file_base(t, a), file_base(t, b));
-
-	return c ? c : strcmp(t->w->files[a].rel, t->w->files[b].rel);
-}
-
-/* Add file id to the node's table (t->ids) unless it is there. */
-static int ids_add(struct wtree *t, uint32_t id)
-{
-	for (size_t i = 0; i < t->nids; i++)
-		if (t->ids[i] == id)
-			return 0;
-	if (t->nids == t->idcap) {
-		size_t nc = t->idcap ? t->idcap * 2 : 8;
-		uint32_t *n = realloc(t->ids, nc * sizeof(*n));
-
-		if (!n)
-			return ck_err(-ENOMEM, "ocdbt writer: out of memory");
-		t->ids = n;
-		t->idcap = nc;
-	}
-	t->ids[t->nids++] = id;
+	if (err)
+		return err;
+	*offset = t->size;
+	t->size += n;
 	return 0;
-}
-
-/* Sort t->ids by path (insertion sort: tables are tiny). */
-static void ids_sort(struct wtree *t)
-{
-	for (size_t i = 1; i < t->nids; i++) {
-		uint32_t v = t->ids[i];
-		size_t j = i;
-
-		for (; j && path_cmp(t, t->ids[j - 1], v) > 0; j--)
-			t->ids[j] = t->ids[j - 1];
-		t->ids[j] = v;
-	}
-}
-
-/* The index of file id in the node's sorted table. */
-static uint32_t ids_index(const struct wtree *t, uint32_t id)
-{
-	size_t i = 0;
-
-	while (i < t->nids && t->ids[i] != id)
-		i++;
-	return (uint32_t)i;
 }
 
 /*
- * Bytes shared by the full paths of table entries a and b (a before b): cut
- * at the common part of the base paths when they differ, as TensorStore's
- * encoder does, so a prefix never straddles a base/relative boundary.
+ * The data files as the database being written sees them: a value file's
+ * base loses its first t->strip bytes (the data_base database's own
+ * directory).  Caller frees the array; the strings stay the writer's.
  */
-static size_t table_prefix(const struct wtree *t, uint32_t a, uint32_t b)
-{
-	const char *ba = file_base(t, a), *bb = file_base(t, b);
-	const char *ra = t->w->files[a].rel, *rb = t->w->files[b].rel;
-	size_t la = strlen(ba), lb = strlen(bb);
-	size_t p = lcp((const uint8_t *)ba, la, (const uint8_t *)bb, lb);
-
-	if (p == la && p == lb)
-		p += lcp((const uint8_t *)ra, strlen(ra), (const uint8_t *)rb,
-			 strlen(rb));
-	return p;
-}
-
-/*
- * Encode the data file table of files ids[0..n), sorted by path
- * (orbax-format.md §2.4).  empty_path: instead, a one-entry table holding
- * the empty path (what the root reference of an empty database indexes).
- */
-static int table_encode(const struct wtree *t, const uint32_t *ids, size_t n,
-			int empty_path, struct ck_buf *b)
-{
-	size_t i;
-	int err;
-
-	if (empty_path) {
-		err = put_varint(b, 1);
-		if (!err)
-			err = put_varint(b, 0); /* suffix length */
-		if (!err)
-			err = put_varint(b, 0); /* base length */
-		return err;
-	}
-	err = put_varint(b, n);
-	for (i = 1; i < n && !err; i++)
-		err = put_varint(b, table_prefix(t, ids[i - 1], ids[i]));
-	for (i = 0; i < n && !err; i++) {
-		size_t len = strlen(file_base(t, ids[i])) +
-			     strlen(t->w->files[ids[i]].rel);
-
-		if (len > PATH_MAX_LEN)
-			return ck_err(-EOVERFLOW, "%s: data file path too long",
-				      t->dir);
-		err = put_varint(b, len - (i ? table_prefix(t, ids[i - 1],
-							     ids[i])
-					      : 0));
-	}
-	for (i = 0; i < n && !err; i++)
-		err = put_varint(b, strlen(file_base(t, ids[i])));
-	for (i = 0; i < n && !err; i++) {
-		const char *base = file_base(t, ids[i]);
-		const char *rel = t->w->files[ids[i]].rel;
-		size_t bl = strlen(base);
-		size_t p = i ? table_prefix(t, ids[i - 1], ids[i]) : 0;
-
-		if (p < bl)
-			err = ck_buf_append(b, base + p, bl - p);
-		if (!err)
-			err = ck_buf_append(b, rel + (p > bl ? p - bl : 0),
-					    strlen(rel) - (p > bl ? p - bl : 0));
-	}
-	return err;
-}
-
-/* Wrap body in the envelope (magic, length, version 0, zstd, CRC-32C). */
-static int envelope_encode(uint32_t magic, const struct ck_buf *body,
-			   int level, struct ck_buf *out)
-{
-	uint8_t hdr[14] = {0}, crc[4];
-	int err;
-
-	out->len = 0;
-	hdr[0] = (uint8_t)(magic >> 24);
-	hdr[1] = (uint8_t)(magic >> 16);
-	hdr[2] = (uint8_t)(magic >> 8);
-	hdr[3] = (uint8_t)magic;
-	hdr[12] = 0; /* format version */
-	hdr[13] = 1; /* compression: zstd */
-	err = ck_buf_append(out, hdr, sizeof(hdr));
-	if (!err)
-		err = codec_zstd_encode_level(body->data, body->len, level,
-					      out);
-	if (err)
-		return err;
-	ck_store_u64le(out->data + 4, (uint64_t)out->len + 4);
-	ck_store_u32le(crc, crc32c(0, out->data, out->len));
-	return ck_buf_append(out, crc, sizeof(crc));
-}
-
-/* Append t->obj to the node file; ref gets its place. */
-static int node_write(struct wtree *t, struct wref *ref)
-{
-	int err = kv_sink_write_all(t->fd, t->obj.data, t->obj.len, t->path);
-
-	if (err)
-		return err;
-	ref->file = t->node_file;
-	ref->offset = t->size;
-	ref->length = t->obj.len;
-	t->size += t->obj.len;
-	return 0;
-}
-
-static const uint8_t *vals_at(const struct ocdbt_writer *w, size_t off)
-{
-	return w->vals.data + off;
-}
-
-/* Encode and write the leaf of entries [a, a + n), keys minus p bytes. */
-static int leaf_write(struct wtree *t, size_t a, size_t n, size_t p,
-		      struct wref *ref)
-{
-	const struct wentry *e = t->w->e + a;
-	struct ck_buf *b = &t->body;
-	uint64_t indirect = 0;
-	size_t i;
-	int err = 0;
-
-	b->len = 0;
-	t->nids = 0;
-	for (i = 0; i < n && !err; i++)
-		if (e[i].kind == OCDBT_VALUE_INDIRECT)
-			err = ids_add(t, e[i].file);
-	ids_sort(t);
-	if (!err)
-		err = put_u8(b, 0);
-	if (!err)
-		err = table_encode(t, t->ids, t->nids, 0, b);
-	if (!err)
-		err = put_varint(b, n);
-	for (i = 1; i < n && !err; i++)
-		err = put_varint(b, lcp(e[i - 1].key + p, e[i - 1].key_len - p,
-					e[i].key + p, e[i].key_len - p));
-	for (i = 0; i < n && !err; i++)
-		err = put_varint(b, e[i].key_len - p -
-					    (i ? lcp(e[i - 1].key + p,
-						     e[i - 1].key_len - p,
-						     e[i].key + p,
-						     e[i].key_len - p)
-					       : 0));
-	for (i = 0; i < n && !err; i++) {
-		size_t s = p + (i ? lcp(e[i - 1].key + p, e[i - 1].key_len - p,
-					e[i].key + p, e[i].key_len - p)
-				  : 0);
-
-		err = ck_buf_append(b, e[i].key + s, e[i].key_len - s);
-	}
-	for (i = 0; i < n && !err; i++)
-		err = put_varint(b, e[i].len);
-	for (i = 0; i < n && !err; i++)
-		err = put_u8(b, e[i].kind);
-	for (i = 0; i < n && !err; i++)
-		if (e[i].kind == OCDBT_VALUE_INDIRECT)
-			err = put_varint(b, ids_index(t, e[i].file));
-	for (i = 0; i < n && !err; i++)
-		if (e[i].kind == OCDBT_VALUE_INDIRECT) {
-			err = put_varint(b, e[i].offset);
-			indirect += e[i].len;
-		}
-	for (i = 0; i < n && !err; i++)
-		if (e[i].kind == OCDBT_VALUE_INLINE)
-			err = ck_buf_append(b, vals_at(t->w, e[i].val_off),
-					    (size_t)e[i].len);
-	if (!err)
-		err = envelope_encode(OCDBT_MAGIC_BTREE, b, t->w->o.zstd_level,
-				      &t->obj);
-	if (!err)
-		err = node_write(t, ref);
-	if (err)
-		return err;
-	ref->first = a;
-	ref->last = a + n - 1;
-	ref->num_keys = n;
-	ref->tree_bytes = ref->length;
-	ref->indirect_bytes = indirect;
-	return 0;
-}
-
-/* Length of the common prefix of every key below ref. */
-static size_t ref_lcp(const struct ocdbt_writer *w, const struct wref *r)
-{
-	const struct wentry *f = &w->e[r->first], *l = &w->e[r->last];
-
-	return lcp(f->key, f->key_len, l->key, l->key_len);
-}
-
-/* The key of child c relative to p: its subtree's first key. */
-static const uint8_t *ref_key(const struct ocdbt_writer *w,
-			      const struct wref *c, size_t p, size_t *len)
-{
-	const struct wentry *f = &w->e[c->first];
-
-	*len = f->key_len - p;
-	return f->key + p;
-}
-
-static size_t ref_pre(const struct ocdbt_writer *w, const struct wref *c,
-		      size_t i, size_t p)
-{
-	const uint8_t *ka, *kb;
-	size_t la, lb;
-
-	if (!i)
-		return 0;
-	ka = ref_key(w, c - 1, p, &la);
-	kb = ref_key(w, c, p, &lb);
-	return lcp(ka, la, kb, lb);
-}
-
-/* Encode and write the interior node over children c[0..n) at height h. */
-static int interior_write(struct wtree *t, const struct wref *c, size_t n,
-			  unsigned h, size_t p, struct wref *ref)
+static int files_view(const struct wtree *t, struct ocdbt_encode_file **out)
 {
 	const struct ocdbt_writer *w = t->w;
-	struct ck_buf *b = &t->body;
-	struct wref sum;
-	size_t i, len;
-	int err = 0;
+	struct ocdbt_encode_file *f = calloc(w->nfiles, sizeof(*f));
 
-	memset(&sum, 0, sizeof(sum));
-	b->len = 0;
-	t->nids = 0;
-	for (i = 0; i < n && !err; i++)
-		err = ids_add(t, c[i].file);
-	ids_sort(t);
-	if (!err)
-		err = put_u8(b, (uint8_t)h);
-	if (!err)
-		err = table_encode(t, t->ids, t->nids, 0, b);
-	if (!err)
-		err = put_varint(b, n);
-	for (i = 1; i < n && !err; i++)
-		err = put_varint(b, ref_pre(w, c + i, i, p));
-	for (i = 0; i < n && !err; i++) {
-		ref_key(w, c + i, p, &len);
-		err = put_varint(b, len - ref_pre(w, c + i, i, p));
-	}
-	for (i = 0; i < n && !err; i++)
-		err = put_varint(b, ref_lcp(w, c + i) - p);
-	for (i = 0; i < n && !err; i++) {
-		const uint8_t *k = ref_key(w, c + i, p, &len);
-		size_t s = ref_pre(w, c + i, i, p);
-
-		err = ck_buf_append(b, k + s, len - s);
-	}
-	for (i = 0; i < n && !err; i++)
-		err = put_varint(b, ids_index(t, c[i].file));
-	for (i = 0; i < n && !err; i++)
-		err = put_varint(b, c[i].offset);
-	for (i = 0; i < n && !err; i++)
-		err = put_varint(b, c[i].length);
-	for (i = 0; i < n && !err; i++) {
-		err = put_varint(b, c[i].num_keys);
-		sum.num_keys += c[i].num_keys;
-	}
-	for (i = 0; i < n && !err; i++) {
-		err = put_varint(b, c[i].tree_bytes);
-		sum.tree_bytes += c[i].tree_bytes;
-	}
-	for (i = 0; i < n && !err; i++) {
-		err = put_varint(b, c[i].indirect_bytes);
-		sum.indirect_bytes += c[i].indirect_bytes;
-	}
-	if (!err)
-		err = envelope_encode(OCDBT_MAGIC_BTREE, b, w->o.zstd_level,
-				      &t->obj);
-	if (!err)
-		err = node_write(t, ref);
-	if (err)
-		return err;
-	ref->first = c[0].first;
-	ref->last = c[n - 1].last;
-	ref->num_keys = sum.num_keys;
-	ref->tree_bytes = sum.tree_bytes + ref->length;
-	ref->indirect_bytes = sum.indirect_bytes;
-	return 0;
-}
-
-/* ---- tree building ------------------------------------------------------- */
-
-/*
- * Cut n items into nodes of at most max items (0: no count limit) and about
- * MAX_DECODED_NODE_BYTES decoded bytes; cost(i) bounds item i's bytes.  A
- * node takes at least two items when it can, so each level shrinks.
- */
-static int partition(size_t n, uint32_t max, int leaf,
-		     const struct ocdbt_writer *w, const struct wref *refs,
-		     struct wgroup **out, size_t *nout)
-{
-	size_t cap = max ? max : OCDBT_BTREE_MAX_ENTRIES, ng = 0, i = 0;
-	struct wgroup *g;
-
-	if (cap > OCDBT_BTREE_MAX_ENTRIES)
-		cap = OCDBT_BTREE_MAX_ENTRIES;
-	g = calloc(n ? n : 1, sizeof(*g));
-	if (!g)
+	if (!f)
 		return ck_err(-ENOMEM, "ocdbt writer: out of memory");
-	while (i < n) {
-		uint64_t bytes = 64;
-		size_t k = 0;
-
-		for (; i + k < n && k < cap; k++) {
-			uint64_t c = ENTRY_OVERHEAD;
-
-			if (leaf) {
-				const struct wentry *e = &w->e[i + k];
-
-				c += e->key_len;
-				if (e->kind == OCDBT_VALUE_INLINE)
-					c += e->len;
-			} else {
-				c += w->e[refs[i + k].first].key_len;
-			}
-			if (k >= (leaf ? 1 : 2) &&
-			    bytes + c > MAX_DECODED_NODE_BYTES)
-				break;
-			bytes += c;
-		}
-		g[ng].start = i;
-		g[ng].count = k;
-		ng++;
-		i += k;
+	for (size_t i = 0; i < w->nfiles; i++) {
+		f[i].base = w->files[i].base +
+			    (w->files[i].is_value ? t->strip : 0);
+		f[i].rel = w->files[i].rel;
 	}
-	*out = g;
-	*nout = ng;
+	*out = f;
 	return 0;
 }
 
 /*
- * Write the whole tree of the sorted entries; *root and *height describe
- * the root node.  The entries are not empty.
+ * The sorted entries of the database being written: those of base b, or
+ * all of them (b == UINT32_MAX).  Caller frees *out.
  */
-static int tree_write(struct wtree *t, struct wref *root, unsigned *height)
+static int entries_view(const struct ocdbt_writer *w, uint32_t b,
+			struct ocdbt_encode_entry **out, size_t *n)
 {
-	struct ocdbt_writer *w = t->w;
-	struct wref *level = NULL, *next = NULL;
-	struct wgroup *g = NULL;
-	size_t ng = 0, nlevel = 0;
-	unsigned h = 0;
-	int err;
+	struct ocdbt_encode_entry *e = calloc(w->n ? w->n : 1, sizeof(*e));
+	size_t k = 0;
 
-	err = partition(w->n, w->o.max_leaf_entries, 1, w, NULL, &g, &ng);
+	if (!e)
+		return ck_err(-ENOMEM, "ocdbt writer: out of memory");
+	for (size_t i = 0; i < w->n; i++) {
+		const struct wentry *s = &w->e[i];
+
+		if (b != UINT32_MAX && s->base != b)
+			continue;
+		e[k].key = s->key;
+		e[k].key_len = s->key_len;
+		e[k].len = s->len;
+		e[k].val = w->vals.data ? w->vals.data + s->val_off : NULL;
+		e[k].offset = s->offset;
+		e[k].file = s->file;
+		e[k].kind = s->kind;
+		k++;
+	}
+	*out = e;
+	*n = k;
+	return 0;
+}
+
+/* Write the tree of the entries e[0..n) into t's node file. */
+static int tree_write(struct wtree *t, const struct ocdbt_encode_entry *e,
+		      size_t n, struct ocdbt_encode_root *root)
+{
+	struct ocdbt_encode_file *files = NULL;
+	struct ocdbt_encode_tree et;
+	int err = files_view(t, &files);
+
 	if (err)
 		return err;
-	if (ng == 1) {
-		err = leaf_write(t, 0, w->n, 0, root);
-		goto out;
-	}
-	level = calloc(ng, sizeof(*level));
-	if (!level) {
-		err = ck_err(-ENOMEM, "ocdbt writer: out of memory");
-		goto out;
-	}
-	for (size_t i = 0; i < ng && !err; i++) {
-		const struct wentry *f = &w->e[g[i].start];
-		const struct wentry *l = &w->e[g[i].start + g[i].count - 1];
-
-		err = leaf_write(t, g[i].start, g[i].count,
-				 lcp(f->key, f->key_len, l->key, l->key_len),
-				 &level[i]);
-	}
-	nlevel = ng;
-	while (!err) {
-		free(g);
-		g = NULL;
-		h++;
-		if (h > 60) {
-			err = ck_err(-EOVERFLOW, "%s: tree too deep", t->dir);
-			break;
-		}
-		err = partition(nlevel, w->o.max_interior_entries, 0, w, level,
-				&g, &ng);
-		if (err)
-			break;
-		if (ng == 1) {
-			err = interior_write(t, level, nlevel, h, 0, root);
-			break;
-		}
-		next = calloc(ng, sizeof(*next));
-		if (!next) {
-			err = ck_err(-ENOMEM, "ocdbt writer: out of memory");
-			break;
-		}
-		for (size_t i = 0; i < ng && !err; i++) {
-			struct wref span = level[g[i].start];
-
-			span.last = level[g[i].start + g[i].count - 1].last;
-			err = interior_write(t, level + g[i].start, g[i].count,
-					     h, ref_lcp(w, &span), &next[i]);
-		}
-		free(level);
-		level = next;
-		next = NULL;
-		nlevel = ng;
-	}
-out:
-	if (!err)
-		*height = h;
-	free(level);
-	free(g);
+	memset(&et, 0, sizeof(et));
+	et.e = e;
+	et.n = n;
+	et.files = files;
+	et.node_file = t->node_file;
+	et.max_leaf_entries = t->w->o.max_leaf_entries;
+	et.max_interior_entries = t->w->o.max_interior_entries;
+	et.zstd_level = t->w->o.zstd_level;
+	et.what = t->dir;
+	et.put_node = node_put;
+	et.ctx = t;
+	err = ocdbt_encode_tree(&et, root);
+	free(files);
 	return err;
 }
 
-/* Encode and write <t->dir>/manifest.ocdbt for the given root. */
-static int manifest_write(struct wtree *t, const struct wref *root,
-			  unsigned height)
+/* Encode and write <t->dir>/manifest.ocdbt for the given root (NULL: an
+ * empty database). */
+static int manifest_write(struct wtree *t, const struct ocdbt_encode_root *root)
 {
 	const struct ocdbt_writer *w = t->w;
-	struct ck_buf b = CK_BUF_INIT, obj = CK_BUF_INIT, path = CK_BUF_INIT;
-	uint8_t uuid[16] = {0}, le[8];
+	struct ocdbt_encode_manifest m;
+	struct ocdbt_encode_file nf;
+	struct ck_buf obj = CK_BUF_INIT, path = CK_BUF_INIT;
 	struct timespec ts;
 	int err;
 
-	rand_fill(uuid, sizeof(uuid));
+	memset(&m, 0, sizeof(m));
+	rand_fill(m.uuid, sizeof(m.uuid));
 	clock_gettime(CLOCK_REALTIME, &ts);
-	err = ck_buf_append(&b, uuid, sizeof(uuid));
-	if (!err)
-		err = put_u8(&b, 0); /* manifest_kind: single */
-	if (!err)
-		err = put_varint(&b, w->o.max_inline_value_bytes);
-	if (!err)
-		err = put_varint(&b, MAX_DECODED_NODE_BYTES);
-	if (!err)
-		err = put_u8(&b, VERSION_TREE_ARITY_LOG2);
-	if (!err)
-		err = put_varint(&b, 1); /* compression: zstd */
-	ck_store_u32le(le, (uint32_t)w->o.zstd_level);
-	if (!err)
-		err = ck_buf_append(&b, le, 4);
-	if (!err)
-		err = table_encode(t, &t->node_file, 1, !w->n, &b);
-	if (!err)
-		err = put_varint(&b, 1); /* one inline version */
-	if (!err)
-		err = put_varint(&b, 1); /* generation 1 */
-	if (!err)
-		err = put_u8(&b, (uint8_t)height);
-	if (!err)
-		err = put_varint(&b, 0); /* root file id */
-	if (!err)
-		err = put_varint(&b, w->n ? root->offset : UINT64_MAX);
-	if (!err)
-		err = put_varint(&b, w->n ? root->length : UINT64_MAX);
-	if (!err)
-		err = put_varint(&b, root->num_keys);
-	if (!err)
-		err = put_varint(&b, root->tree_bytes);
-	if (!err)
-		err = put_varint(&b, root->indirect_bytes);
-	ck_store_u64le(le, (uint64_t)ts.tv_sec * 1000000000u +
-				   (uint64_t)ts.tv_nsec);
-	if (!err)
-		err = ck_buf_append(&b, le, 8);
-	if (!err)
-		err = put_varint(&b, 0); /* no version nodes */
-	if (!err)
-		err = envelope_encode(OCDBT_MAGIC_MANIFEST, &b,
-				      w->o.zstd_level, &obj);
+	m.max_inline_value_bytes = w->o.max_inline_value_bytes;
+	m.zstd_level = w->o.zstd_level;
+	if (root) {
+		nf.base = w->files[t->node_file].base;
+		nf.rel = w->files[t->node_file].rel;
+		m.node_file = &nf;
+		m.root = root;
+	}
+	m.commit_time_ns =
+		(uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+	err = ocdbt_encode_manifest(&m, &obj);
 	if (!err)
 		err = ck_buf_printf(&path, "%s/manifest.ocdbt", t->dir);
 	if (!err)
 		err = kv_sink_write_file((const char *)path.data, obj.data,
 					 obj.len);
-	ck_buf_release(&b);
 	ck_buf_release(&obj);
 	ck_buf_release(&path);
 	return err;
 }
 
-/* Write one database (tree and manifest) into dir. */
-static int db_write(struct ocdbt_writer *w, const char *dir, size_t strip)
+/*
+ * Write one database (tree and manifest) into dir: the keys of base b, or
+ * all keys (b == UINT32_MAX).
+ */
+static int db_write(struct ocdbt_writer *w, const char *dir, size_t strip,
+		    uint32_t b)
 {
+	struct ocdbt_encode_entry *e = NULL;
+	struct ocdbt_encode_root root;
 	struct wtree t;
-	struct wref root;
-	unsigned height = 0;
-	int err = 0;
+	size_t n = 0;
+	int err;
 
 	memset(&t, 0, sizeof(t));
-	memset(&root, 0, sizeof(root));
 	t.w = w;
 	t.dir = dir;
 	t.strip = strip;
 	t.fd = -1;
-	if (w->n) {
+	err = entries_view(w, b, &e, &n);
+	if (!err && n) {
 		err = file_create(w, dir, "", 0, &t.fd, &t.path, &t.node_file);
 		if (!err)
-			err = tree_write(&t, &root, &height);
+			err = tree_write(&t, e, n, &root);
 		if (t.fd >= 0 && close(t.fd) < 0 && !err)
 			err = ck_err(-EIO, "%s: cannot close: %s", t.path,
 				     strerror(errno));
 	}
 	if (!err)
-		err = manifest_write(&t, &root, height);
+		err = manifest_write(&t, n ? &root : NULL);
 	free(t.path);
-	free(t.ids);
-	ck_buf_release(&t.body);
-	ck_buf_release(&t.obj);
+	free(e);
 	return err;
 }
 
@@ -1097,36 +624,18 @@ static int entry_cmp(const void *pa, const void *pb)
 	return a->key_len < b->key_len ? -1 : a->key_len > b->key_len;
 }
 
-/*
- * Write base b's own database into <dir>/<base>: the keys dealt to it.  The
- * tree code reads w->e[0..w->n), so the writer's entries are swapped for
- * that subset (still sorted) for the time of the write.
- */
+/* Write base b's own database into <dir>/<base>: the keys dealt to it. */
 static int base_db_write(struct ocdbt_writer *w, uint32_t b)
 {
 	const char *base = w->bases[b].base;
-	struct wentry *all = w->e, *sub;
 	struct ck_buf dir = CK_BUF_INIT;
-	size_t n = w->n, k = 0;
 	int err;
 
-	sub = malloc((n ? n : 1) * sizeof(*sub));
-	if (!sub)
-		return ck_err(-ENOMEM, "ocdbt writer: out of memory");
-	for (size_t i = 0; i < n; i++)
-		if (all[i].base == b)
-			sub[k++] = all[i];
 	err = ck_buf_printf(&dir, "%s/%.*s", w->dir, (int)strlen(base) - 1,
 			    base);
-	if (!err) {
-		w->e = sub;
-		w->n = k;
-		err = db_write(w, (const char *)dir.data, strlen(base));
-		w->e = all;
-		w->n = n;
-	}
+	if (!err)
+		err = db_write(w, (const char *)dir.data, strlen(base), b);
 	ck_buf_release(&dir);
-	free(sub);
 	return err;
 }
 
@@ -1150,7 +659,7 @@ int ocdbt_writer_commit(struct ocdbt_writer *w)
 	for (uint32_t b = 0; b < w->nbases && !err && w->o.data_base_db; b++)
 		err = base_db_write(w, b);
 	if (!err)
-		err = db_write(w, w->dir, 0);
+		err = db_write(w, w->dir, 0, UINT32_MAX);
 	if (!err)
 		w->state = 1;
 	return err;
