@@ -2,6 +2,8 @@
 /*
  * Unit tests for the checkpoint writer (ocdbt_writer, kv_sink, zarr_writer,
  * orbax_writer).  Everything written is read back through the real reader.
+ * The streaming zarr writer has its own tests in test_zarr_stream_write.c;
+ * here it is tested through orbax_writer_add_cb().
  */
 #include <dirent.h>
 #include <errno.h>
@@ -1077,6 +1079,467 @@ START_TEST(orbax_writer_dir_layout_should_read_as_legacy_zarr2)
 }
 END_TEST
 
+/* ---- orbax: streaming adds, scalars, empty leaves ------------------------- */
+
+/* A fill that copies out of a whole array (zarr_fill_whole) and fails at
+ * one chunk when asked. */
+struct test_fill {
+	struct zarr_whole wh;
+	int fail;			/* 1: every chunk but the first fails */
+	uint64_t calls;			/* atomic */
+};
+
+static int test_fill_cb(void *ctx, const uint64_t *idx, const uint64_t *start,
+			const uint64_t *count, void *buf)
+{
+	struct test_fill *f = ctx;
+
+	if (__atomic_fetch_add(&f->calls, 1, __ATOMIC_SEQ_CST) && f->fail)
+		return ck_err(-EIO, "the HF tensor is unreadable");
+	return zarr_fill_whole(&f->wh, idx, start, count, buf);
+}
+
+/* write_step(), the arrays added by orbax_writer_add_cb() on 4 threads. */
+static void write_step_cb(const char *root, int64_t step,
+			  const struct orbax_writer_opts *o)
+{
+	static const uint64_t sk[3] = {4, 3, 5}, ck[3] = {4, 2, 5};
+	static const uint64_t se[2] = {6, 4}, ce[2] = {4, 4};
+	struct zarr_write_spec specs[3];
+	struct orbax_writer *w = NULL;
+
+	specs[0] = spec_of(3, CK_DT_F32, 3, sk, ck);
+	specs[1] = spec_of(3, CK_DT_BF16, 2, se, ce);
+	specs[2] = spec_of(3, CK_DT_I32, 0, NULL, NULL);
+	ck_assert_msg(orbax_writer_open(root, step, o, &w) == 0, "%s",
+		      ck_err_msg());
+	for (int i = 0; i < 3; i++) {
+		size_t n;
+		uint8_t *d = make_data(&specs[i], &n);
+		struct test_fill f = {{&specs[i], d}, 0, 0};
+
+		d[0] = (uint8_t)step;
+		ck_assert_msg(orbax_writer_add_cb(w, ckpt_names[i], &specs[i],
+						  test_fill_cb, &f, 4) == 0,
+			      "%s", ck_err_msg());
+		free(d);
+	}
+	ck_assert_msg(orbax_writer_commit(w) == 0, "%s", ck_err_msg());
+	orbax_writer_free(w);
+}
+
+struct key_list {
+	char **k;
+	size_t n;
+};
+
+static int list_key(void *ctx, const char *key, size_t keylen,
+		    const struct kv_value *v)
+{
+	struct key_list *l = ctx;
+
+	(void)v;
+	l->k = realloc(l->k, (l->n + 1) * sizeof(*l->k));
+	ck_assert_ptr_nonnull(l->k);
+	l->k[l->n++] = strndup(key, keylen);
+	return 0;
+}
+
+/* The same keys with the same values in both stores. */
+static void assert_same_store(const struct kvstore *a, const struct kvstore *b)
+{
+	struct key_list la = {NULL, 0}, lb = {NULL, 0};
+
+	ck_assert_int_eq(kvstore_list(a, "", 0, list_key, &la), 0);
+	ck_assert_int_eq(kvstore_list(b, "", 0, list_key, &lb), 0);
+	ck_assert_uint_eq(la.n, lb.n);
+	ck_assert_uint_gt(la.n, 0);
+	for (size_t i = 0; i < la.n; i++) {
+		size_t na, nb;
+		uint8_t *va, *vb;
+
+		ck_assert_str_eq(la.k[i], lb.k[i]);
+		va = get_value(a, la.k[i], &na);
+		vb = get_value(b, lb.k[i], &nb);
+		ck_assert_msg(na == nb && !memcmp(va, vb, na), "%s differs",
+			      la.k[i]);
+		free(va);
+		free(vb);
+		free(la.k[i]);
+		free(lb.k[i]);
+	}
+	free(la.k);
+	free(lb.k);
+}
+
+static void assert_same_file(const char *a, const char *b)
+{
+	size_t na, nb;
+	uint8_t *da = ck_test_read_file(a, &na), *db = ck_test_read_file(b, &nb);
+
+	ck_assert_msg(na == nb && !memcmp(da, db, na), "%s and %s differ", a, b);
+	free(da);
+	free(db);
+}
+
+/* orbax_writer_add_cb() on 4 threads writes what orbax_writer_add() writes,
+ * in each layout: the same keys and values in every database (the merged
+ * one and each process's), the same _METADATA and array_metadatas. */
+START_TEST(orbax_add_cb_should_write_what_add_writes_in_every_layout)
+{
+	static const char *const files[] = {"_METADATA",
+					    "array_metadatas/process_0"};
+	char *tmp = ck_test_tmpdir();
+
+	for (int layout = 0; layout < 3; layout++) {
+		struct orbax_writer_opts o = ORBAX_WRITER_OPTS_INIT;
+		char ra[600], rb[600], pa[700], pb[700];
+		struct kvstore *ka = NULL, *kb = NULL;
+
+		o.layout = layout;
+		o.ocdbt.max_inline_value_bytes = 16; /* chunks out of line */
+		if (layout == ORBAX_LAYOUT_OCDBT_MULTIHOST)
+			o.ocdbt.processes = 2;
+		snprintf(ra, sizeof(ra), "%s/whole%d", tmp, layout);
+		snprintf(rb, sizeof(rb), "%s/cb%d", tmp, layout);
+		write_step(ra, 4, &o, 1);
+		write_step_cb(rb, 4, &o);
+		for (int p = -1; p < (layout == ORBAX_LAYOUT_OCDBT_MULTIHOST ? 2 : 0);
+		     p++) {
+			snprintf(pa, sizeof(pa), "%s/4/items", ra);
+			snprintf(pb, sizeof(pb), "%s/4/items", rb);
+			if (p >= 0) {
+				snprintf(pa + strlen(pa), 40, "/ocdbt.process_%d", p);
+				snprintf(pb + strlen(pb), 40, "/ocdbt.process_%d", p);
+			}
+			if (layout == ORBAX_LAYOUT_DIR) {
+				ck_assert_int_eq(kvstore_open_dir(pa, &ka), 0);
+				ck_assert_int_eq(kvstore_open_dir(pb, &kb), 0);
+			} else {
+				ck_assert_msg(open_db(pa, &ka) == 0, "%s", ck_err_msg());
+				ck_assert_msg(open_db(pb, &kb) == 0, "%s", ck_err_msg());
+			}
+			assert_same_store(ka, kb);
+			kvstore_free(ka);
+			kvstore_free(kb);
+		}
+		for (size_t f = 0; f < (layout == ORBAX_LAYOUT_DIR ? 1u : 2u); f++) {
+			snprintf(pa, sizeof(pa), "%s/4/items/%s", ra, files[f]);
+			snprintf(pb, sizeof(pb), "%s/4/items/%s", rb, files[f]);
+			assert_same_file(pa, pb);
+		}
+		{
+			struct orbax_ckpt *c = NULL;
+
+			ck_assert_msg(orbax_open(rb, NULL, &c) == 0, "%s", ck_err_msg());
+			check_step(c, 4);
+			orbax_close(c);
+		}
+	}
+	ck_test_rmtree(tmp);
+	free(tmp);
+}
+END_TEST
+
+/* A fill error fails the add and the writer: nothing is committed, the
+ * reader finds no step. */
+START_TEST(orbax_add_cb_fill_error_should_leave_no_committed_step)
+{
+	static const uint64_t sh[2] = {8, 6}, ch[2] = {2, 3};
+	struct zarr_write_spec s = spec_of(3, CK_DT_BF16, 2, sh, ch);
+	char *tmp = ck_test_tmpdir(), *step;
+	struct orbax_writer *w = NULL;
+	struct orbax_ckpt *c = NULL;
+	size_t n;
+	uint8_t *d = make_data(&s, &n);
+
+	for (unsigned threads = 1; threads <= 4; threads += 3) {
+		struct test_fill f = {{&s, d}, 1, 0};
+
+		ck_assert_int_eq(orbax_writer_open(tmp, 0, NULL, &w), 0);
+		/* refused before anything is written: the writer goes on */
+		ck_assert_int_eq(orbax_writer_add(w, "params.params.ok", &s, NULL),
+				 -EINVAL);
+		ck_assert_int_eq(orbax_writer_add_cb(w, "params.params.ok", &s,
+						     NULL, NULL, 2),
+				 -EINVAL);
+		ck_assert_int_eq(orbax_writer_add(w, "params.params.ok", &s, d), 0);
+		ck_assert_int_eq(orbax_writer_add_cb(w, "params.params.bad", &s,
+						     test_fill_cb, &f, threads),
+				 -EIO);
+		ck_assert_msg(strstr(ck_err_msg(), "the HF tensor is unreadable") &&
+				      strstr(ck_err_msg(), "params.params.bad"),
+			      "%s", ck_err_msg());
+		ck_assert_int_eq(orbax_writer_add(w, "params.params.more", &s, d),
+				 -EINVAL);
+		ck_assert_int_eq(orbax_writer_commit(w), -EINVAL);
+		orbax_writer_free(w);
+		w = NULL;
+	}
+	step = ck_path_join(tmp, "0");
+	ck_assert(!ck_is_dir(step));
+	ck_assert_int_eq(count_entries(tmp, ".orbax-checkpoint-tmp"), 2);
+	ck_assert_int_eq(orbax_open(tmp, NULL, &c), -ENOENT);
+	free(step);
+	free(d);
+	ck_test_rmtree(tmp);
+	free(tmp);
+}
+END_TEST
+
+static int file_has(const char *path, const char *text)
+{
+	size_t n;
+	uint8_t *d = ck_test_read_file(path, &n);
+	int has = strstr((char *)d, text) != NULL;
+
+	free(d);
+	return has;
+}
+
+/* The parameter-only checkpoint of to_maxtext.py: step 0, the weights
+ * under params.params, the scalar `step` and the empty `opt_state`. */
+START_TEST(orbax_param_only_checkpoint_should_read_back_like_maxtext)
+{
+	static const uint64_t sk[3] = {4, 3, 10}, ck[3] = {4, 2, 5};
+	static const uint64_t se[2] = {6, 4}, ce[2] = {4, 4};
+	static const char *const names[2] = {
+		"params.params.decoder.layers.mlp.wi_0.kernel",
+		"params.params.token_embedder.embedding",
+	};
+	struct zarr_write_spec specs[2];
+	struct orbax_writer_opts o = ORBAX_WRITER_OPTS_INIT;
+	struct orbax_writer *w = NULL;
+	struct orbax_ckpt *c = NULL;
+	struct kv_value kvv;
+	struct zarr_info info;
+	const struct orbax_array *a;
+	char *tmp = ck_test_tmpdir(), p[700];
+	uint64_t zero[3] = {0};
+	int64_t step = -1;
+	uint8_t *text;
+	size_t n;
+
+	specs[0] = spec_of(3, CK_DT_BF16, 3, sk, ck);
+	specs[0].zstd_level = -1;	/* uncompressed */
+	specs[1] = spec_of(3, CK_DT_BF16, 2, se, ce);
+	o.scan_layers = 1;
+	o.sharding_device = "cpu:0";
+	ck_assert_int_eq(orbax_writer_open(tmp, 0, &o, &w), 0);
+	for (int i = 0; i < 2; i++) {
+		uint8_t *d = make_data(&specs[i], &n);
+		struct test_fill f = {{&specs[i], d}, 0, 0};
+
+		ck_assert_msg(orbax_writer_add_cb(w, names[i], &specs[i],
+						  test_fill_cb, &f, 4) == 0,
+			      "%s", ck_err_msg());
+		free(d);
+	}
+	ck_assert_msg(orbax_writer_add_param_only_leaves(w, 3) == 0, "%s",
+		      ck_err_msg());
+	/* the leaves now taken */
+	ck_assert_int_eq(orbax_writer_add_empty(w, "opt_state", "Dict"), -EINVAL);
+	ck_assert_int_eq(orbax_writer_add_scalar(w, "opt_state.0.count", 1, 3),
+			 -EINVAL);
+	ck_assert_int_eq(orbax_writer_add_scalar(w, "params", 1, 3), -EINVAL);
+	ck_assert_int_eq(orbax_writer_add_empty(w, "x", "Set"), -EINVAL);
+	ck_assert_int_eq(orbax_writer_commit(w), 0);
+	orbax_writer_free(w);
+
+	snprintf(p, sizeof(p), "%s/0/items/_METADATA", tmp);
+	text = ck_test_read_file(p, &n);
+	ck_assert_msg(strstr((char *)text,
+		"{\"tree_metadata\": {\"('opt_state',)\": {\"key_metadata\": "
+		"[{\"key\": \"opt_state\", \"key_type\": 2}], \"value_metadata\": "
+		"{\"value_type\": \"Dict\", \"skip_deserialize\": true}}, "
+		"\"('params', 'params', 'decoder', ") != NULL, "%s", text);
+	ck_assert_msg(strstr((char *)text,
+		"\"('step',)\": {\"key_metadata\": [{\"key\": \"step\", "
+		"\"key_type\": 2}], \"value_metadata\": {\"value_type\": "
+		"\"scalar\", \"skip_deserialize\": false}}}, \"use_ocdbt\": true, "
+		"\"use_zarr3\": true, ") != NULL, "%s", text);
+	free(text);
+	snprintf(p, sizeof(p), "%s/0/items/array_metadatas/process_0", tmp);
+	ck_assert(file_has(p, names[0]) && file_has(p, names[1]));
+	ck_assert(!file_has(p, "\"step\""));
+	snprintf(p, sizeof(p), "%s/0/items/_sharding", tmp);
+	text = ck_test_read_file(p, &n);
+	/* base64url of the two names, sorted ("...cy50" < "...cy5k") */
+	ck_assert_str_eq((char *)text,
+		"{\"cGFyYW1zLnBhcmFtcy50b2tlbl9lbWJlZGRlci5lbWJlZGRpbmc=\":"
+		"\"{\\\"sharding_type\\\": \\\"SingleDeviceSharding\\\", "
+		"\\\"device_str\\\": \\\"cpu:0\\\"}\","
+		"\"cGFyYW1zLnBhcmFtcy5kZWNvZGVyLmxheWVycy5tbHAud2lfMC5rZXJuZWw=\":"
+		"\"{\\\"sharding_type\\\": \\\"SingleDeviceSharding\\\", "
+		"\\\"device_str\\\": \\\"cpu:0\\\"}\"}");
+	free(text);
+
+	ck_assert_msg(orbax_open(tmp, NULL, &c) == 0, "%s", ck_err_msg());
+	ck_assert_int_eq(c->step, 0);
+	ck_assert_int_eq(c->scan_layers, 1);
+	ck_assert_uint_eq(c->narrays, 3);
+	ck_assert_ptr_null(orbax_find(c, "opt_state"));
+	ck_assert_int_eq(kvstore_get(c->kv, "opt_state", 9, &kvv), -ENOENT);
+	a = orbax_find(c, "step");
+	ck_assert_ptr_nonnull(a);
+	ck_assert_int_eq(orbax_array_info(a, &info), 0);
+	ck_assert_int_eq(info.dtype, CK_DT_I64);
+	ck_assert_uint_eq(info.rank, 0);
+	ck_assert_int_eq(orbax_array_read(a, zero, zero, &step), 0);
+	ck_assert_int_eq(step, 0);
+	for (int i = 0; i < 2; i++) {
+		uint8_t *want = make_data(&specs[i], &n), *got = malloc(n);
+
+		a = orbax_find(c, names[i]);
+		ck_assert_ptr_nonnull(a);
+		ck_assert_msg(orbax_array_read(a, zero, specs[i].shape, got) == 0,
+			      "%s", ck_err_msg());
+		ck_assert_mem_eq(got, want, n);
+		free(want);
+		free(got);
+	}
+	/* the uncompressed array names no zstd codec; the other does */
+	snprintf(p, sizeof(p), "%s/zarr.json", names[0]);
+	text = get_value(c->kv, p, &n);
+	ck_assert_ptr_null(strstr((char *)text, "zstd"));
+	free(text);
+	snprintf(p, sizeof(p), "%s/zarr.json", names[1]);
+	text = get_value(c->kv, p, &n);
+	ck_assert_ptr_nonnull(strstr((char *)text, "\"name\":\"zstd\""));
+	free(text);
+	text = get_value(c->kv, "step/zarr.json", &n);
+	ck_assert_ptr_nonnull(strstr((char *)text, "\"data_type\":\"int64\""));
+	free(text);
+	orbax_close(c);
+	ck_test_rmtree(tmp);
+	free(tmp);
+}
+END_TEST
+
+/* Arrays "a" (int32 0..7) and "b.c" (int32 1, 2, 3) as the real Orbax V1
+ * fixture holds them: _METADATA, _sharding and array_metadatas/process_0
+ * byte for byte, and the same keys' values. */
+START_TEST(orbax_writer_metadata_should_match_the_real_orbax_fixture)
+{
+	static const uint64_t s8[1] = {8}, s3[1] = {3};
+	static const char *const files[] = {"_METADATA", "_sharding",
+					    "array_metadatas/process_0"};
+	struct orbax_writer_opts o = ORBAX_WRITER_OPTS_INIT;
+	struct zarr_write_spec sa = spec_of(3, CK_DT_I32, 1, s8, s8);
+	struct zarr_write_spec sb = spec_of(3, CK_DT_I32, 1, s3, s3);
+	int32_t a[8] = {0, 1, 2, 3, 4, 5, 6, 7}, b[3] = {1, 2, 3};
+	struct test_fill fa = {{&sa, a}, 0, 0}, fb = {{&sb, b}, 0, 0};
+	struct orbax_writer *w = NULL;
+	struct kvstore *real = NULL, *kv = NULL;
+	char *tmp, *fix, p[700], q[700];
+
+	if (!ck_test_fixtures())
+		return;
+	tmp = ck_test_tmpdir();
+	fix = ck_test_fixture(V1_STATE);
+	o.layout = ORBAX_LAYOUT_OCDBT_MULTIHOST;
+	o.sharding_device = "cpu:0";
+	ck_assert_int_eq(orbax_writer_open(tmp, 1, &o, &w), 0);
+	ck_assert_int_eq(orbax_writer_add_cb(w, "b.c", &sb, test_fill_cb, &fb, 2), 0);
+	ck_assert_int_eq(orbax_writer_add_cb(w, "a", &sa, test_fill_cb, &fa, 2), 0);
+	ck_assert_int_eq(orbax_writer_commit(w), 0);
+	orbax_writer_free(w);
+	for (size_t i = 0; i < 3; i++) {
+		snprintf(p, sizeof(p), "%s/%s", fix, files[i]);
+		snprintf(q, sizeof(q), "%s/1/items/%s", tmp, files[i]);
+		assert_same_file(p, q);
+	}
+	snprintf(q, sizeof(q), "%s/1/items", tmp);
+	ck_assert_int_eq(open_db(q, &kv), 0);
+	ck_assert_int_eq(open_db(fix, &real), 0);
+	check_array(real, "a", &sa, a, sizeof(a));
+	check_array(kv, "a", &sa, a, sizeof(a));
+	check_array(real, "b.c", &sb, b, sizeof(b));
+	check_array(kv, "b.c", &sb, b, sizeof(b));
+	/* the values too: zarr.json, and the chunks (zstd keeps inputs this
+	 * small in a raw block: the same frame as Orbax's) */
+	for (size_t i = 0; i < 4; i++) {
+		static const char *const keys[] = {"a/zarr.json", "a/c/0",
+						   "b.c/zarr.json", "b.c/c/0"};
+		size_t wn, gn;
+		uint8_t *want = get_value(real, keys[i], &wn);
+		uint8_t *got = get_value(kv, keys[i], &gn);
+
+		ck_assert_msg(wn == gn && !memcmp(want, got, wn), "%s differs",
+			      keys[i]);
+		free(want);
+		free(got);
+	}
+	kvstore_free(real);
+	kvstore_free(kv);
+	ck_test_rmtree(tmp);
+	free(fix);
+	free(tmp);
+}
+END_TEST
+
+/* The options' progress callback: each array's chunks, up to its total, on
+ * the adding thread; an error from it fails the writer. */
+struct progress_log {
+	char last_name[200];
+	uint64_t calls, done, total, stop_at;
+	int arrays, bad;
+};
+
+static int progress_log_cb(void *ctx, const char *name, uint64_t done,
+			   uint64_t total)
+{
+	struct progress_log *l = ctx;
+
+	if (strcmp(name, l->last_name)) {
+		snprintf(l->last_name, sizeof(l->last_name), "%s", name);
+		l->arrays++;
+	} else if (done <= l->done) {
+		l->bad = 1;
+	}
+	l->done = done;
+	l->total = total;
+	if (++l->calls == l->stop_at)
+		return ck_err(-EINTR, "interrupted");
+	return 0;
+}
+
+START_TEST(orbax_progress_should_count_each_array_and_stop_on_error)
+{
+	static const uint64_t sh[2] = {10, 6}, ch[2] = {4, 4};
+	struct zarr_write_spec s = spec_of(3, CK_DT_F32, 2, sh, ch);
+	struct orbax_writer_opts o = ORBAX_WRITER_OPTS_INIT;
+	struct progress_log log;
+	struct orbax_writer *w = NULL;
+	char *tmp = ck_test_tmpdir();
+	size_t n;
+	uint8_t *d = make_data(&s, &n);
+	struct test_fill f = {{&s, d}, 0, 0};
+
+	memset(&log, 0, sizeof(log));
+	o.progress = progress_log_cb;
+	o.progress_ctx = &log;
+	ck_assert_int_eq(orbax_writer_open(tmp, 2, &o, &w), 0);
+	ck_assert_int_eq(orbax_writer_add_cb(w, "x", &s, test_fill_cb, &f, 3), 0);
+	ck_assert_uint_eq(log.calls, 6);
+	ck_assert_uint_eq(log.done, n);
+	ck_assert_uint_eq(log.total, n);
+	ck_assert_int_eq(orbax_writer_add(w, "y", &s, d), 0);
+	ck_assert_uint_eq(log.calls, 12);
+	ck_assert_int_eq(log.arrays, 2);
+	ck_assert_uint_eq(log.done, n);
+	log.stop_at = 14;
+	ck_assert_int_eq(orbax_writer_add_cb(w, "z", &s, test_fill_cb, &f, 3),
+			 -EINTR);
+	ck_assert_int_eq(log.bad, 0);
+	ck_assert_int_eq(orbax_writer_commit(w), -EINVAL);
+	orbax_writer_free(w);
+	free(d);
+	ck_test_rmtree(tmp);
+	free(tmp);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("writer");
@@ -1096,6 +1559,11 @@ int main(void)
 	tcase_add_test(tc, orbax_writer_multihost_should_fall_back_to_the_process_db);
 	tcase_add_test(tc, orbax_writer_dir_layout_should_read_as_legacy_zarr2);
 	tcase_add_test(tc, large_chunks_should_visit_streaming_as_they_read_whole);
+	tcase_add_test(tc, orbax_add_cb_should_write_what_add_writes_in_every_layout);
+	tcase_add_test(tc, orbax_add_cb_fill_error_should_leave_no_committed_step);
+	tcase_add_test(tc, orbax_param_only_checkpoint_should_read_back_like_maxtext);
+	tcase_add_test(tc, orbax_writer_metadata_should_match_the_real_orbax_fixture);
+	tcase_add_test(tc, orbax_progress_should_count_each_array_and_stop_on_error);
 	suite_add_tcase(s, tc);
 	return ck_test_run(s);
 }
