@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "mapping/detect.h"
+#include "mapping/plan.h"
 #include "util/ck_err.h"
 
 static const char *const dropped[] = {
@@ -168,6 +169,25 @@ static int one(char *opt, struct ckfs_opts *o, struct ck_buf *fuse)
 	}
 	else if (!strcmp(opt, "uncommitted"))
 		o->uncommitted = 1;
+	else if (KEY("view")) {
+		if (strcmp(val, "maxtext") && strcmp(val, "hf"))
+			return ck_err(-EINVAL, "view=%s: use hf or maxtext", val);
+		o->view_maxtext = !strcmp(val, "maxtext");
+	} else if (KEY("scan_layers")) {
+		if (strcmp(val, "true") && strcmp(val, "false"))
+			return ck_err(-EINVAL, "scan_layers=%s: use true or false", val);
+		o->scan_layers = !strcmp(val, "true");
+	} else if (KEY("chunks"))
+		return parse_uint(val, "chunks", 1, 65536, &o->chunks);
+	else if (KEY("vocab_rows")) {
+		unsigned r = 0;
+		int err = parse_uint(val, "vocab_rows", 1, 1u << 30, &r);
+
+		o->vocab_rows = r;
+		return err;
+	}
+	else if (!strcmp(opt, "check_mt"))
+		plan_check_mt_always(1);	/* not in ckfs_opts: plan.h */
 	else if (KEY("http_token_file"))
 		o->remote.http_token_file = val;
 	else if (KEY("concurrency"))

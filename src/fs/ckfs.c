@@ -421,7 +421,7 @@ int ckfs_remote_configure(const struct ckfs_opts *o)
 int ckfs_open(const struct ckfs_opts *o, struct ckfs **out)
 {
 	struct orbax_opts oo = ORBAX_OPTS_INIT;
-	struct plan_opts po = { o->dtype };
+	struct plan_opts po = { .dtype = o->dtype };
 	struct ckfs *fs = calloc(1, sizeof(*fs));
 	char *config = NULL;
 	size_t config_len = 0;

@@ -155,6 +155,126 @@ static int uses_layer(const char *s)
 	return 0;
 }
 
+/* One shape: a list of expressions (strings or numbers), at most
+ * ZARR_MAX_RANK; what names the member in messages. */
+static int parse_exprs(const cJSON *a, const char *what, char ***out,
+		       unsigned *n)
+{
+	const cJSON *e;
+	int err = 0;
+
+	if (!cJSON_IsArray(a))
+		return ck_err(-EINVAL, "%s must be a list of expressions", what);
+	if (cJSON_GetArraySize(a) > ZARR_MAX_RANK)
+		return ck_err(-EINVAL, "%s has more than %d axes", what, ZARR_MAX_RANK);
+	*out = calloc((size_t)cJSON_GetArraySize(a) + 1, sizeof(char *));
+	if (!*out)
+		return ck_err(-ENOMEM, "out of memory");
+	cJSON_ArrayForEach(e, a) {
+		char num[64];
+		const char *s = num;
+
+		if (cJSON_IsNumber(e))
+			snprintf(num, sizeof(num), "%.17g", e->valuedouble);
+		else if (cJSON_IsString(e))
+			s = e->valuestring;
+		else
+			return ck_err(-EINVAL, "%s entries are expressions", what);
+		(*out)[(*n)++] = dup_str(s, &err);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* Copy of the rule's HF shape expressions, reversed or not. */
+static int copy_shape(const struct map_rule *mr, int reversed, char ***out,
+		      unsigned *n)
+{
+	int err = 0;
+
+	*out = calloc(mr->rank + 1, sizeof(char *));
+	if (!*out)
+		return ck_err(-ENOMEM, "out of memory");
+	for (unsigned i = 0; i < mr->rank && !err; i++)
+		(*out)[(*n)++] = dup_str(mr->shape[reversed ? mr->rank - 1 - i : i], &err);
+	return err;
+}
+
+/* Whether a hook keeps the shape: its shape() returns the input's shape
+ * (identity, scale_query, scale_div, rope_to_halves) or reshapes it to the
+ * target without moving an element (norm_offset).  A chain of them is taken
+ * to have the HF shape as its MaxText slice shape (mapping.h); check_mt
+ * verifies it. */
+static int keeps_shape(const struct hook *h)
+{
+	static const char *const keep[] = {
+		"identity", "norm_offset", "scale_query", "scale_div",
+		"rope_to_halves",
+	};
+
+	for (size_t i = 0; i < sizeof(keep) / sizeof(keep[0]); i++)
+		if (!strcmp(h->name, keep[i]))
+			return 1;
+	return 0;
+}
+
+/*
+ * "mt": the MaxText slice shape of each source.  One source: a list of
+ * expressions; several: a list of such lists, one per source.  Without it,
+ * the default (mapping.h): the HF shape for a chain that keeps the shape, the
+ * HF shape reversed for a lone "transpose", else none.
+ */
+static int parse_mt(const cJSON *r, struct map_rule *mr)
+{
+	const cJSON *mt = ck_json_get(r, "mt"), *e;
+	unsigned k = 0, keep = 1;
+	int err = 0;
+
+	if (!mt) {
+		if (mr->nsrc != 1)
+			return 0;
+		for (unsigned h = 0; h < mr->nhooks; h++)
+			keep &= (unsigned)keeps_shape(mr->hooks[h].hook);
+		if (keep) {
+			err = copy_shape(mr, 0, &mr->mt[0], &mr->mt_rank[0]);
+		} else if (mr->nhooks == 1 && !strcmp(mr->hooks[0].hook->name, "transpose") &&
+			   mr->rank <= 2) {
+			err = copy_shape(mr, 1, &mr->mt[0], &mr->mt_rank[0]);
+		} else {
+			return 0;
+		}
+		mr->mt_from = MAP_MT_DEFAULT;
+		return err;
+	}
+	if (!cJSON_IsArray(mt))
+		return ck_err(-EINVAL, "'mt' must be a list of expressions, or one "
+			      "list per source");
+	if (!cJSON_IsArray(cJSON_GetArrayItem(mt, 0))) {
+		/* One source: the shape itself. */
+		if (mr->nsrc != 1)
+			return ck_err(-EINVAL, "'mt' must be a list of %u lists, one "
+				      "per source in 'from'", mr->nsrc);
+		mr->mt_from = MAP_MT_GIVEN;
+		return parse_exprs(mt, "'mt'", &mr->mt[0], &mr->mt_rank[0]);
+	}
+	if ((unsigned)cJSON_GetArraySize(mt) != mr->nsrc)
+		return ck_err(-EINVAL, "'mt' has %d lists but 'from' names %u "
+			      "source%s", cJSON_GetArraySize(mt), mr->nsrc,
+			      mr->nsrc == 1 ? "" : "s");
+	mr->mt_from = MAP_MT_GIVEN;
+	cJSON_ArrayForEach(e, mt) {
+		char what[32];
+
+		snprintf(what, sizeof(what), "'mt' list %u", k + 1);
+		err = parse_exprs(e, what, &mr->mt[k], &mr->mt_rank[k]);
+		k++;
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
 static int parse_rule(const cJSON *r, struct map_rule *mr)
 {
 	const cJSON *from = ck_json_get(r, "from"), *shape, *hooks, *ex, *e;
@@ -264,7 +384,7 @@ static int parse_rule(const cJSON *r, struct map_rule *mr)
 	}
 	mr->optional = opt || mr->required_if_any;
 	ck_err_clear();
-	return 0;
+	return parse_mt(r, mr);
 }
 
 static void rule_release(struct map_rule *r)
@@ -283,6 +403,8 @@ static void rule_release(struct map_rule *r)
 	for (unsigned i = 0; i < r->nhooks; i++)
 		for (unsigned k = 0; k < r->hooks[i].nargs; k++)
 			free(r->hooks[i].args[k]);
+	for (unsigned k = 0; k < HOOK_MAX_INPUTS; k++)
+		free_strs(r->mt[k], r->mt_rank[k]);
 }
 
 static int parse_lets(const cJSON *lets, struct mapping *m)

@@ -24,6 +24,7 @@
  *       {"hf": "model.layers.{i}.self_attn.q_proj.weight",
  *        "from": "{layers}.self_attention.query.kernel",
  *        "shape": ["num_attention_heads * hd", "hidden_size"],
+ *        "mt": ["hidden_size", "num_attention_heads", "hd"],
  *        "hooks": [["scale_query", "sqrt(hd)"], "rope_to_halves",
  *                  "reshape_kernel"]},
  *       {"hf": "model.layers.{i}.mlp.experts.{e}.gate_proj.weight",
@@ -47,7 +48,22 @@
  * feed one hook); a single "from" may have "or_from", full array names (a
  * custom collection beside the prefix, say) tried in order when it is
  * absent.  Expressions (shapes, hook arguments, counts) are evaluated
- * over the HF config fields and the "let" names (expr.h).  Detection patterns
+ * over the HF config fields and the "let" names (expr.h).
+ *
+ * "mt" (optional) is the MaxText slice shape of the rule's source: the
+ * source array's shape with its stacked axes (layer, expert) removed, what
+ * the reverse conversion (HF -> MaxText) must build.  For a single "from" it
+ * is a list of expressions, like "shape" (over the config, the lets, i and
+ * e); for a list "from", a list of such lists, one per source.  Without
+ * "mt" a rule with one source gets a default when its chain keeps the
+ * elements' order: the HF shape when every hook is identity, norm_offset,
+ * scale_query, scale_div or rope_to_halves (or there are none), the HF
+ * shape reversed when the chain is exactly "transpose" (1-D or 2-D); any
+ * other rule has no MaxText shape until it states one.  The default is a
+ * convention, not a consequence of the hooks (identity and an empty chain
+ * only keep the element count): plan_build()'s check_mt tells where it is
+ * wrong.  Embedding rows use a let "vocab_mt" (["maxtext_vocab_size",
+ * "vocab_size"]): MaxText may pad the vocabulary.  Detection patterns
  * are shell globs over array names (below the prefix), as are the "ignore"
  * globs: arrays no tensor serves (MaxText drops them too).
  *
@@ -68,6 +84,14 @@ struct map_hook {
 	const struct hook *hook;	/* from hook_find() */
 	unsigned nargs;
 	char *args[HOOK_MAX_ARGS];	/* expressions (owned) */
+};
+
+/* Where a rule's MaxText slice shapes come from. */
+enum map_mt {
+	MAP_MT_NONE,			/* unknown: no "mt" and no default */
+	MAP_MT_GIVEN,			/* the rule's "mt" */
+	MAP_MT_DEFAULT,			/* the HF shape (reversed for a lone
+					   2-D "transpose") */
 };
 
 struct map_rule {
@@ -94,6 +118,11 @@ struct map_rule {
 					   logs one line naming the absent */
 	char *required_if_any;		/* glob: optional only while no array
 					   below the prefix matches it */
+	int mt_from;			/* enum map_mt: where mt[] comes from */
+	unsigned mt_rank[HOOK_MAX_INPUTS];
+	char **mt[HOOK_MAX_INPUTS];	/* per source: its MaxText slice shape
+					   expressions (owned), mt_rank[k] of
+					   them; all NULL with MAP_MT_NONE */
 };
 
 struct map_let {

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "mapping/expr.h"
+#include "mapping/plan_impl.h"
 #include "util/ck_buf.h"
 #include "util/ck_err.h"
 #include "util/ck_json.h"
@@ -29,25 +30,20 @@
 #define PLAN_MAX_LIST 8		/* names listed in an error message */
 #define PLAN_MAX_FIXED 3	/* two stack axes and the expert axis */
 
-struct ctx {
-	const struct mapping *map;
-	const struct orbax_ckpt *c;
-	cJSON *config;
-	unsigned let_depth;
-	int64_t var_i, var_e;		/* current layer / expert, -1 if none */
-	int scanned;
-	uint8_t *used;			/* per checkpoint array */
-	struct ck_buf missing;		/* names for the error message */
-	size_t nmissing;
-	size_t *absent;			/* per rule: tensors of an "optional":
-					   "log" rule skipped, source absent */
-};
+
+/* plan_check_mt_always(): the command line's -o check_mt. */
+static int check_mt_always;
+
+void plan_check_mt_always(int on)
+{
+	check_mt_always = on;
+}
 
 /* --- values: let names first, then config fields (dotted paths) --- */
 
 /* Element comp of JSON array a: comp is a decimal index, or i / e (the
  * current layer / expert).  NULL when out of range or not an index. */
-static const cJSON *array_item(const struct ctx *x, const cJSON *a, const char *comp)
+static const cJSON *array_item(const struct plan_ctx *x, const cJSON *a, const char *comp)
 {
 	int64_t idx = -1;
 
@@ -71,7 +67,7 @@ static const cJSON *array_item(const struct ctx *x, const cJSON *a, const char *
  */
 static int lookup(void *vctx, const char *name, size_t len, double *v)
 {
-	struct ctx *x = vctx;
+	struct plan_ctx *x = vctx;
 	const cJSON *node = x->config;
 	char key[128];
 	const char *p, *dot;
@@ -133,7 +129,7 @@ static int lookup(void *vctx, const char *name, size_t len, double *v)
 	return 0;
 }
 
-static int eval_u64(struct ctx *x, const char *e, uint64_t *v)
+static int eval_u64(struct plan_ctx *x, const char *e, uint64_t *v)
 {
 	return expr_eval_u64(e, lookup, x, v);
 }
@@ -142,7 +138,7 @@ static int eval_u64(struct ctx *x, const char *e, uint64_t *v)
 
 /* Whether r may be absent: optional, and (with required_if_any) no array
  * matches its glob. */
-static int rule_optional(const struct ctx *x, const struct map_rule *r)
+static int rule_optional(const struct plan_ctx *x, const struct map_rule *r)
 {
 	size_t plen = strlen(x->map->prefix);
 
@@ -159,7 +155,7 @@ static int rule_optional(const struct ctx *x, const struct map_rule *r)
 }
 
 /* Evaluate a condition for layer i (NULL holds). */
-static int holds(struct ctx *x, const char *when, int64_t i, int *yes)
+static int holds(struct plan_ctx *x, const char *when, int64_t i, int *yes)
 {
 	double v;
 	int64_t saved = x->var_i;
@@ -179,7 +175,7 @@ static int holds(struct ctx *x, const char *when, int64_t i, int *yes)
 }
 
 /* The placement of layer i in the current layout, or NULL. */
-static const struct map_place *place_of(struct ctx *x, int64_t i, int *err)
+static const struct map_place *place_of(struct plan_ctx *x, int64_t i, int *err)
 {
 	const struct map_place *pl = x->scanned == 1 ? x->map->scanned : x->map->unscanned;
 	size_t n = x->scanned == 1 ? x->map->nscanned : x->map->nunscanned;
@@ -201,7 +197,7 @@ static const struct map_place *place_of(struct ctx *x, int64_t i, int *err)
  * Expand t for layer i and expert e: "{layers}" is layer i's container,
  * any other "{expr}" is an integer expression over i, e and the config.
  */
-static int expand(struct ctx *x, const char *t, int64_t i, int64_t e,
+static int expand(struct plan_ctx *x, const char *t, int64_t i, int64_t e,
 		  struct ck_buf *out)
 {
 	int64_t si = x->var_i, se = x->var_e;
@@ -259,7 +255,7 @@ static int expand(struct ctx *x, const char *t, int64_t i, int64_t e,
 	return err;
 }
 
-static const struct orbax_array *find_array(struct ctx *x, const char *rel,
+static const struct orbax_array *find_array(struct plan_ctx *x, const char *rel,
 					    size_t *idx)
 {
 	char full[1024];
@@ -276,7 +272,7 @@ static const struct orbax_array *find_array(struct ctx *x, const char *rel,
 
 /* Add a missing array's name (relative to the prefix) to the error list,
  * once. */
-static int note_missing(struct ctx *x, const char *what)
+static int note_missing(struct plan_ctx *x, const char *what)
 {
 	const char *list = x->missing.data ? (const char *)x->missing.data : "";
 	char full[1024];
@@ -293,7 +289,7 @@ static int note_missing(struct ctx *x, const char *what)
 }
 
 /* 1 if some checkpoint array starts with prefix + rel + ".". */
-static int have_container(struct ctx *x, const char *rel)
+static int have_container(struct plan_ctx *x, const char *rel)
 {
 	char p[1024];
 	int n = snprintf(p, sizeof(p), "%s%s.", x->map->prefix, rel);
@@ -306,7 +302,7 @@ static int have_container(struct ctx *x, const char *rel)
 
 /* --- layout and layers --- */
 
-static int pick_layout(struct ctx *x, uint64_t *layers)
+static int pick_layout(struct plan_ctx *x, uint64_t *layers)
 {
 	const struct mapping *m = x->map;
 	struct ck_buf b = CK_BUF_INIT, u = CK_BUF_INIT;
@@ -364,7 +360,7 @@ static int pick_layout(struct ctx *x, uint64_t *layers)
  * (on scan_axis, scan_axis+1) and the expert index (its axis given in
  * unscanned coordinates, moved right past the stack axes).  Sorted.
  */
-static int fix_axes(struct ctx *x, const struct map_rule *r, unsigned k,
+static int fix_axes(struct plan_ctx *x, const struct map_rule *r, unsigned k,
 		    int64_t layer, int64_t expert, struct plan_src *s)
 {
 	const struct map_place *pl = NULL;
@@ -413,7 +409,7 @@ static int fix_axes(struct ctx *x, const struct map_rule *r, unsigned k,
 	return 0;
 }
 
-static int set_src(struct ctx *x, const struct map_rule *r, unsigned k,
+static int set_src(struct plan_ctx *x, const struct map_rule *r, unsigned k,
 		   int64_t layer, int64_t expert, struct plan_src *s,
 		   const char *hfname)
 {
@@ -496,7 +492,7 @@ static void format_shape(char *buf, size_t cap, const struct hook_shape *s)
 }
 
 /* Run the hook chain's shape functions; the result must hold the HF shape. */
-static int chain_shapes(struct ctx *x, struct plan_tensor *t)
+static int chain_shapes(struct plan_ctx *x, struct plan_tensor *t)
 {
 	const struct map_rule *r = t->rule;
 	struct hook_shape in[HOOK_MAX_INPUTS];
@@ -530,7 +526,86 @@ static int chain_shapes(struct ctx *x, struct plan_tensor *t)
 	return 0;
 }
 
-static int add_tensor(struct ctx *x, struct plan *p, const struct map_rule *r,
+/*
+ * Source k's MaxText slice shape from rule r's "mt" (or its default), for
+ * layer and expert (-1: none).  -ENOENT (no message) when the rule has no
+ * MaxText shape; -EINVAL when an expression cannot be evaluated (a name the
+ * config lacks included).
+ */
+static int rule_mt(struct plan_ctx *x, const struct map_rule *r, unsigned k,
+		   int64_t layer, int64_t expert, struct hook_shape *mt)
+{
+	int64_t si = x->var_i, se = x->var_e;
+	int err = 0;
+
+	if (r->mt_from == MAP_MT_NONE || k >= r->nsrc)
+		return -ENOENT;
+	x->var_i = layer;
+	x->var_e = expert;
+	mt->rank = r->mt_rank[k];
+	for (unsigned d = 0; d < r->mt_rank[k] && !err; d++) {
+		err = eval_u64(x, r->mt[k][d], &mt->d[d]);
+		if (err == -ENOENT)
+			err = ck_err(-EINVAL, "\"mt\": \"%s\" names a value the config "
+				     "does not have", r->mt[k][d]);
+		else if (err)
+			err = ck_err_ctx(err, "\"mt\"");
+	}
+	x->var_i = si;
+	x->var_e = se;
+	return err;
+}
+
+/*
+ * Tensor t's sources' MaxText slice shapes (t->mt, t->has_mt).  Unknown
+ * ones (no "mt", or an expression that cannot be evaluated) leave has_mt 0,
+ * which is no error unless x->check_mt.  With x->check_mt, -EINVAL naming
+ * the tensor, the array and both shapes unless every source's mt is known
+ * and is its slice.
+ */
+static int mt_shapes(struct plan_ctx *x, struct plan_tensor *t)
+{
+	const struct map_rule *r = t->rule;
+	char why[512] = "", a[256], b[256];
+	unsigned k;
+	int err = 0;
+
+	for (k = 0; k < t->nsrc && !err; k++)
+		err = rule_mt(x, r, k, t->layer, t->expert, &t->mt[k]);
+	t->has_mt = !err;
+	if (err) {
+		k--;
+		snprintf(why, sizeof(why), "%s", ck_err_msg());
+	}
+	ck_err_clear();	/* also what a let's failed alternative left */
+	if (!x->check_mt)
+		return 0;
+	if (!t->has_mt) {
+		format_shape(b, sizeof(b), &t->src[k].slice);
+		if (err == -ENOENT)
+			return ck_err(-EINVAL, "%s: no MaxText shape for '%s' (the "
+				      "slice %s): its rule needs \"mt\"", t->name,
+				      orbax_array_path(t->src[k].array), b);
+		return ck_err(-EINVAL, "%s: the MaxText shape of '%s' (the slice "
+			      "%s) cannot be evaluated: %s", t->name,
+			      orbax_array_path(t->src[k].array), b, why);
+	}
+	for (k = 0; k < t->nsrc; k++) {
+		const struct hook_shape *m = &t->mt[k], *s = &t->src[k].slice;
+
+		if (m->rank == s->rank && !memcmp(m->d, s->d, m->rank * sizeof(m->d[0])))
+			continue;
+		format_shape(a, sizeof(a), m);
+		format_shape(b, sizeof(b), s);
+		return ck_err(-EINVAL, "%s: its MaxText shape %s (%s) is not the slice "
+			      "%s of '%s'", t->name, a, r->mt_from == MAP_MT_DEFAULT ?
+			      "by default, from its HF shape" : "its rule's \"mt\"", b,
+			      orbax_array_path(t->src[k].array));
+	}
+	return 0;
+}
+
+static int add_tensor(struct plan_ctx *x, struct plan *p, const struct map_rule *r,
 		      int64_t layer, int64_t expert, const struct plan_opts *o)
 {
 	struct plan_tensor t = { 0 };
@@ -584,6 +659,9 @@ static int add_tensor(struct ctx *x, struct plan *p, const struct map_rule *r,
 				 orbax_array_path(t.src[0].array) : r->src[0]);
 		goto out;
 	}
+	err = mt_shapes(x, &t);
+	if (err)
+		goto out;
 	t.dtype = o->dtype != CK_DT_INVALID ? o->dtype : t.src[0].dtype;
 	nbytes = ck_dtype_size(t.dtype);
 	for (unsigned i = 0; i < t.shape.rank; i++)
@@ -609,7 +687,7 @@ out:
 	return err;
 }
 
-static int add_rule(struct ctx *x, struct plan *p, const struct map_rule *r,
+static int add_rule(struct plan_ctx *x, struct plan *p, const struct map_rule *r,
 		    const struct plan_opts *o)
 {
 	uint64_t nl = r->per_layer ? p->layers : 1, ne = 1;
@@ -651,7 +729,7 @@ static int ignored(const struct mapping *m, const char *name)
 
 /* One log line naming the tensors of "optional": "log" rules that were
  * skipped because their source is absent (none: nothing logged). */
-static void log_absent(const struct ctx *x)
+static void log_absent(const struct plan_ctx *x)
 {
 	struct ck_buf b = CK_BUF_INIT;
 	int err = 0;
@@ -667,7 +745,7 @@ static void log_absent(const struct ctx *x)
 }
 
 /* Arrays under the prefix that no rule consumed. */
-static int check_consumed(struct ctx *x, struct plan *p)
+static int check_consumed(struct plan_ctx *x, struct plan *p)
 {
 	struct ck_buf list = CK_BUF_INIT;
 	size_t plen = strlen(x->map->prefix), left = 0;
@@ -713,14 +791,15 @@ int plan_build(const struct mapping *map, const struct orbax_ckpt *c,
 	       const char *config, size_t config_len, const struct plan_opts *o,
 	       struct plan **out)
 {
-	struct plan_opts def = { CK_DT_INVALID };
-	struct ctx x = { map, c, NULL, 0, -1, -1, -1, NULL, CK_BUF_INIT, 0, NULL };
+	struct plan_opts def = { CK_DT_INVALID, 0 };
+	struct plan_ctx x = { map, c, NULL, 0, -1, -1, -1, NULL, CK_BUF_INIT, 0, NULL, 0 };
 	struct plan *p = calloc(1, sizeof(*p));
 	char first[1024] = "";
 	int err;
 
 	if (!o)
 		o = &def;
+	x.check_mt = o->check_mt || check_mt_always;
 	x.used = calloc(c->narrays + 1, 1);
 	x.absent = calloc(map->nrules + 1, sizeof(*x.absent));
 	if (!p || !x.used || !x.absent) {
@@ -785,4 +864,46 @@ void plan_free(struct plan *p)
 		free(p->tensors[i].name);
 	free(p->tensors);
 	free(p);
+}
+
+/* --- for plan_skel.c (plan_impl.h) --- */
+
+void plan_ctx_init(struct plan_ctx *x, const struct mapping *m,
+		   const struct orbax_ckpt *c)
+{
+	memset(x, 0, sizeof(*x));
+	x->map = m;
+	x->c = c;
+	x->var_i = -1;
+	x->var_e = -1;
+	x->scanned = -1;
+	x->missing = (struct ck_buf)CK_BUF_INIT;
+}
+
+int plan_eval_u64(struct plan_ctx *x, const char *e, uint64_t *v)
+{
+	return eval_u64(x, e, v);
+}
+
+int plan_holds(struct plan_ctx *x, const char *when, int64_t i, int *yes)
+{
+	return holds(x, when, i, yes);
+}
+
+int plan_expand(struct plan_ctx *x, const char *t, int64_t i, int64_t e,
+		struct ck_buf *out)
+{
+	return expand(x, t, i, e, out);
+}
+
+int plan_fix_axes(struct plan_ctx *x, const struct map_rule *r, unsigned k,
+		  int64_t layer, int64_t expert, struct plan_src *s)
+{
+	return fix_axes(x, r, k, layer, expert, s);
+}
+
+int plan_rule_mt(struct plan_ctx *x, const struct map_rule *r, unsigned k,
+		 int64_t layer, int64_t expert, struct hook_shape *mt)
+{
+	return rule_mt(x, r, k, layer, expert, mt);
 }

@@ -11,7 +11,10 @@
  *     config;
  *   - every required source exists, is a float array and has a shape whose
  *     slice the hook chain turns into exactly the HF shape;
- *   - every checkpoint array under the mapping's prefix is consumed.
+ *   - every checkpoint array under the mapping's prefix is consumed;
+ *   - with check_mt, that every source's MaxText slice shape, as the rule's
+ *     "mt" gives it (mapping.h), is the slice the checkpoint holds (what
+ *     the reverse conversion relies on).
  * The error message lists the arrays or tensors at fault.
  *
  * A plan is immutable once built; reading its tensors (read/rd_tensor.h)
@@ -49,11 +52,28 @@ struct plan_tensor {
 	struct hook_args args[MAP_MAX_HOOKS];	/* evaluated hook arguments */
 	struct hook_shape out[MAP_MAX_HOOKS];	/* shape after each hook */
 	int64_t layer, expert;			/* -1 when not indexed */
+	struct hook_shape mt[HOOK_MAX_INPUTS];	/* per source: the MaxText
+						   slice shape the rule's
+						   "mt" gives (valid with
+						   has_mt) */
+	int has_mt;				/* 1 when every source's mt is
+						   known: stated or defaulted,
+						   and evaluated */
 };
 
 struct plan_opts {
 	enum ck_dtype dtype;	/* CK_DT_INVALID = auto (keep the source's) */
+	int check_mt;		/* fail unless every tensor's mt is known and
+				   equals its sources' slices */
 };
+
+/*
+ * Make every later plan_build() check mt as if its options set check_mt
+ * (`-o check_mt`: the command line turns it on for the process, since the
+ * options that reach plan_build() from a mount do not carry it).  Call
+ * before building plans; not thread-safe.
+ */
+void plan_check_mt_always(int on);
 
 struct plan {
 	const struct mapping *map;	/* borrowed */
@@ -68,7 +88,9 @@ struct plan {
 /*
  * Resolve map against the checkpoint c and the HF config text (a
  * config.json).  Errors: -EINVAL mapping and checkpoint disagree (message
- * lists what is unmatched), -ENOENT config value missing, -ENOMEM.
+ * lists what is unmatched; with check_mt, a tensor whose mt is unknown or
+ * not its source's slice), -ENOENT config value missing, -ENOMEM.  An mt
+ * that cannot be evaluated is no error without check_mt: has_mt is 0.
  * The plan borrows map and c, which must outlive it.
  */
 int plan_build(const struct mapping *map, const struct orbax_ckpt *c,
@@ -104,5 +126,31 @@ int plan_groups_build(const struct plan *p, struct plan_groups *g);
 void plan_groups_release(struct plan_groups *g);
 
 void plan_free(struct plan *p);
+
+/*
+ * The reverse direction: the MaxText arrays that map makes from the HF
+ * config text, in the scanned (1) or unscanned (0) layout (unscanned when
+ * the mapping has no scanned one), as orbax_virtual() descriptions of dtype
+ * dtype.  A rule marked "optional" is left out for the tensors have() says
+ * the HF side lacks (a tied head); every other rule's sources are
+ * described, from its MaxText slice shape ("mt", mapping.h) with the
+ * stacked axes put back, each as long as the largest index a layer or an
+ * expert puts on it, plus one.  Errors: -EINVAL a rule without "mt", two
+ * tensors giving one array different shapes, an expression the config
+ * cannot evaluate; -ENOMEM.  Release with plan_skel_release().
+ */
+typedef int (*plan_have_fn)(void *ctx, const char *hf_name);
+
+struct plan_skel {
+	size_t narrays;
+	struct orbax_vdesc *arrays;	/* names owned */
+	int scanned;			/* the layout described */
+};
+
+int plan_skeleton(const struct mapping *map, const char *config, size_t config_len,
+		  int scanned, enum ck_dtype dtype, plan_have_fn have, void *ctx,
+		  struct plan_skel *out);
+
+void plan_skel_release(struct plan_skel *s);
 
 #endif

@@ -1543,6 +1543,209 @@ START_TEST(mapping_parse_should_check_or_from_and_optional)
 }
 END_TEST
 
+/* A rule's "mt": one list for one source, one list per source for several;
+ * without it, the HF shape (reversed for a lone transpose) where the chain
+ * keeps the elements in place, else none. */
+#define MT_MAP(rules) \
+	"{\"family\": \"x\", \"prefix\": \"p.\", \"tensors\": [" rules "]}"
+
+START_TEST(mapping_parse_should_read_mt_and_its_defaults)
+{
+	static const char good[] = MT_MAP(
+		"{\"hf\": \"q\", \"from\": \"q\", \"shape\": [\"H * hd\", \"D\"],"
+		" \"mt\": [\"D\", 4, \"hd\"], \"hooks\": [\"reshape_kernel\"]},"
+		"{\"hf\": \"gu\", \"from\": [\"g\", \"u\"], \"shape\": [\"E\", \"D\", \"2 * F\"],"
+		" \"mt\": [[\"E\", \"D\", \"F\"], [\"E\", \"D\", \"F\"]], \"hooks\": [\"concat2\"]},"
+		"{\"hf\": \"n\", \"from\": \"n\", \"shape\": [\"D\"], \"hooks\": [\"norm_offset\"]},"
+		"{\"hf\": \"w\", \"from\": \"w\", \"shape\": [\"F\", \"D\"], \"hooks\": [\"transpose\"]},"
+		"{\"hf\": \"k\", \"from\": \"k\", \"shape\": [\"D\", \"D\"], \"hooks\": [\"reshape_kernel\"]},"
+		"{\"hf\": \"c\", \"from\": [\"a\", \"b\"], \"shape\": [\"2\"], \"hooks\": [\"concat2\"]},"
+		"{\"hf\": \"s\", \"from\": \"s\", \"shape\": [], \"mt\": []}");
+	struct mapping *m;
+	const struct map_rule *r;
+
+	ck_assert_msg(mapping_parse(good, strlen(good), "t.json", &m) == 0, "%s", ck_err_msg());
+	r = m->rules;
+	ck_assert_int_eq(r[0].mt_from, MAP_MT_GIVEN);
+	ck_assert_uint_eq(r[0].mt_rank[0], 3);
+	ck_assert_str_eq(r[0].mt[0][0], "D");
+	ck_assert_str_eq(r[0].mt[0][1], "4");
+	ck_assert_int_eq(r[1].mt_from, MAP_MT_GIVEN);
+	ck_assert_uint_eq(r[1].mt_rank[0], 3);
+	ck_assert_uint_eq(r[1].mt_rank[1], 3);
+	ck_assert_str_eq(r[1].mt[1][2], "F");
+	ck_assert_int_eq(r[2].mt_from, MAP_MT_DEFAULT);
+	ck_assert_uint_eq(r[2].mt_rank[0], 1);
+	ck_assert_str_eq(r[2].mt[0][0], "D");
+	ck_assert_int_eq(r[3].mt_from, MAP_MT_DEFAULT);	/* reversed */
+	ck_assert_str_eq(r[3].mt[0][0], "D");
+	ck_assert_str_eq(r[3].mt[0][1], "F");
+	ck_assert_int_eq(r[4].mt_from, MAP_MT_NONE);
+	ck_assert_ptr_null(r[4].mt[0]);
+	ck_assert_int_eq(r[5].mt_from, MAP_MT_NONE);
+	ck_assert_int_eq(r[6].mt_from, MAP_MT_GIVEN);
+	ck_assert_uint_eq(r[6].mt_rank[0], 0);
+	mapping_free(m);
+}
+END_TEST
+
+START_TEST(mapping_parse_should_reject_bad_mt)
+{
+	static const char *const bad[] = {
+		MT_MAP("{\"hf\": \"q\", \"from\": \"q\", \"shape\": [1], \"mt\": \"D\"}"),
+		MT_MAP("{\"hf\": \"q\", \"from\": \"q\", \"shape\": [1], \"mt\": [\"D\", {}]}"),
+		MT_MAP("{\"hf\": \"q\", \"from\": \"q\", \"shape\": [1], \"mt\": [[\"D\"], [\"E\"]]}"),
+		MT_MAP("{\"hf\": \"q\", \"from\": [\"a\", \"b\"], \"shape\": [2],"
+		       " \"hooks\": [\"concat2\"], \"mt\": [\"D\", \"E\"]}"),
+		MT_MAP("{\"hf\": \"q\", \"from\": [\"a\", \"b\"], \"shape\": [2],"
+		       " \"hooks\": [\"concat2\"], \"mt\": [[\"D\"]]}"),
+		MT_MAP("{\"hf\": \"q\", \"from\": [\"a\", \"b\"], \"shape\": [2],"
+		       " \"hooks\": [\"concat2\"], \"mt\": [[\"D\"], \"E\"]}"),
+		MT_MAP("{\"hf\": \"q\", \"from\": \"q\", \"shape\": [1], \"mt\": [1,1,1,1,1,1,1,1,"
+		       "1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1,1]}"),
+	};
+	struct mapping *m = NULL;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		ck_assert_int_eq(mapping_parse(bad[i], strlen(bad[i]), "t.json", &m), -EINVAL);
+		ck_assert_msg(strstr(ck_err_msg(), "'mt'") && strstr(ck_err_msg(), "'q'"),
+			      "%zu: %s", i, ck_err_msg());
+	}
+}
+END_TEST
+
+/* Two layers of k [D, H, hd] (unscanned) and a padded embedding emb
+ * [10, D]. */
+static void fill_mt(struct orbax_writer *ow)
+{
+	write_named(ow, "params.params.decoder.layers_0.k", 3, (uint64_t[]){ 4, 2, 3 }, 0);
+	write_named(ow, "params.params.decoder.layers_1.k", 3, (uint64_t[]){ 4, 2, 3 }, 1);
+	write_named(ow, "params.params.emb", 2, (uint64_t[]){ 10, 4 }, 2);
+}
+
+#define MT_CHECK_MAP(kmt) \
+	"{\"family\": \"t\", \"model_types\": [\"t\"], \"prefix\": \"params.params.\"," \
+	" \"let\": {\"vocab_mt\": [\"maxtext_vocab_size\", \"vocab_size\"]}," \
+	" \"layers\": {\"count\": \"num_hidden_layers\", \"axis\": 1," \
+	" \"unscanned\": \"decoder.layers_{i}\"}," \
+	" \"tensors\": [" \
+	"{\"hf\": \"k.{i}\", \"from\": \"{layers}.k\", \"shape\": [\"H * hd\", \"D\"]," \
+	kmt " \"hooks\": [\"reshape_kernel\"]}," \
+	"{\"hf\": \"emb\", \"from\": \"emb\", \"shape\": [\"vocab_size\", \"D\"]," \
+	" \"mt\": [\"vocab_mt\", \"D\"], \"hooks\": [\"embed_pad\"]}]}"
+
+/* Plan map against fill_mt()'s checkpoint with config cfg; check_mt as
+ * given.  Returns plan_build()'s result; *p set on success. */
+static int plan_mt(const char *map, const char *cfg, int check, struct plan **p)
+{
+	struct orbax_writer_opts wo = ORBAX_WRITER_OPTS_INIT;
+	struct orbax_writer *ow = NULL;
+	struct plan_opts po = { 0 };
+	static struct orbax_ckpt *c;
+	static struct mapping *m;
+	static char *t;
+	int err;
+
+	/* One call's checkpoint and mapping stay until the next call. */
+	mapping_free(m);
+	orbax_close(c);
+	if (t)
+		ck_test_rmtree(t);
+	free(t);
+	m = NULL;
+	c = NULL;
+	t = NULL;
+	*p = NULL;
+	if (!map)
+		return 0;
+	t = ck_test_tmpdir();
+	wo.scan_layers = 0;
+	ck_assert_int_eq(orbax_writer_open(t, 1, &wo, &ow), 0);
+	fill_mt(ow);
+	ck_assert_int_eq(orbax_writer_commit(ow), 0);
+	orbax_writer_free(ow);
+	ck_assert_int_eq(orbax_open(t, NULL, &c), 0);
+	ck_assert_msg(mapping_parse(map, strlen(map), "t.json", &m) == 0, "%s", ck_err_msg());
+	po.dtype = CK_DT_INVALID;
+	po.check_mt = check;
+	err = plan_build(m, c, cfg, strlen(cfg), &po, p);
+	ck_assert_int_eq(err != 0, *p == NULL);
+	return err;
+}
+
+static const struct plan_tensor *tensor_named(const struct plan *p, const char *name)
+{
+	for (size_t i = 0; i < p->ntensors; i++)
+		if (!strcmp(p->tensors[i].name, name))
+			return &p->tensors[i];
+	ck_abort_msg("no tensor %s", name);
+	return NULL;
+}
+
+/* check_mt: every tensor's mt known and equal to its slice, else -EINVAL
+ * naming the tensor, the array and both shapes.  Without it an mt that is
+ * wrong, absent or not computable is no error (has_mt tells). */
+START_TEST(check_mt_should_refuse_a_wrong_or_unknown_mt)
+{
+	static const char good[] = MT_CHECK_MAP("\"mt\": [\"D\", \"H\", \"hd\"],");
+	static const char none[] = MT_CHECK_MAP("");
+	static const char nope[] = MT_CHECK_MAP("\"mt\": [\"D\", \"nope\", \"hd\"],");
+	static const char cfg[] = "{\"num_hidden_layers\": 2, \"D\": 4, \"H\": 2, \"hd\": 3,"
+				  " \"vocab_size\": 8}";
+	static const char padded[] = "{\"num_hidden_layers\": 2, \"D\": 4, \"H\": 2,"
+				     " \"hd\": 3, \"vocab_size\": 8, \"maxtext_vocab_size\": 10}";
+	const struct plan_tensor *k, *emb;
+	struct plan *p = NULL;
+	int err;
+
+	/* Forward only: the unpadded vocab_mt is wrong, and no error. */
+	ck_assert_msg(plan_mt(good, cfg, 0, &p) == 0, "%s", ck_err_msg());
+	k = tensor_named(p, "k.1");
+	emb = tensor_named(p, "emb");
+	ck_assert_int_eq(k->has_mt, 1);
+	ck_assert_uint_eq(k->mt[0].rank, 3);
+	ck_assert_uint_eq(k->mt[0].d[0], 4);
+	ck_assert_uint_eq(k->mt[0].d[2], 3);
+	ck_assert_int_eq(emb->has_mt, 1);
+	ck_assert_uint_eq(emb->mt[0].d[0], 8);
+	plan_free(p);
+
+	err = plan_mt(good, cfg, 1, &p);
+	ck_assert_int_eq(err, -EINVAL);
+	ck_assert_msg(strstr(ck_err_msg(), "emb: its MaxText shape [8,4]") &&
+		      strstr(ck_err_msg(), "the slice [10,4] of 'params.params.emb'"),
+		      "%s", ck_err_msg());
+	ck_assert_msg(plan_mt(good, padded, 1, &p) == 0, "%s", ck_err_msg());
+	plan_free(p);
+
+	/* No "mt" and no default for reshape_kernel. */
+	ck_assert_msg(plan_mt(none, padded, 0, &p) == 0, "%s", ck_err_msg());
+	ck_assert_int_eq(tensor_named(p, "k.0")->has_mt, 0);
+	ck_assert_int_eq(tensor_named(p, "emb")->has_mt, 1);
+	plan_free(p);
+	ck_assert_int_eq(plan_mt(none, padded, 1, &p), -EINVAL);
+	ck_assert_msg(strstr(ck_err_msg(), "k.0: no MaxText shape for "
+			     "'params.params.decoder.layers_0.k' (the slice [4,2,3])"),
+		      "%s", ck_err_msg());
+
+	/* An expression the config cannot give. */
+	ck_assert_msg(plan_mt(nope, padded, 0, &p) == 0, "%s", ck_err_msg());
+	ck_assert_int_eq(tensor_named(p, "k.0")->has_mt, 0);
+	plan_free(p);
+	ck_assert_int_eq(plan_mt(nope, padded, 1, &p), -EINVAL);
+	ck_assert_msg(strstr(ck_err_msg(), "k.0: ") && strstr(ck_err_msg(), "nope"),
+		      "%s", ck_err_msg());
+
+	/* The command line's -o check_mt, for every plan. */
+	plan_check_mt_always(1);
+	ck_assert_int_eq(plan_mt(good, cfg, 0, &p), -EINVAL);
+	plan_check_mt_always(0);
+	ck_assert_int_eq(plan_mt(good, cfg, 0, &p), 0);
+	plan_free(p);
+	plan_mt(NULL, NULL, 0, &p);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("plan");
@@ -1571,6 +1774,9 @@ int main(void)
 	tcase_add_test(tc, moves_should_compose_reshape_and_transpose);
 	tcase_add_test(tc, sources_should_be_found_at_alternative_paths_or_logged_absent);
 	tcase_add_test(tc, mapping_parse_should_check_or_from_and_optional);
+	tcase_add_test(tc, mapping_parse_should_read_mt_and_its_defaults);
+	tcase_add_test(tc, mapping_parse_should_reject_bad_mt);
+	tcase_add_test(tc, check_mt_should_refuse_a_wrong_or_unknown_mt);
 	suite_add_tcase(s, tc);
 	return ck_test_run(s);
 }
