@@ -123,6 +123,14 @@ static void embed_scale_pointwise(const struct hook_args *a, enum hook_op *op,
 	*c = (float)a->v[0];
 }
 
+/* What embed_scale_inverse() computes per element. */
+static void embed_scale_pointwise_inv(const struct hook_args *a, enum hook_op *op,
+                                       float *c)
+{
+	*op = HOOK_OP_MUL;
+	*c = (float)a->v[0];
+}
+
 const struct hook hook_embed_scale = {
 	.name = NAME,
 	.nin = 1,
@@ -132,4 +140,5 @@ const struct hook hook_embed_scale = {
 	.inverse = embed_scale_inverse,
 	.moves = hook_util_copy_moves,
 	.pointwise = embed_scale_pointwise,
+	.pointwise_inv = embed_scale_pointwise_inv,
 };

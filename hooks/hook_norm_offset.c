@@ -69,6 +69,15 @@ static void norm_offset_pointwise(const struct hook_args *a, enum hook_op *op,
 	*c = -1.0f;
 }
 
+/* What norm_offset_inverse() computes per element. */
+static void norm_offset_pointwise_inv(const struct hook_args *a, enum hook_op *op,
+                                       float *c)
+{
+	(void)a;
+	*op = HOOK_OP_ADD;
+	*c = 1.0f;
+}
+
 const struct hook hook_norm_offset = {
 	.name = NAME,
 	.nin = 1,
@@ -78,4 +87,5 @@ const struct hook hook_norm_offset = {
 	.inverse = norm_offset_inverse,
 	.moves = hook_util_copy_moves,
 	.pointwise = norm_offset_pointwise,
+	.pointwise_inv = norm_offset_pointwise_inv,
 };

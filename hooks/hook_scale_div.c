@@ -99,6 +99,14 @@ static void scale_div_pointwise(const struct hook_args *a, enum hook_op *op,
 	*c = (float)a->v[0];
 }
 
+/* What scale_div_inverse() computes per element. */
+static void scale_div_pointwise_inv(const struct hook_args *a, enum hook_op *op,
+                                     float *c)
+{
+	*op = HOOK_OP_MUL;
+	*c = (float)a->v[0];
+}
+
 const struct hook hook_scale_div = {
 	.name = NAME,
 	.nin = 1,
@@ -108,4 +116,5 @@ const struct hook hook_scale_div = {
 	.inverse = scale_div_inverse,
 	.moves = hook_util_copy_moves,
 	.pointwise = scale_div_pointwise,
+	.pointwise_inv = scale_div_pointwise_inv,
 };

@@ -95,6 +95,14 @@ static void scale_query_pointwise(const struct hook_args *a, enum hook_op *op,
 	*c = (float)a->v[0];
 }
 
+/* What scale_query_inverse() computes per element. */
+static void scale_query_pointwise_inv(const struct hook_args *a, enum hook_op *op,
+                                       float *c)
+{
+	*op = HOOK_OP_MUL;
+	*c = (float)(1.0 / a->v[0]);
+}
+
 const struct hook hook_scale_query = {
 	.name = NAME,
 	.nin = 1,
@@ -104,4 +112,5 @@ const struct hook hook_scale_query = {
 	.inverse = scale_query_inverse,
 	.moves = hook_util_copy_moves,
 	.pointwise = scale_query_pointwise,
+	.pointwise_inv = scale_query_pointwise_inv,
 };

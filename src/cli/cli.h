@@ -18,6 +18,7 @@ int cmd_inspect(int argc, char **argv);
 int cmd_dump(int argc, char **argv);
 int cmd_mount(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
+int cmd_to_maxtext(int argc, char **argv);
 int cmd_plan(int argc, char **argv);
 int cmd_example(int argc, char **argv);
 

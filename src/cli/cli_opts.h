@@ -17,8 +17,10 @@
  * kept in *keep, which the caller frees) and append the options meant for
  * FUSE to fuse ("a,b=c", comma-separated).  config.KEY=VALUE goes to
  * o->sets; a VALUE that starts with {, [ or " runs to its closing bracket or
- * quote, commas included.  -EINVAL with a message for a bad value (unknown
- * dtype, bad size or step, a malformed config.KEY=VALUE).
+ * quote, commas included.  check_mt is not kept in o: it turns on
+ * plan_check_mt_always() for the process (mapping/plan.h).  -EINVAL with a
+ * message for a bad value (unknown dtype, bad size or step, a malformed
+ * config.KEY=VALUE).
  */
 int cli_opts_parse(const char *arg, struct ckfs_opts *o, struct ck_buf *fuse,
 		   char **keep);

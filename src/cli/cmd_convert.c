@@ -13,45 +13,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli/cli.h"
 #include "cli/cli_opts.h"
+#include "cli/cli_progress.h"
 #include "fs/ckfs.h"
 #include "fs/ckfs_convert.h"
 #include "util/ck_err.h"
 #include "util/ck_file.h"
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-struct bar {
-	double t0;
-	double last;			/* when it was last drawn */
-};
-
-/* Draw the progress bar (ckfs_progress_fn), at most 10 times a second. */
-static void progress(void *ctx, uint64_t done, uint64_t total, const char *name)
-{
-	struct bar *b = ctx;
-	int width = 30, fill = total ? (int)((double)done / (double)total * width) : width;
-	double t = now(), secs = t - b->t0;
-
-	if (t - b->last < 0.1 && done < total)
-		return;
-	b->last = t;
-	fprintf(stderr, "\r[%.*s%*s] %3d%% %7.1f MiB %6.1f MiB/s  %-40.40s",
-		fill, "##############################", width - fill, "",
-		total ? (int)(100.0 * (double)done / (double)total) : 100,
-		(double)done / 1048576.0, secs > 0 ? (double)done / 1048576.0 / secs : 0.0,
-		name);
-}
 
 int cmd_convert(int argc, char **argv)
 {
@@ -61,12 +31,22 @@ int cmd_convert(int argc, char **argv)
 	int nkeep = 0, err = 0, tty = isatty(STDERR_FILENO), stats = 0;
 	struct ckfs *fs = NULL;
 	uint64_t total = 0;
-	struct bar bar = { 0, 0 };
+	struct cli_bar bar = { 0, 0 };
 
 	o.step = -1;
+	for (int i = 1; i + 1 < argc; i++)
+		if (!strcmp(argv[i], "--to")) {
+			if (!strcmp(argv[i + 1], "maxtext"))
+				return cmd_to_maxtext(argc, argv);
+			if (strcmp(argv[i + 1], "hf"))
+				return cli_usage_error("convert: --to %s: use maxtext or hf",
+						       argv[i + 1]);
+		}
 	for (int i = 1; i < argc && !err; i++) {
 		if (!strcmp(argv[i], "-o") && i + 1 < argc && nkeep < 32)
 			err = cli_opts_parse(argv[++i], &o, NULL, &keep[nkeep++]);
+		else if (!strcmp(argv[i], "--to") && i + 1 < argc)
+			i++;	/* --to hf: this direction */
 		else if (!strcmp(argv[i], "--stats"))
 			stats = 1;
 		else if (argv[i][0] == '-')
@@ -87,10 +67,10 @@ int cmd_convert(int argc, char **argv)
 		err = ck_err(-errno, "%s: %s", out, strerror(errno));
 	for (size_t i = 0; !err && i < fs->nfiles; i++)
 		total += fs->files[i].size;
-	bar.t0 = now();
+	bar.t0 = cli_now();
 	if (!err)
 		err = ckfs_convert(fs, out, o.cache_size ? o.cache_size : CKFS_DEFAULT_CACHE_SIZE,
-				   tty ? progress : NULL, &bar);
+				   tty ? cli_progress : NULL, &bar);
 	if (tty)
 		fputc('\n', stderr);
 	if (!err)

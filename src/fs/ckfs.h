@@ -59,6 +59,15 @@ struct ckfs_opts {
 					   retries_given (zeroed options take
 					   the default) */
 	int retries_given;
+	int view_maxtext;		/* view=maxtext: serve the MaxText
+					   checkpoint of an HF directory
+					   (fs/mtview.h) */
+	int scan_layers;		/* MaxText side: 1 scanned, 0 unscanned,
+					   -1 the default (scanned) */
+	unsigned chunks;		/* MaxText side: chunks along axis 0,
+					   0 = MTVIEW_DEFAULT_CHUNKS */
+	uint64_t vocab_rows;		/* MaxText side: (padded) vocabulary
+					   rows, 0 = the HF vocabulary */
 	size_t nsets;
 	struct detect_set sets[DETECT_MAX_SETS];	/* config.KEY=VALUE, in
 							   order */

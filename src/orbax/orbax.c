@@ -472,6 +472,10 @@ int orbax_array_info(const struct orbax_array *a, struct zarr_info *info)
 
 	if (a->za)
 		return zarr_array_info(a->za, info);
+	if (a->virt) {
+		*info = *a->virt;
+		return 0;
+	}
 	memset(info, 0, sizeof(*info));
 	info->dtype = l->dtype;
 	info->rank = l->rank;
@@ -524,6 +528,8 @@ int orbax_array_read(const struct orbax_array *a, const uint64_t *start,
 {
 	if (a->za)
 		return zarr_array_read(a->za, start, count, dst);
+	if (a->virt)
+		return ck_err(-ENOTSUP, "'%s' is virtual: it has no data", a->name);
 	return read_dense(a->agg, start, count, dst);
 }
 
@@ -536,6 +542,8 @@ int orbax_array_visit(const struct orbax_array *a, const uint64_t *start,
 
 	if (a->za)
 		return zarr_array_visit(a->za, start, count, fn, ctx);
+	if (a->virt)
+		return ck_err(-ENOTSUP, "'%s' is virtual: it has no data", a->name);
 	/* An aggregate leaf is small and held decoded: one piece. */
 	bytes = ck_dtype_size(a->agg->dtype);
 	for (unsigned i = 0; i < a->agg->rank; i++)
@@ -587,6 +595,7 @@ void orbax_close(struct orbax_ckpt *c)
 	for (size_t i = 0; i < c->narrays; i++) {
 		free(c->arrays[i].name);
 		free(c->arrays[i].stored);
+		free(c->arrays[i].virt);
 		zarr_array_free(c->arrays[i].za);
 	}
 	free(c->arrays);

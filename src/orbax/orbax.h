@@ -55,6 +55,9 @@ struct orbax_array {
 	struct zarr_array *za;		/* owned; NULL for an aggregate leaf */
 	const struct orbax_agg_leaf *agg; /* borrowed from the checkpoint;
 					   NULL for a zarr array */
+	struct zarr_info *virt;		/* a virtual array's shape and dtype
+					   (orbax_virtual()), without data;
+					   else NULL (owned) */
 };
 
 struct orbax_ckpt {
@@ -142,6 +145,25 @@ void orbax_decode_stats(const struct orbax_ckpt *c, uint64_t *decodes,
 
 /* Free everything.  NULL is allowed. */
 void orbax_close(struct orbax_ckpt *c);
+
+/* One array of a virtual checkpoint: a name, a dtype and a shape. */
+struct orbax_vdesc {
+	const char *name;		/* borrowed for the call */
+	enum ck_dtype dtype;
+	unsigned rank;
+	uint64_t shape[ZARR_MAX_RANK];
+};
+
+/*
+ * A checkpoint that exists only as a list of arrays (orbax_virtual.c): what
+ * the reverse conversion builds from a mapping before any byte is written,
+ * so that plan_build() can resolve the mapping against it.  Its arrays have
+ * a shape and a dtype and no data: reading one fails with -ENOTSUP.  label
+ * names it in messages (item_dir).  Errors: -EINVAL duplicate or empty name,
+ * bad rank, a size that overflows; -ENOMEM.  Free with orbax_close().
+ */
+int orbax_virtual(const char *label, const struct orbax_vdesc *d, size_t n,
+		  struct orbax_ckpt **out);
 
 /*
  * Resolve path to an item directory (see above).  *item is a new string;

@@ -94,6 +94,12 @@ struct hook {
 	 * *op and its constant *c.  NULL for the others.
 	 */
 	void (*pointwise)(const struct hook_args *a, enum hook_op *op, float *c);
+	/*
+	 * The operation inverse() applies to each element, for the hooks that
+	 * define pointwise(): the reverse conversion gathers elements by the
+	 * moves and applies these, so it computes what inverse() computes.
+	 */
+	void (*pointwise_inv)(const struct hook_args *a, enum hook_op *op, float *c);
 };
 
 /* The hook registered under name, or NULL. */
