@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * This file implements `ckptfs convert --to maxtext HF_DIR OUT [-o opts]`:
- * a Hugging Face model directory written as the MaxText checkpoint
+ * This file implements `ckptfs convert --to maxtext SRC OUT [-o opts]`: a
+ * Hugging Face model directory written as the MaxText checkpoint
  * to_maxtext.py would write (fs/mtview.h), OUT/0/items, with a progress bar
- * on a terminal.
+ * on a terminal.  SRC may also be a MaxText checkpoint, written in the
+ * other layout (scan_layers=).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -19,7 +20,7 @@
 
 int cmd_to_maxtext(int argc, char **argv)
 {
-	struct ckfs_opts o = { 0 };
+	struct ckfs_opts o = { 0 }, fwd;
 	struct mtview_opts mo = { 0 };
 	struct mtview *v = NULL;
 	const char *src = NULL, *out = NULL;
@@ -45,6 +46,10 @@ int cmd_to_maxtext(int argc, char **argv)
 	}
 	if (!err && (!src || !out))
 		return cli_usage_error("convert --to maxtext needs HF_DIR and OUT");
+	o.src = src;
+	fwd = o;
+	fwd.dtype = CK_DT_INVALID;	/* the HF side as stored */
+	mo.fwd = &fwd;
 	mo.src = src;
 	mo.mappings = o.mappings;
 	mo.hf_config = o.hf_config;

@@ -16,6 +16,7 @@
 static const char usage[] =
 	"usage: ckptfs SRC MOUNTPOINT [-f] [-d] [-s] [-o OPTIONS]\n"
 	"       ckptfs convert SRC OUT [--stats] [-o OPTIONS]\n"
+	"       ckptfs convert --to maxtext SRC OUT [-o OPTIONS]\n"
 	"       ckptfs plan SRC [-o OPTIONS]\n"
 	"       ckptfs inspect SRC [--json] [--step N] [--mappings DIR]\n"
 	"       ckptfs dump SRC ARRAY [--raw] [--step N]\n"

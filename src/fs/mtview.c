@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "fs/ckfs.h"
 #include "util/ck_buf.h"
@@ -35,10 +36,27 @@ static int hf_get(void *ctx, const struct plan_tensor *t, const void **data,
 	return *data ? 0 : ck_err(-EIO, "%s: cannot map %s", hf->path, t->name);
 }
 
-static void hf_put(void *ctx, const struct plan_tensor *t)
+static void hf_put(void *ctx, const struct plan_tensor *t, const void *data)
 {
 	(void)ctx;
 	(void)t;
+	(void)data;
+}
+
+/* 1 if dir looks like an HF model directory. */
+static int is_hf_dir(const char *dir)
+{
+	char p[4096];
+	struct stat st;
+
+	snprintf(p, sizeof(p), "%s/config.json", dir);
+	if (stat(p, &st))
+		return 0;
+	snprintf(p, sizeof(p), "%s/model.safetensors", dir);
+	if (!stat(p, &st))
+		return 1;
+	snprintf(p, sizeof(p), "%s/model.safetensors.index.json", dir);
+	return !stat(p, &st);
 }
 
 /* --- the config --- */
@@ -113,7 +131,7 @@ static int pick_mapping(struct mtview *v)
 			err = ck_err(-ENOTSUP, "no mapping for model_type '%s'", mt);
 	}
 	cJSON_Delete(doc);
-	return err ? ck_err_ctx(err, "%s/config.json", v->hf->path) : 0;
+	return err ? ck_err_ctx(err, "%s: config.json", v->hf->path) : 0;
 }
 
 /* --- checks --- */
@@ -163,8 +181,9 @@ static int check_tensors(struct mtview *v)
 		}
 		used[h - hf->tensors] = 1;
 		if (!is_float(h->dtype)) {
-			err = ck_err(-EINVAL, "%s/%s: tensor %s is %s, not a float tensor",
-				     hf->path, hf->files[h->file].name, t->name,
+			err = ck_err(-EINVAL, "%s%s%s: tensor %s is %s, not a float "
+				     "tensor", hf->path, hf->files ? "/" : "",
+				     hf->files ? hf->files[h->file].name : "", t->name,
 				     ck_dtype_name(h->dtype));
 			break;
 		}
@@ -172,8 +191,9 @@ static int check_tensors(struct mtview *v)
 		    memcmp(h->shape, t->shape.d, h->rank * sizeof(*h->shape))) {
 			shape_str(a, sizeof(a), h->rank, h->shape);
 			shape_str(b, sizeof(b), t->shape.rank, t->shape.d);
-			err = ck_err(-EINVAL, "%s/%s: tensor %s has shape %s, the "
-				     "config gives %s", hf->path, hf->files[h->file].name,
+			err = ck_err(-EINVAL, "%s%s%s: tensor %s has shape %s, the "
+				     "config gives %s", hf->path, hf->files ? "/" : "",
+				     hf->files ? hf->files[h->file].name : "",
 				     t->name, a, b);
 		}
 	}
@@ -233,11 +253,16 @@ int mtview_open(const struct mtview_opts *o, struct mtview **out)
 		return ck_err(-EINVAL, "dtype must be bfloat16, float16 or float32 and "
 			      "chunks at most %u", MTVIEW_MAX_CHUNKS);
 	}
-	err = hf_dir_open(o->src, &v->hf);
+	if (o->fwd && !is_hf_dir(o->src)) {
+		err = mtview_fwd_open(v, o->fwd);
+	} else {
+		err = hf_dir_open(o->src, &v->hf);
+		if (!err)
+			err = read_config(o, v->hf, &v->config, &v->config_len);
+		v->source = (struct rv_source){ hf_get, hf_put, v->hf };
+	}
 	if (!err)
 		err = mapping_load_dir(ckfs_mappings_dir(o->mappings), &v->maps, &v->nmaps);
-	if (!err)
-		err = read_config(o, v->hf, &v->config, &v->config_len);
 	if (!err)
 		err = set_vocab_rows(v, o->vocab_rows);
 	if (!err)
@@ -250,7 +275,6 @@ int mtview_open(const struct mtview_opts *o, struct mtview **out)
 		err = rv_plan_build(v->plan, v->target, 0, &v->rv);
 	if (err)
 		goto fail;
-	v->source = (struct rv_source){ hf_get, hf_put, v->hf };
 	v->total_bytes = orbax_total_bytes(v->target);
 	err = ck_buf_printf(&sum, "%s, %s, %zu arrays from %zu tensors, %s",
 			    v->map->family, v->scanned ? "scanned" : "unscanned",
@@ -287,6 +311,8 @@ int mtview_fill(struct mtview *v, size_t i, const uint64_t *start,
 
 void mtview_release(struct mtview *v, size_t i)
 {
+	if (v->fwd)
+		return;	/* the forward engine's cache holds them */
 	for (size_t t = 0; t < v->plan->ntensors; t++) {
 		const struct plan_tensor *pt = &v->plan->tensors[t];
 
@@ -313,6 +339,9 @@ void mtview_close(struct mtview *v)
 	free(v->maps);
 	free(v->config);
 	free(v->summary);
-	hf_dir_close(v->hf);
+	if (v->fwd)
+		mtview_fwd_close(v);
+	else
+		hf_dir_close(v->hf);
 	free(v);
 }

@@ -39,8 +39,18 @@
 #define MTVIEW_DEFAULT_CHUNKS 16u
 #define MTVIEW_MAX_CHUNKS 65536u
 
+struct ckfs;
+struct ckfs_opts;
+
 struct mtview_opts {
-	const char *src;		/* the HF model directory */
+	const char *src;		/* the HF model directory, or a MaxText
+					   checkpoint (re-laid out: its HF
+					   view, through the forward read
+					   engine, is the HF side) */
+	const struct ckfs_opts *fwd;	/* for a MaxText checkpoint: the
+					   options of its HF view (src, step,
+					   hf_config, model, sets, cache...);
+					   NULL = an HF directory only */
 	const char *mappings;		/* mapping directory, NULL = default */
 	const char *hf_config;		/* config.json to use instead of the
 					   directory's, or NULL */
@@ -58,7 +68,12 @@ struct mtview_opts {
 };
 
 struct mtview {
-	struct hf_dir *hf;
+	struct hf_dir *hf;		/* the HF tensors: a directory, or the
+					   HF view's catalog (no files) */
+	struct ckfs *fwd;		/* the HF view of a MaxText source, or
+					   NULL */
+	uint32_t *fwd_ids;		/* per hf->tensors entry: the HF view's
+					   plan tensor */
 	struct mapping **maps;
 	size_t nmaps;
 	const struct mapping *map;	/* the family's */
@@ -76,7 +91,9 @@ struct mtview {
 };
 
 /*
- * Build the view of o->src.  Errors name the file and the tensor (missing,
+ * Build the view of o->src: an HF directory (config.json beside
+ * model.safetensors or its index), or, with o->fwd, a MaxText checkpoint
+ * whose HF view is converted back in the other layout (scan_layers).  Errors name the file and the tensor (missing,
  * wrong shape or dtype, unused), the family (no mapping for model_type), or
  * the mapping rule (no MaxText shape); -ENOMEM.  Free with mtview_close().
  */
@@ -98,6 +115,12 @@ int mtview_fill(struct mtview *v, size_t i, const uint64_t *start,
 void mtview_release(struct mtview *v, size_t i);
 
 void mtview_close(struct mtview *v);
+
+/* mtview_fwd.c: the HF side from the HF view of a MaxText checkpoint: its
+ * catalog in *hf (no files), its config in v->config, and the reads in
+ * v->source.  Errors: ckfs_open()'s, -ENOMEM. */
+int mtview_fwd_open(struct mtview *v, const struct ckfs_opts *o);
+void mtview_fwd_close(struct mtview *v);
 
 /* After each chunk written: bytes done of total, and the array's name. */
 typedef void (*mtview_progress_fn)(void *ctx, uint64_t done, uint64_t total,

@@ -267,6 +267,34 @@ static inline uint64_t goff(const struct gmap *g, unsigned j, uint64_t x)
 	return g->off[j] ? g->off[j][x] : x * g->step[j];
 }
 
+/* One run of the innermost axis, copying element bits (same dtype, no
+ * arithmetic): a memcpy where both sides are contiguous. */
+static void gather_raw(const struct gmap *g, unsigned last, uint64_t so, uint64_t bo,
+		       uint64_t bs, uint64_t lo, uint64_t hi, size_t isz,
+		       const void *in, void *out)
+{
+	if (!g->off[last] && g->step[last] == 1 && bs == 1) {
+		memcpy((uint8_t *)out + (bo + lo) * isz,
+		       (const uint8_t *)in + (so + lo) * isz, (size_t)((hi - lo) * isz));
+	} else if (isz == 2) {
+		const uint16_t *i = in;
+		uint16_t *o = out;
+
+		for (uint64_t v = lo; v < hi; v++)
+			o[bo + v * bs] = i[so + goff(g, last, v)];
+	} else if (isz == 4) {
+		const uint32_t *i = in;
+		uint32_t *o = out;
+
+		for (uint64_t v = lo; v < hi; v++)
+			o[bo + v * bs] = i[so + goff(g, last, v)];
+	} else {
+		for (uint64_t v = lo; v < hi; v++)
+			memcpy((uint8_t *)out + (bo + v * bs) * isz,
+			       (const uint8_t *)in + (so + goff(g, last, v)) * isz, isz);
+	}
+}
+
 /*
  * Gather slice s (of an array of rank rank) into the box
  * [start, start+count) held in out (dense, dtype dt).
@@ -310,12 +338,8 @@ static void gather(const struct plan_src *s, const struct gmap *g,
 		}
 		bo -= start[la] * bstride[la];
 		if (raw) {
-			uint8_t *o = out;
-			const uint8_t *i = src->data;
-
-			for (uint64_t v = lo[last]; v < hi[last]; v++)
-				memcpy(o + (bo + v * bstride[la]) * isz,
-				       i + (so + goff(g, last, v)) * isz, isz);
+			gather_raw(g, last, so, bo, bstride[la], lo[last], hi[last], isz,
+				   src->data, out);
 		} else {
 			for (uint64_t v = lo[last]; v < hi[last]; v++) {
 				uint64_t si = so + goff(g, last, v);
@@ -549,7 +573,7 @@ static int slice_get(struct rv_plan *rv, const struct rv_contrib *cb,
 			     ck_dtype_name(dt));
 	if (!err)
 		err = widen(t, data, dt, &hf);
-	src->put(src->ctx, t);
+	src->put(src->ctx, t, data);
 	if (err)
 		return err;
 	if (cb->kind == RV_INVERSE) {
@@ -618,6 +642,7 @@ static int fill_direct(struct rv_plan *rv, const struct rv_contrib *cb,
 	const uint64_t *off[ZARR_MAX_RANK];
 	struct gmap g = { cb->m.nax, cb->m.axis, cb->m.len, off, cb->m.step };
 	struct gsrc s = { NULL, CK_DT_INVALID, NULL, cb->nops ? cb : NULL };
+	const void *base;
 	int err;
 
 	for (unsigned j = 0; j < cb->m.nax; j++)
@@ -627,7 +652,7 @@ static int fill_direct(struct rv_plan *rv, const struct rv_contrib *cb,
 	if (err)
 		return err;
 	if (!float_type(s.dt)) {
-		src->put(src->ctx, t);
+		src->put(src->ctx, t, s.data);
 		return ck_err(-EINVAL, "%s is %s, not a float tensor", t->name,
 			      ck_dtype_name(s.dt));
 	}
@@ -638,10 +663,11 @@ static int fill_direct(struct rv_plan *rv, const struct rv_contrib *cb,
 		for (unsigned j = 0; j < cb->m.nax; j++)
 			if (!off[j])
 				o0 += cb->m.off[j][0];
+		base = s.data;
 		s.data = (const uint8_t *)s.data + o0 * ck_dtype_size(s.dt);
 	}
 	gather(&t->src[cb->k], &g, &s, rank, start, count, buf, dt);
-	src->put(src->ctx, t);
+	src->put(src->ctx, t, base);
 	return 0;
 }
 

@@ -40,12 +40,13 @@
 struct rv_source {
 	/*
 	 * Borrow tensor t's bytes (C order, t->shape, little-endian) and
-	 * their dtype (bfloat16, float16 or float32) until put() is called.
+	 * their dtype (bfloat16, float16 or float32) until put() is called
+	 * with them.
 	 * Called from many threads; 0 or -errno with a ck_err message.
 	 */
 	int (*get)(void *ctx, const struct plan_tensor *t, const void **data,
 		   enum ck_dtype *dtype);
-	void (*put)(void *ctx, const struct plan_tensor *t);
+	void (*put)(void *ctx, const struct plan_tensor *t, const void *data);
 	void *ctx;
 };
 
