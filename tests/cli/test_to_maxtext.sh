@@ -151,6 +151,33 @@ for pair in "llama scanned unscanned false" "deepseek_v3 unscanned scanned true"
 	fi
 done
 
+# Killed midway, a convert leaves only Orbax's temporary directory, which
+# readers ignore: nothing that looks like a checkpoint.
+k=$TMP/kill
+mkdir -p "$k"
+"$CKPTFS" example "$k/ex" --family llama --scale 12 --layers 8 --random >/dev/null
+"$CKPTFS" convert "$k/ex" "$k/hf" -o "hf_config=$k/ex/config.json" >/dev/null 2>&1
+"$CKPTFS" convert --to maxtext "$k/hf" "$k/out" -o chunks=64 >/dev/null 2>&1 &
+cpid=$!
+for _ in $(seq 200); do
+	[ -n "$(ls "$k/out" 2>/dev/null)" ] && break
+	sleep 0.01
+done
+kill -9 $cpid 2>/dev/null
+wait $cpid 2>/dev/null
+if [ -d "$k/out/0" ]; then
+	ok "killed convert: it had finished first (nothing to check)"
+elif ls "$k/out" | grep -q '^0\.orbax-checkpoint-tmp'; then
+	if "$CKPTFS" inspect "$k/out" >/dev/null 2>&1; then
+		not_ok "killed convert: inspect opens what it left"
+	else
+		ok "killed convert: only $(ls "$k/out" | head -n 1), which inspect refuses"
+	fi
+else
+	not_ok "killed convert: OUT holds $(ls "$k/out" 2>&1 | tr '\n' ' ')"
+fi
+rm -rf "$k"
+
 # Bad input: one line naming the file and the tensor, nothing in OUT.
 bad() { # bad NAME PATTERN DIR [OPTS]
 	rm -rf "$TMP/bout"
