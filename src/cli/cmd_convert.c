@@ -34,6 +34,7 @@ int cmd_convert(int argc, char **argv)
 	struct cli_bar bar = { 0, 0 };
 
 	o.step = -1;
+	o.scan_layers = -1;	/* view=maxtext: the default, scanned */
 	for (int i = 1; i + 1 < argc; i++)
 		if (!strcmp(argv[i], "--to")) {
 			if (!strcmp(argv[i + 1], "maxtext"))

@@ -3,8 +3,9 @@
  * This file implements mounting: `ckptfs SRC MNT [-o opts]`, also reached as
  * `mount.ckptfs SRC MNT [-sfnv] [-o opts]` from mount(8) and through
  * mount.fuse3 for fstab type fuse.ckptfs.  The view is built completely
- * before FUSE starts, so a checkpoint the mapping does not fit is refused
- * before anything is mounted.
+ * before FUSE starts, so a checkpoint the mapping does not fit (or, with
+ * view=maxtext, a Hugging Face directory it does not fit) is refused before
+ * anything is mounted.
  */
 #include <errno.h>
 #include <malloc.h>
@@ -47,6 +48,7 @@ int cmd_mount(int argc, char **argv)
 	int err = 0, rc;
 
 	o.step = -1;
+	o.scan_layers = -1;	/* view=maxtext: the default, scanned */
 	for (int i = 1; i < argc && !err; i++) {
 		const char *a = argv[i];
 

@@ -20,6 +20,7 @@ int cmd_plan(int argc, char **argv)
 	int nkeep = 0, err = 0;
 
 	o.step = -1;
+	o.scan_layers = -1;	/* view=maxtext: the default, scanned */
 	for (int i = 1; i < argc && !err; i++) {
 		if (!strcmp(argv[i], "-o") && i + 1 < argc && nkeep < 32)
 			err = cli_opts_parse(argv[++i], &o, NULL, &keep[nkeep++]);
@@ -35,7 +36,21 @@ int cmd_plan(int argc, char **argv)
 	o.src = src;
 	if (!err)
 		err = ckfs_open(&o, &fs);
-	if (!err) {
+	if (!err && fs->mimg) {
+		/* view=maxtext: each file, its size and where it comes from */
+		printf("# %s\n", fs->summary);
+		for (size_t i = 0; i < fs->nfiles && !err; i++) {
+			char *text = NULL, *line, *save = NULL;
+			size_t len;
+
+			err = ckfs_describe(fs, &fs->files[i], &text, &len);
+			for (line = err ? NULL : strtok_r(text, "\n", &save); line;
+			     line = strtok_r(NULL, "\n", &save))
+				printf("%s\t%" PRIu64 "\t%s\n", fs->files[i].name,
+				       fs->files[i].size, line);
+			free(text);
+		}
+	} else if (!err) {
 		printf("# %s\n", fs->summary);
 		for (size_t i = 0; i < fs->layout->nfiles; i++) {
 			const struct ckfs_file *f = ckfs_find(fs, fs->layout->files[i].name);

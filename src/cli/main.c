@@ -72,6 +72,21 @@ static const char usage[] =
 	"  allow_other, debug and other FUSE options; _netdev, nofail, auto,\n"
 	"  noauto, user, users are ignored.  Unmount with fusermount3 -u.\n"
 	"\n"
+	"With -o view=maxtext the mount goes the other way: SRC is a Hugging Face\n"
+	"model directory (config.json, safetensors files) and MOUNTPOINT shows the\n"
+	"MaxText checkpoint `convert --to maxtext` would write from it, step 0:\n"
+	"0/_CHECKPOINT_METADATA and 0/items/ (one OCDBT database, zarr v3 chunks\n"
+	"stored uncompressed), computed as they are read; point MaxText's\n"
+	"load_parameters_path at MOUNTPOINT/0/items.  OPTIONS (comma-separated):\n"
+	"  scan_layers=true|false  layers stacked in one array (default) or one\n"
+	"                   array per layer\n"
+	"  dtype=bfloat16|float32  the arrays' dtype (default bfloat16)\n"
+	"  chunks=N         chunks along axis 0 of each array (default 16)\n"
+	"  vocab_rows=N     MaxText's padded vocabulary rows (default: HF's)\n"
+	"  hf_config=FILE, model=NAME, config.KEY=VALUE  the config to use\n"
+	"                   instead of the directory's config.json\n"
+	"  cache_size=SIZE  budget of the computed-chunk cache (default 1GiB)\n"
+	"\n"
 	"Exit status: 0 ok, 1 the checkpoint could not be read, 2 bad usage.\n";
 
 int cli_fail(int err)

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * This file implements the Hugging Face view of a checkpoint (ckfs.h):
- * building it at mount time, and the read path shared by FUSE and convert.
+ * building it at mount time, and the read path shared by FUSE and convert;
+ * the directories of either view; and the dispatch to the view=maxtext side
+ * (ckfs_mt.c).
  */
 #include "fs/ckfs.h"
 
@@ -16,6 +18,9 @@
 #include <unistd.h>
 
 #include "fs/ckfs_access.h"
+#include "fs/ckfs_mt.h"
+#include "fs/mtview.h"
+#include "fs/mtview_image.h"
 #include "kvstore/kvstore.h"
 #include "layout/config_json.h"
 #include "mapping/detect.h"
@@ -241,6 +246,11 @@ static int cmp_file(const void *a, const void *b)
 		      ((const struct ckfs_file *)b)->name);
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 /* The shard size when shard_size= is not given (CKFS_DEFAULT_SHARD_SIZE). */
 static uint64_t default_shard_size(uint64_t cache_size)
 {
@@ -409,6 +419,63 @@ static int open_tier(struct ckfs *fs, const struct ckfs_opts *o)
 	return err;
 }
 
+/* The directories file paths imply: every proper prefix ending before a
+ * '/', once each, sorted.  A name both a file and a directory is refused. */
+static int build_dirs(struct ckfs *fs)
+{
+	size_t cap = 0;
+
+	for (size_t i = 0; i < fs->nfiles; i++)
+		for (const char *p = fs->files[i].name; (p = strchr(p, '/')); p++)
+			cap++;
+	fs->dirs = calloc(cap + 1, sizeof(*fs->dirs));
+	if (!fs->dirs)
+		return ck_err(-ENOMEM, "out of memory");
+	for (size_t i = 0; i < fs->nfiles; i++) {
+		const char *name = fs->files[i].name;
+
+		for (const char *p = name; (p = strchr(p, '/')); p++) {
+			size_t n = (size_t)(p - name);
+			size_t k = fs->ndirs;
+
+			/* files are sorted: a directory seen is among the
+			   last few added */
+			while (k > 0 && (strlen(fs->dirs[k - 1]) != n ||
+					 strncmp(fs->dirs[k - 1], name, n)))
+				k--;
+			if (k > 0)
+				continue;
+			fs->dirs[fs->ndirs] = strndup(name, n);
+			if (!fs->dirs[fs->ndirs++])
+				return ck_err(-ENOMEM, "out of memory");
+		}
+	}
+	qsort(fs->dirs, fs->ndirs, sizeof(*fs->dirs), cmp_str);
+	for (size_t k = 0; k < fs->ndirs; k++)
+		if (ckfs_find(fs, fs->dirs[k]))
+			return ck_err(-EINVAL, "'%s' is both a file and a directory",
+				      fs->dirs[k]);
+	return 0;
+}
+
+/* view=maxtext: the MaxText checkpoint of an HF directory (ckfs_mt.c). */
+static int open_maxtext(struct ckfs *fs, const struct ckfs_opts *o,
+			struct ckfs **out)
+{
+	int err = ckfs_mt_open(fs, o);
+
+	if (!err) {
+		qsort(fs->files, fs->nfiles, sizeof(*fs->files), cmp_file);
+		err = build_dirs(fs);
+	}
+	if (err) {
+		ckfs_close(fs);
+		return err;
+	}
+	*out = fs;
+	return 0;
+}
+
 int ckfs_remote_configure(const struct ckfs_opts *o)
 {
 	struct rmt_opts ro = o->remote;
@@ -432,6 +499,8 @@ int ckfs_open(const struct ckfs_opts *o, struct ckfs **out)
 		return ck_err(-ENOMEM, "out of memory");
 	if (!o->src)
 		return free(fs), ck_err(-EINVAL, "no checkpoint given");
+	if (o->view_maxtext)
+		return open_maxtext(fs, o, out);
 	oo.step = o->step;
 	oo.follow_symlinks = o->follow_symlinks;
 	oo.uncommitted = o->uncommitted;
@@ -517,6 +586,44 @@ const struct ckfs_file *ckfs_find(const struct ckfs *fs, const char *name)
 	return NULL;
 }
 
+int ckfs_find_dir(const struct ckfs *fs, const char *name)
+{
+	char *const *d;
+
+	if (!*name)
+		return 0;
+	d = fs->ndirs ? bsearch(&name, fs->dirs, fs->ndirs, sizeof(*fs->dirs),
+				cmp_str) : NULL;
+	return d ? (int)(d - fs->dirs) + 1 : -ENOENT;
+}
+
+/* The entry of directory prefix[0..plen) that path names: its last
+ * component, or NULL when path is not directly in it. */
+static const char *child_of(const char *path, const char *prefix, size_t plen)
+{
+	if (plen && (strncmp(path, prefix, plen) || path[plen] != '/'))
+		return NULL;
+	path += plen + (plen > 0);
+	return strchr(path, '/') ? NULL : path;
+}
+
+int ckfs_list_dir(const struct ckfs *fs, int dir, ckfs_entry_fn fn, void *ctx)
+{
+	const char *prefix = dir > 0 && (size_t)dir <= fs->ndirs ? fs->dirs[dir - 1]
+							       : "";
+	size_t plen = strlen(prefix);
+	const char *c;
+	int r = 0;
+
+	for (size_t k = 0; k < fs->ndirs && !r; k++)
+		if ((c = child_of(fs->dirs[k], prefix, plen)))
+			r = fn(ctx, c, NULL);
+	for (size_t i = 0; i < fs->nfiles && !r; i++)
+		if ((c = child_of(fs->files[i].name, prefix, plen)))
+			r = fn(ctx, c, &fs->files[i]);
+	return r;
+}
+
 /* Copy the safetensors bytes [off, off+size) of shard f. */
 static ssize_t read_shard(struct ckfs *fs, const struct ckfs_file *f, uint8_t *buf,
 			  size_t size, uint64_t off)
@@ -554,6 +661,23 @@ static ssize_t read_shard(struct ckfs *fs, const struct ckfs_file *f, uint8_t *b
 	return (ssize_t)done;
 }
 
+/* A file of the MaxText view: all of [off, off + size) (clipped to the
+ * file), or -EIO / -ENOMEM with one log line, as read_shard(). */
+static ssize_t read_maxtext(struct ckfs *fs, const struct ckfs_file *f,
+			    void *buf, size_t size, uint64_t off)
+{
+	size_t got = 0;
+	int err = mtview_image_read(fs->mimg, f->mt_file, off, buf, size, &got);
+
+	if (!err && got != size)
+		err = ck_err(-EIO, "short read: %zu of %zu bytes", got, size);
+	if (err) {
+		ck_log(CK_LOG_ERROR, "%s: %s", f->name, ck_err_msg());
+		return err == -ENOMEM ? -ENOMEM : -EIO;
+	}
+	return (ssize_t)got;
+}
+
 ssize_t ckfs_read(struct ckfs *fs, const struct ckfs_file *f, void *buf,
 		  size_t size, uint64_t off)
 {
@@ -580,6 +704,8 @@ ssize_t ckfs_read(struct ckfs *fs, const struct ckfs_file *f, void *buf,
 			atomic_fetch_add_explicit(&fs->bytes_served, (uint64_t)n,
 						  memory_order_relaxed);
 		return n;
+	case CKFS_MAXTEXT:
+		return read_maxtext(fs, f, buf, size, off);
 	}
 	return -EIO;
 }
@@ -634,6 +760,9 @@ int ckfs_describe(const struct ckfs *fs, const struct ckfs_file *f, char **text,
 	case CKFS_BYTES:
 		err = ck_buf_printf(&b, "generated by ckptfs: %s\n", fs->summary);
 		break;
+	case CKFS_MAXTEXT:
+		err = mtview_image_describe(fs->mimg, f->mt_file, &b);
+		break;
 	}
 	if (!err)
 		err = ck_buf_append(&b, "", 1);
@@ -651,6 +780,11 @@ void ckfs_close(struct ckfs *fs)
 	if (!fs)
 		return;
 	rd_engine_free(fs->engine);
+	mtview_image_free(fs->mimg);
+	mtview_close(fs->mt);
+	for (size_t i = 0; i < fs->ndirs; i++)
+		free(fs->dirs[i]);
+	free(fs->dirs);
 	for (size_t i = 0; i < fs->nfiles; i++) {
 		free(fs->files[i].name);
 		free(fs->files[i].bytes);
@@ -677,6 +811,8 @@ int ckfs_stats_json(struct ckfs *fs, char **json, size_t *len)
 	uint64_t decodes, decoded, source = fs->source_bytes;
 	int err;
 
+	if (fs->mimg)
+		return ckfs_mt_stats_json(fs, json, len);
 	orbax_decode_stats(fs->ckpt, &decodes, &decoded);
 	rd_engine_stats(fs->engine, &rs);
 	rmt_get_counters(&rc);

@@ -11,6 +11,13 @@
  * tokenizer files to pass through.  Every file's size is known when it
  * returns.  Afterwards the view is immutable except for the tensor cache, and
  * ckfs_read() is thread-safe.
+ *
+ * With view=maxtext (o->view_maxtext) the source is a Hugging Face model
+ * directory instead, and the view is the MaxText checkpoint
+ * `convert --to maxtext` would write from it, computed lazily
+ * (fs/mtview_image.h): the files 0/_CHECKPOINT_METADATA and 0/items/...,
+ * in directories.  The same functions serve both views; the HF view's
+ * files are all in the root directory.
  */
 #ifndef CKFS_H
 #define CKFS_H
@@ -28,6 +35,9 @@
 #include "orbax/orbax.h"
 #include "remote/remote.h"
 #include "read/rd_engine.h"
+
+struct mtview;
+struct mtview_image;
 
 struct ckfs_opts {
 	const char *src;		/* checkpoint path */
@@ -100,6 +110,7 @@ enum ckfs_kind {
 	CKFS_BYTES,			/* contents held in memory */
 	CKFS_SAFETENSORS,		/* a shard of the layout */
 	CKFS_PASSTHROUGH,		/* a file copied from the tokenizer dir */
+	CKFS_MAXTEXT,			/* a file of the MaxText view's image */
 };
 
 struct ckfs_file {
@@ -108,6 +119,8 @@ struct ckfs_file {
 	uint64_t size;
 	uint8_t *bytes;			/* CKFS_BYTES (owned) */
 	uint32_t shard;			/* CKFS_SAFETENSORS: layout file index */
+	uint32_t mt_file;		/* CKFS_MAXTEXT: file index in the
+					   image (mtview_image.h) */
 	int fd;				/* CKFS_PASSTHROUGH (owned) */
 	uid_t uid;			/* owner, group and read bits (a subset
 					   of 0444) of the view's file: no more
@@ -119,7 +132,8 @@ struct ckfs_file {
 };
 
 struct ckfs {
-	struct orbax_ckpt *ckpt;
+	struct orbax_ckpt *ckpt;	/* the checkpoint (HF view; NULL for
+					   view=maxtext) */
 	struct mapping **maps;		/* every mapping loaded */
 	size_t nmaps;
 	const struct mapping *map;	/* the one in use */
@@ -128,8 +142,17 @@ struct ckfs {
 	struct st_layout *layout;
 	struct rd_engine *engine;	/* finds or computes the tensors'
 					   bytes (read/rd_engine.h) */
+	struct mtview *mt;		/* view=maxtext: the HF directory's
+					   MaxText view, else NULL */
+	struct mtview_image *mimg;	/* view=maxtext: its files */
 	size_t nfiles;
-	struct ckfs_file *files;	/* sorted by name */
+	struct ckfs_file *files;	/* sorted by name: a path relative to
+					   the root ("config.json",
+					   "0/items/_METADATA") */
+	size_t ndirs;
+	char **dirs;			/* the directories below the root that
+					   the file paths imply, sorted
+					   ("0", "0/items", ...) */
 	char *summary;			/* one line: family, layout, tensors */
 	int64_t mtime;			/* the checkpoint's modification time,
 					   shown as every file's */
@@ -154,8 +177,23 @@ const char *ckfs_mappings_dir(const char *dir);
  */
 int ckfs_open(const struct ckfs_opts *o, struct ckfs **out);
 
-/* The file called name, or NULL. */
+/* The file called name (a path relative to the root), or NULL. */
 const struct ckfs_file *ckfs_find(const struct ckfs *fs, const char *name);
+
+/* The directory called name: 0 for the root (""), k + 1 for fs->dirs[k];
+ * -ENOENT if there is none. */
+int ckfs_find_dir(const struct ckfs *fs, const char *name);
+
+/*
+ * Call fn(ctx, name, f) for each entry of directory dir (a number from
+ * ckfs_find_dir()): name is the entry's last path component
+ * (NUL-terminated, valid during the call), f its file, or NULL for a
+ * directory.  Stops at fn's first non-zero return and returns it; 0 after
+ * the last entry.
+ */
+typedef int (*ckfs_entry_fn)(void *ctx, const char *name,
+			     const struct ckfs_file *f);
+int ckfs_list_dir(const struct ckfs *fs, int dir, ckfs_entry_fn fn, void *ctx);
 
 /*
  * Read up to size bytes at off of file f into buf.  Returns the number of
@@ -171,7 +209,8 @@ ssize_t ckfs_read(struct ckfs *fs, const struct ckfs_file *f, void *buf,
 /*
  * Describe where the bytes of a file come from, for the user.all xattrs:
  * for a safetensors file, one line per tensor "name <- source[slice] |
- * hooks"; for others, what generated them.  Caller frees *text.
+ * hooks"; for a MaxText data file, one line per array "name chunks A-B of
+ * N <- HF tensors"; for others, what generated them.  Caller frees *text.
  */
 int ckfs_describe(const struct ckfs *fs, const struct ckfs_file *f, char **text,
 		  size_t *len);
@@ -181,7 +220,11 @@ int ckfs_describe(const struct ckfs *fs, const struct ckfs_file *f, char **text,
  * user.ckptfs.stats xattr, `convert --stats`): bytes_served, bytes_decoded,
  * chunk_decodes, cache_hits, cache_misses, cache_evictions, cache_bytes,
  * cache_peak_bytes, disk_tier_bytes_written, disk_tier_bytes_read,
- * tensor_loads, source_bytes, read_amplification (README.md defines them).
+ * tensor_loads, source_bytes, read_amplification (README.md defines them);
+ * for view=maxtext: view, bytes_served, pieces (of the chunks, each
+ * computed on its own: mtview_image.h), pieces_computed, bytes_computed,
+ * cache_hits, cache_misses, cache_evictions, cache_bytes, cache_peak_bytes,
+ * cache_budget, array_bytes.
  * *json is a new NUL-terminated string the caller frees; *len its length.
  * -ENOMEM.  Thread-safe; the counters are read one by one, not as one
  * snapshot.

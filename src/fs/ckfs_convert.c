@@ -3,7 +3,9 @@
  * This file implements ckfs_convert() (ckfs_convert.h).  The small files
  * (config.json, the index, tokenizer files) are copied through ckfs_read();
  * each shard gets its header and its size, then rd_export() hands over the
- * tensors one by one, each written at its offset in its shard.
+ * tensors one by one, each written at its offset in its shard.  The files
+ * of view=maxtext are all copied through ckfs_read(), in their
+ * directories.
  */
 #include "fs/ckfs_convert.h"
 
@@ -11,6 +13,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "read/rd_export.h"
@@ -113,14 +116,42 @@ static int start_file(struct conv *c, const struct ckfs_file *f, const char *out
 	return err;
 }
 
+/* view=maxtext: the directories, then every file through ckfs_read(). */
+static int convert_maxtext(struct ckfs *fs, const char *out,
+			   ckfs_progress_fn progress, void *ctx)
+{
+	struct conv c = { fs, NULL, NULL, 0, 0, progress, ctx };
+	int err = 0;
+
+	for (size_t i = 0; i < fs->nfiles; i++)
+		c.total += fs->files[i].size;
+	for (size_t k = 0; k < fs->ndirs && !err; k++) {
+		char *path = ck_path_join(out, fs->dirs[k]);
+
+		if (!path)
+			err = ck_err(-ENOMEM, "out of memory");
+		else if (mkdir(path, 0755) && errno != EEXIST)
+			err = ck_err(-errno, "%s: %s", path, strerror(errno));
+		free(path);
+	}
+	for (size_t i = 0; i < fs->nfiles && !err; i++)
+		err = start_file(&c, &fs->files[i], out);
+	return err;
+}
+
 int ckfs_convert(struct ckfs *fs, const char *out, uint64_t budget,
 		 ckfs_progress_fn progress, void *ctx)
 {
-	size_t nshards = fs->layout->nfiles;
+	size_t nshards = fs->mimg ? 0 : fs->layout->nfiles;
 	struct conv c = { fs, calloc(nshards + 1, sizeof(int)),
 			  calloc(nshards + 1, sizeof(char *)), 0, 0, progress, ctx };
 	int err = c.fd && c.path ? 0 : ck_err(-ENOMEM, "out of memory");
 
+	if (fs->mimg) {
+		free(c.fd);
+		free(c.path);
+		return convert_maxtext(fs, out, progress, ctx);
+	}
 	for (size_t i = 0; c.fd && i < nshards; i++)
 		c.fd[i] = -1;
 	for (size_t i = 0; i < fs->nfiles; i++)

@@ -1,10 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * This file implements the FUSE operations of the read-only Hugging Face view
- * (high-level API).  The tree is flat and immutable: the root directory and
- * the files of the ckfs view, inode = index + 2.  Contents may be cached by
- * the kernel for as long as it likes (kernel_cache, long timeouts), and no
- * direct_io is used, so mmap works.  Every write-side operation is EROFS.
+ * This file implements the FUSE operations of the read-only ckfs views
+ * (high-level API).  The tree is immutable: the root directory (inode 1),
+ * the files of the view (inode = index + 2; the HF view's are all in the
+ * root) and the directories their paths imply (view=maxtext: 0/, 0/items/,
+ * ...; inode = nfiles + 1 + their number from ckfs_find_dir()).  Contents
+ * may be cached by the kernel for as long as it likes (kernel_cache, long
+ * timeouts), and no direct_io is used, so mmap works.  Every write-side
+ * operation is EROFS.
  */
 #define FUSE_USE_VERSION FUSE_MAKE_VERSION(3, 14)
 #include <fuse.h>
@@ -38,9 +41,13 @@ static struct ckfs *fs_of(void)
 
 static const struct ckfs_file *lookup(const char *path)
 {
-	if (path[0] != '/' || strchr(path + 1, '/'))
-		return NULL;
-	return ckfs_find(fs_of(), path + 1);
+	return path[0] == '/' ? ckfs_find(fs_of(), path + 1) : NULL;
+}
+
+/* The directory path names (0 for the root), or -ENOENT. */
+static int lookup_dir(const char *path)
+{
+	return path[0] == '/' ? ckfs_find_dir(fs_of(), path + 1) : -ENOENT;
 }
 
 /* Set by fs_ops_main for fs_init (the mountpoint resolved before the
@@ -152,6 +159,7 @@ static int fs_getattr(const char *path, struct stat *st, struct fuse_file_info *
 {
 	const struct ckfs_file *f;
 	struct ckfs *fs = fs_of();
+	int dir = lookup_dir(path);
 
 	(void)fi;
 	memset(st, 0, sizeof(*st));
@@ -160,10 +168,10 @@ static int fs_getattr(const char *path, struct stat *st, struct fuse_file_info *
 	st->st_mtime = (time_t)fs->mtime;
 	st->st_ctime = (time_t)fs->mtime;
 	st->st_atime = (time_t)fs->mtime;
-	if (!strcmp(path, "/")) {
+	if (dir >= 0) {
 		st->st_mode = S_IFDIR | fs->dir_mode;
 		st->st_nlink = 2;
-		st->st_ino = 1;
+		st->st_ino = dir ? (ino_t)(fs->nfiles + 1 + (size_t)dir) : 1;
 		return 0;
 	}
 	f = lookup(path);
@@ -180,21 +188,34 @@ static int fs_getattr(const char *path, struct stat *st, struct fuse_file_info *
 	return 0;
 }
 
+/* fs_readdir's ckfs_list_dir() callback: one entry to FUSE. */
+struct fs_dir_fill {
+	void *buf;
+	fuse_fill_dir_t fill;
+};
+
+static int fs_dir_entry(void *ctx, const char *name, const struct ckfs_file *f)
+{
+	struct fs_dir_fill *d = ctx;
+
+	(void)f;
+	return d->fill(d->buf, name, NULL, 0, 0);
+}
+
 static int fs_readdir(const char *path, void *buf, fuse_fill_dir_t fill, off_t off,
 		      struct fuse_file_info *fi, enum fuse_readdir_flags flags)
 {
-	struct ckfs *fs = fs_of();
+	struct fs_dir_fill d = { buf, fill };
+	int dir = lookup_dir(path);
 
 	(void)off;
 	(void)fi;
 	(void)flags;
-	if (strcmp(path, "/"))
-		return -ENOTDIR;
+	if (dir < 0)
+		return lookup(path) ? -ENOTDIR : -ENOENT;
 	fill(buf, ".", NULL, 0, 0);
 	fill(buf, "..", NULL, 0, 0);
-	for (size_t i = 0; i < fs->nfiles; i++)
-		if (fill(buf, fs->files[i].name, NULL, 0, 0))
-			break;
+	ckfs_list_dir(fs_of(), dir, fs_dir_entry, &d);
 	return 0;
 }
 
@@ -234,7 +255,7 @@ static int fs_statfs(const char *path, struct statvfs *sv)
 	sv->f_bsize = 4096;
 	sv->f_frsize = 4096;
 	sv->f_blocks = (fsblkcnt_t)((total + 4095) / 4096);
-	sv->f_files = (fsfilcnt_t)fs->nfiles + 1;
+	sv->f_files = (fsfilcnt_t)(fs->nfiles + fs->ndirs) + 1;
 	sv->f_namemax = 255;
 	sv->f_flag = ST_RDONLY;
 	return 0;
@@ -269,8 +290,10 @@ static int fs_getxattr(const char *path, const char *name, char *value, size_t s
 	size_t len = 0;
 	int err;
 
+	if (!f && !strcmp(path, "/"))
+		return root_getxattr(name, value, size);
 	if (!f)
-		return strcmp(path, "/") ? -ENOENT : root_getxattr(name, value, size);
+		return lookup_dir(path) < 0 ? -ENOENT : -ENODATA;
 	if (strcmp(name, FS_XATTR))
 		return -ENODATA;
 	err = ckfs_describe(fs_of(), f, &text, &len);
@@ -292,8 +315,10 @@ static int fs_listxattr(const char *path, char *list, size_t size)
 	size_t len = sizeof(file_names);
 
 	if (!lookup(path)) {
-		if (strcmp(path, "/"))
+		if (lookup_dir(path) < 0)
 			return -ENOENT;
+		if (strcmp(path, "/"))
+			return 0;	/* a directory below the root: none */
 		names = root_names;
 		len = sizeof(root_names);
 	}

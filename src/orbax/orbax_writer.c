@@ -1,19 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * This file implements the Orbax checkpoint writer of orbax_writer.h.
- *
- * The JSON files are printed the way Python's json.dumps prints them (", "
- * and ": " separators, insertion order), matching what Orbax writes; array
- * names are restricted to characters that need no escaping, so the tuple
- * keys of _METADATA ("('a', 'b')", Python's repr of the key path) come out
- * exactly as Orbax's.  Leaves are listed in PyTree order: key paths
- * compared component by component.  A path component made of digits gets
- * key_type 1 (sequence index, as optax tuple indices like opt_state.0),
- * others key_type 2 (dict key / attribute).
- *
- * _sharding is what TensorStore's json driver leaves: one compact object,
- * its keys (base64url of each array's name) sorted, each value the JSON
- * text of the leaf's sharding as Python prints it (orbax-format.md §4.2).
+ * This file implements the Orbax checkpoint writer of orbax_writer.h: the
+ * store of each item (a kv_sink), and the metadata files, whose texts
+ * orbax_leaves.c prints from the leaves added.
  */
 #include "orbax/orbax_writer.h"
 
@@ -25,30 +14,11 @@
 #include <time.h>
 
 #include "kvstore/kv_sink.h"
+#include "orbax/orbax_leaves.h"
 #include "util/ck_buf.h"
 #include "util/ck_err.h"
 #include "util/ck_file.h"
 #include "util/ck_rd.h"
-
-#define HANDLER "orbax.checkpoint._src.handlers.pytree_checkpoint_handler." \
-		"PyTreeCheckpointHandler"
-
-/* What a leaf is. */
-enum ow_kind {
-	OW_ARRAY,			/* jax.Array: zarr keys,
-					   array_metadatas, _sharding */
-	OW_SCALAR,			/* scalar: zarr keys only */
-	OW_EMPTY,			/* empty container: _METADATA only */
-};
-
-/* One leaf added, as _METADATA records it. */
-struct ow_array {
-	char *name;			/* PyTree path joined with '.' (owned) */
-	enum ow_kind kind;		/* what it is */
-	const char *value_type;		/* OW_EMPTY: "Dict", ... (static) */
-	unsigned rank;			/* dimensions */
-	uint64_t chunk[ZARR_MAX_RANK];	/* write shape = chunk shape */
-};
 
 struct orbax_writer {
 	char *tmp;			/* <root>/<step>.orbax-checkpoint-tmp-<n> */
@@ -61,8 +31,7 @@ struct orbax_writer {
 	char *sharding_device;		/* copied from the options (owned) */
 	struct ocdbt_writer *db;	/* OCDBT layouts; NULL for DIR */
 	struct kv_sink sink;		/* where arrays go */
-	struct ow_array *a;		/* arrays added (owned) */
-	size_t n, cap;			/* used / allocated */
+	struct orbax_leaves leaves;	/* the current item's leaves */
 	uint64_t init_ns;		/* when the writer was opened */
 	int state;			/* 0 open, 1 committed, -1 failed */
 };
@@ -142,7 +111,7 @@ static int start_item(struct orbax_writer *w, const char *name)
 	if (!err && w->item_names && strstr(w->item_names, (const char *)b.data))
 		err = ck_err(-EINVAL, "orbax writer: item '%s' written twice", name);
 	if (!err)
-		err = ck_buf_printf(&b, " \"" HANDLER "\"");
+		err = ck_buf_printf(&b, " \"" ORBAX_PYTREE_HANDLER "\"");
 	if (err) {
 		ck_buf_release(&b);
 		return err;
@@ -235,76 +204,26 @@ out_free:
 	return err;
 }
 
-static int check_name(const struct orbax_writer *w, const char *name)
-{
-	size_t n = strlen(name);
-
-	if (!n || name[0] == '.' || name[n - 1] == '.' || strstr(name, ".."))
-		goto bad;
-	for (const char *p = name; *p; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f || *p == '/' ||
-		    *p == '\'' || *p == '"' || *p == '\\')
-			goto bad;
-	for (size_t i = 0; i < w->n; i++) {
-		const char *o = w->a[i].name;
-		size_t on = strlen(o), k = on < n ? on : n;
-
-		if (!strcmp(o, name))
-			return ck_err(-EINVAL, "orbax writer: leaf '%s' added "
-				      "twice", name);
-		/* one a subtree of the other: "a" and "a.b" */
-		if (!strncmp(o, name, k) && (on < n ? name[k] : o[k]) == '.')
-			return ck_err(-EINVAL, "orbax writer: leaf '%s' and "
-				      "leaf '%s' overlap", name, o);
-	}
-	return 0;
-bad:
-	return ck_err(-EINVAL, "orbax writer: bad array name '%s'", name);
-}
-
-/* Check that w takes leaf name, and make room for it. */
+/* Check that w takes leaf name. */
 static int add_begin(struct orbax_writer *w, const char *name)
 {
-	int err;
-
 	if (w->state)
 		return ck_err(-EINVAL, "orbax writer: %s already committed or "
 			      "failed", w->tmp);
-	err = check_name(w, name);
-	if (err)
-		return err;
-	if (w->n == w->cap) {
-		size_t nc = w->cap ? w->cap * 2 : 16;
-		struct ow_array *na = realloc(w->a, nc * sizeof(*na));
-
-		if (!na)
-			return ck_err(-ENOMEM, "orbax writer: out of memory");
-		w->a = na;
-		w->cap = nc;
-	}
-	return 0;
+	return orbax_leaves_check(&w->leaves, name);
 }
 
-/* Record leaf name (room made by add_begin()). */
+/* Record leaf name (checked by add_begin()). */
 static int add_end(struct orbax_writer *w, const char *name,
-		   enum ow_kind kind, const struct zarr_write_spec *s)
+		   enum orbax_leaf_kind kind, const char *value_type,
+		   const struct zarr_write_spec *s)
 {
-	struct ow_array *a = &w->a[w->n];
+	int err = orbax_leaves_add(&w->leaves, name, kind, value_type,
+				   s ? s->rank : 0, s ? s->chunk : NULL);
 
-	memset(a, 0, sizeof(*a));
-	a->name = strdup(name);
-	if (!a->name) {
-		if (kind != OW_EMPTY)
-			w->state = -1;	/* its keys are in the store */
-		return ck_err(-ENOMEM, "orbax writer: out of memory");
-	}
-	a->kind = kind;
-	if (s) {
-		a->rank = s->rank;
-		memcpy(a->chunk, s->chunk, sizeof(a->chunk));
-	}
-	w->n++;
-	return 0;
+	if (err && kind != ORBAX_LEAF_EMPTY)
+		w->state = -1;	/* its keys are in the store */
+	return err;
 }
 
 /* The options' progress callback, told which array. */
@@ -323,7 +242,7 @@ static int progress_cb(void *ctx, uint64_t done, uint64_t total)
 /* Add array or scalar name, its chunks from st (st's progress is set
  * here). */
 static int add_stream(struct orbax_writer *w, const char *name,
-		      enum ow_kind kind, const struct zarr_write_spec *s,
+		      enum orbax_leaf_kind kind, const struct zarr_write_spec *s,
 		      struct zarr_stream *st)
 {
 	struct zarr_write_spec spec = *s;
@@ -348,7 +267,7 @@ static int add_stream(struct orbax_writer *w, const char *name,
 		w->state = -1;
 		return err;
 	}
-	return add_end(w, name, kind, &spec);
+	return add_end(w, name, kind, NULL, &spec);
 }
 
 int orbax_writer_add(struct orbax_writer *w, const char *name,
@@ -362,7 +281,7 @@ int orbax_writer_add(struct orbax_writer *w, const char *name,
 	spec.zarr_format = w->o.zarr_format;
 	if (!data && zarr_writer_check(&spec, &nbytes) == 0 && nbytes)
 		return ck_err(-EINVAL, "orbax writer: no data for '%s'", name);
-	return add_stream(w, name, OW_ARRAY, &spec, &st);
+	return add_stream(w, name, ORBAX_LEAF_ARRAY, &spec, &st);
 }
 
 int orbax_writer_add_cb(struct orbax_writer *w, const char *name,
@@ -374,7 +293,7 @@ int orbax_writer_add_cb(struct orbax_writer *w, const char *name,
 	if (!fill)
 		return ck_err(-EINVAL, "orbax writer: no fill callback for "
 			      "'%s'", name);
-	return add_stream(w, name, OW_ARRAY, s, &st);
+	return add_stream(w, name, ORBAX_LEAF_ARRAY, s, &st);
 }
 
 static int scalar_fill(void *ctx, const uint64_t *idx, const uint64_t *start,
@@ -398,29 +317,18 @@ int orbax_writer_add_scalar(struct orbax_writer *w, const char *name,
 	s.dtype = CK_DT_I64;
 	s.rank = 0;
 	s.zstd_level = zstd_level;
-	return add_stream(w, name, OW_SCALAR, &s, &st);
+	return add_stream(w, name, ORBAX_LEAF_SCALAR, &s, &st);
 }
 
 int orbax_writer_add_empty(struct orbax_writer *w, const char *name,
 			   const char *value_type)
 {
-	static const char *const types[] = {"Dict", "List", "Tuple",
-					    "NamedTuple", "None"};
 	const char *vt = NULL;
-	int err;
+	int err = orbax_leaves_empty_type(value_type, &vt);
 
-	for (size_t i = 0; i < sizeof(types) / sizeof(*types); i++)
-		if (value_type && !strcmp(value_type, types[i]))
-			vt = types[i];
-	if (!vt)
-		return ck_err(-EINVAL, "orbax writer: '%s' is not an empty "
-			      "container type", value_type ? value_type : "");
-	err = add_begin(w, name);
 	if (!err)
-		err = add_end(w, name, OW_EMPTY, NULL);
-	if (!err)
-		w->a[w->n - 1].value_type = vt;
-	return err;
+		err = add_begin(w, name);
+	return err ? err : add_end(w, name, ORBAX_LEAF_EMPTY, vt, NULL);
 }
 
 int orbax_writer_add_param_only_leaves(struct orbax_writer *w,
@@ -431,96 +339,8 @@ int orbax_writer_add_param_only_leaves(struct orbax_writer *w,
 	return err ? err : orbax_writer_add_empty(w, "opt_state", "Dict");
 }
 
-/* Key paths in PyTree order: component by component ('.' ends one). */
-static int path_cmp(const void *pa, const void *pb)
-{
-	const char *a = ((const struct ow_array *)pa)->name;
-	const char *b = ((const struct ow_array *)pb)->name;
-
-	for (;; a++, b++) {
-		int ca = *a == '.' ? 1 : *a ? (unsigned char)*a + 1 : 0;
-		int cb = *b == '.' ? 1 : *b ? (unsigned char)*b + 1 : 0;
-
-		if (ca != cb)
-			return ca - cb;
-		if (!ca)
-			return 0;
-	}
-}
-
-static int print_dims(struct ck_buf *b, const struct ow_array *a)
-{
-	int err = ck_buf_printf(b, "[");
-
-	for (unsigned i = 0; i < a->rank && !err; i++)
-		err = ck_buf_printf(b, "%s%llu", i ? ", " : "",
-				    (unsigned long long)a->chunk[i]);
-	return err ? err : ck_buf_printf(b, "]");
-}
-
-static int all_digits(const char *s, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (s[i] < '0' || s[i] > '9')
-			return 0;
-	return n > 0;
-}
-
-/* One tree_metadata entry: "('a', 'b')": {"key_metadata": [...], ...}. */
-static int meta_leaf(struct ck_buf *b, const struct ow_array *a)
-{
-	const char *s = a->name;
-	int err;
-
-	err = ck_buf_printf(b, "\"(");
-	for (const char *p = s; !err; p++) {
-		size_t len = strcspn(p, ".");
-
-		err = ck_buf_printf(b, "%s'%.*s'", p == s ? "" : ", ", (int)len,
-				    p);
-		p += len;
-		if (!*p)
-			break;
-	}
-	/* Python writes a 1-tuple as "('a',)" */
-	if (!err)
-		err = ck_buf_printf(b, "%s)\": {\"key_metadata\": [",
-				    strchr(s, '.') ? "" : ",");
-	for (const char *p = s; !err; p++) {
-		size_t len = strcspn(p, ".");
-
-		err = ck_buf_printf(b, "%s{\"key\": \"%.*s\", \"key_type\": %d}",
-				    p == s ? "" : ", ", (int)len, p,
-				    all_digits(p, len) ? 1 : 2);
-		p += len;
-		if (!*p)
-			break;
-	}
-	if (!err)
-		err = ck_buf_printf(b, "], \"value_metadata\": "
-				    "{\"value_type\": ");
-	if (err)
-		return err;
-	switch (a->kind) {
-	case OW_ARRAY:
-		err = ck_buf_printf(b, "\"jax.Array\", \"skip_deserialize\": "
-				    "false, \"write_shape\": ");
-		if (!err)
-			err = print_dims(b, a);
-		break;
-	case OW_SCALAR:
-		err = ck_buf_printf(b, "\"scalar\", \"skip_deserialize\": "
-				    "false");
-		break;
-	case OW_EMPTY:
-		err = ck_buf_printf(b, "\"%s\", \"skip_deserialize\": true",
-				    a->value_type);
-		break;
-	}
-	return err ? err : ck_buf_printf(b, "}}");
-}
-
-static int write_json(const char *dir, const char *name, struct ck_buf *b)
+/* Write the text in b as the file dir/name; b is emptied for the next. */
+static int write_text(const char *dir, const char *name, struct ck_buf *b)
 {
 	char *p = ck_path_join(dir, name);
 	int err;
@@ -529,131 +349,36 @@ static int write_json(const char *dir, const char *name, struct ck_buf *b)
 		return ck_err(-ENOMEM, "orbax writer: out of memory");
 	err = kv_sink_write_file(p, b->data, b->len);
 	free(p);
+	b->len = 0;
 	return err;
 }
 
+/* The item's _METADATA, _sharding (when asked for) and
+ * array_metadatas/process_0 (OCDBT layouts). */
 static int write_metadata(struct orbax_writer *w)
 {
 	struct ck_buf b = CK_BUF_INIT;
-	int err = ck_buf_printf(&b, "{\"tree_metadata\": {");
+	char *dir = NULL;
+	int err;
 
-	for (size_t i = 0; i < w->n && !err; i++) {
-		if (i)
-			err = ck_buf_printf(&b, ", ");
+	err = orbax_leaves_metadata(&w->leaves, w->db != NULL,
+				    w->o.zarr_format == 3, &b);
+	if (!err)
+		err = write_text(w->items, "_METADATA", &b);
+	if (!err && w->sharding_device)
+		err = orbax_leaves_sharding(&w->leaves, w->sharding_device, &b);
+	if (!err && w->sharding_device)
+		err = write_text(w->items, "_sharding", &b);
+	if (!err && w->db) {
+		dir = ck_path_join(w->items, "array_metadatas");
+		err = dir ? kv_sink_mkdirs(dir)
+			  : ck_err(-ENOMEM, "orbax writer: out of memory");
 		if (!err)
-			err = meta_leaf(&b, &w->a[i]);
+			err = orbax_leaves_array_metadatas(&w->leaves, &b);
+		if (!err)
+			err = write_text(dir, "process_0", &b);
 	}
-	if (!err)
-		err = ck_buf_printf(
-			&b,
-			"}, \"use_ocdbt\": %s, \"use_zarr3\": %s, "
-			"\"store_array_data_equal_to_fill_value\": true, "
-			"\"custom_metadata\": null}",
-			w->db ? "true" : "false",
-			w->o.zarr_format == 3 ? "true" : "false");
-	if (!err)
-		err = write_json(w->items, "_METADATA", &b);
-	ck_buf_release(&b);
-	return err;
-}
-
-static int write_array_metadatas(struct orbax_writer *w)
-{
-	struct ck_buf b = CK_BUF_INIT;
-	char *dir = ck_path_join(w->items, "array_metadatas");
-	size_t listed = 0;
-	int err = dir ? kv_sink_mkdirs(dir)
-		      : ck_err(-ENOMEM, "orbax writer: out of memory");
-
-	if (!err)
-		err = ck_buf_printf(&b, "{\"array_metadatas\": [");
-	for (size_t i = 0; i < w->n && !err; i++) {
-		if (w->a[i].kind != OW_ARRAY)
-			continue;
-		err = ck_buf_printf(&b, "%s{\"array_metadata\": {\"param_name\": "
-				    "\"%s\", \"write_shape\": ",
-				    listed++ ? ", " : "", w->a[i].name);
-		if (!err)
-			err = print_dims(&b, &w->a[i]);
-		if (!err)
-			err = ck_buf_printf(&b, ", \"chunk_shape\": ");
-		if (!err)
-			err = print_dims(&b, &w->a[i]);
-		if (!err)
-			err = ck_buf_printf(&b, ", \"ext_metadata\": null}}");
-	}
-	if (!err)
-		err = ck_buf_printf(&b, "]}");
-	if (!err)
-		err = write_json(dir, "process_0", &b);
-	ck_buf_release(&b);
 	free(dir);
-	return err;
-}
-
-/* base64url (with '=' padding, as Python's urlsafe_b64encode) of s. */
-static char *b64url(const char *s)
-{
-	static const char tab[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-				  "abcdefghijklmnopqrstuvwxyz0123456789-_";
-	const uint8_t *p = (const uint8_t *)s;
-	size_t n = strlen(s), o = 0;
-	char *out = malloc((n + 2) / 3 * 4 + 1);
-
-	if (!out)
-		return NULL;
-	for (size_t i = 0; i < n; i += 3) {
-		uint32_t v = (uint32_t)p[i] << 16;
-
-		if (i + 1 < n)
-			v |= (uint32_t)p[i + 1] << 8;
-		if (i + 2 < n)
-			v |= p[i + 2];
-		out[o++] = tab[v >> 18 & 63];
-		out[o++] = tab[v >> 12 & 63];
-		out[o++] = i + 1 < n ? tab[v >> 6 & 63] : '=';
-		out[o++] = i + 2 < n ? tab[v & 63] : '=';
-	}
-	out[o] = 0;
-	return out;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* _sharding: every array leaf on the options' device. */
-static int write_sharding(struct orbax_writer *w)
-{
-	struct ck_buf b = CK_BUF_INIT;
-	char **keys = calloc(w->n + 1, sizeof(*keys));
-	size_t nk = 0;
-	int err = keys ? 0 : ck_err(-ENOMEM, "orbax writer: out of memory");
-
-	for (size_t i = 0; i < w->n && !err; i++) {
-		if (w->a[i].kind != OW_ARRAY)
-			continue;
-		keys[nk] = b64url(w->a[i].name);
-		if (!keys[nk++])
-			err = ck_err(-ENOMEM, "orbax writer: out of memory");
-	}
-	if (!err)
-		qsort(keys, nk, sizeof(*keys), cmp_str);
-	if (!err)
-		err = ck_buf_printf(&b, "{");
-	for (size_t i = 0; i < nk && !err; i++)
-		err = ck_buf_printf(&b, "%s\"%s\":\"{\\\"sharding_type\\\": "
-				    "\\\"SingleDeviceSharding\\\", "
-				    "\\\"device_str\\\": \\\"%s\\\"}\"",
-				    i ? "," : "", keys[i], w->sharding_device);
-	if (!err)
-		err = ck_buf_printf(&b, "}");
-	if (!err)
-		err = write_json(w->items, "_sharding", &b);
-	for (size_t i = 0; keys && i < nk; i++)
-		free(keys[i]);
-	free(keys);
 	ck_buf_release(&b);
 	return err;
 }
@@ -663,21 +388,10 @@ static int write_step_metadata(struct orbax_writer *w)
 	struct ck_buf b = CK_BUF_INIT;
 	int err;
 
-	err = ck_buf_printf(&b,
-			    "{\"item_handlers\": {%s}, "
-			    "\"metrics\": {}, \"performance_metrics\": {}, "
-			    "\"init_timestamp_nsecs\": %llu, "
-			    "\"commit_timestamp_nsecs\": %llu, "
-			    "\"custom_metadata\": {", w->item_names,
-			    (unsigned long long)w->init_ns,
-			    (unsigned long long)now_ns());
-	if (!err && w->o.scan_layers >= 0)
-		err = ck_buf_printf(&b, "\"scan_layers\": %s",
-				    w->o.scan_layers ? "true" : "false");
+	err = orbax_leaves_step_metadata(w->item_names, w->init_ns, now_ns(),
+					 w->o.scan_layers, &b);
 	if (!err)
-		err = ck_buf_printf(&b, "}}");
-	if (!err)
-		err = write_json(w->tmp, "_CHECKPOINT_METADATA", &b);
+		err = write_text(w->tmp, "_CHECKPOINT_METADATA", &b);
 	ck_buf_release(&b);
 	return err;
 }
@@ -692,13 +406,8 @@ static int finish_item(struct orbax_writer *w)
 		return ck_err(-EINVAL, "orbax writer: %s already committed or "
 			      "failed", w->tmp);
 	w->state = -1;
-	if (w->n)
-		qsort(w->a, w->n, sizeof(*w->a), path_cmp);
+	orbax_leaves_sort(&w->leaves);
 	err = write_metadata(w);
-	if (!err && w->sharding_device)
-		err = write_sharding(w);
-	if (!err && w->db)
-		err = write_array_metadatas(w);
 	if (!err && w->db)
 		err = ocdbt_writer_commit(w->db);
 	return err;
@@ -712,9 +421,7 @@ int orbax_writer_next_item(struct orbax_writer *w, const char *item)
 		return err;
 	ocdbt_writer_free(w->db);
 	w->db = NULL;
-	for (size_t i = 0; i < w->n; i++)
-		free(w->a[i].name);
-	w->n = 0;
+	orbax_leaves_release(&w->leaves);
 	err = start_item(w, item);
 	if (!err)
 		w->state = 0;
@@ -743,9 +450,7 @@ void orbax_writer_free(struct orbax_writer *w)
 	if (!w)
 		return;
 	ocdbt_writer_free(w->db);
-	for (size_t i = 0; i < w->n; i++)
-		free(w->a[i].name);
-	free(w->a);
+	orbax_leaves_release(&w->leaves);
 	free(w->items);
 	free(w->item_names);
 	free(w->sharding_device);

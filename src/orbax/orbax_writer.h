@@ -30,6 +30,9 @@
  * orbax_writer_add_param_only_leaves(w, 3) for `step` and `opt_state`, and
  * orbax_writer_commit().
  *
+ * The metadata files' texts come from orbax_leaves.h, which the in-memory
+ * checkpoint image (orbax_image.h) prints too.
+ *
  * Like Orbax, the step is written into "<step>.orbax-checkpoint-tmp-<n>"
  * and renamed to "<step>" at commit, so an interrupted save leaves only a
  * temporary directory, which readers ignore.  A writer is used by one

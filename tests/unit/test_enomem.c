@@ -31,6 +31,7 @@
 #include "mapping/mapping.h"
 #include "mapping/plan.h"
 #include "orbax/orbax.h"
+#include "orbax/orbax_image.h"
 #include "orbax/orbax_writer.h"
 #include "read/rd_tensor.h"
 #include "util/ck_buf.h"
@@ -818,6 +819,74 @@ START_TEST(opening_and_reading_the_whole_view_should_fail_only_with_enomem)
 }
 END_TEST
 
+/* An in-memory Orbax step built and every file read, the chunks made by
+ * a fill of the chunk number. */
+static int image_fill(void *ctx, uint64_t id, uint64_t chunk, uint64_t off,
+		      void *buf, size_t len)
+{
+	(void)ctx;
+	memset(buf, (int)(id * 16 + chunk + off), len);
+	return 0;
+}
+
+static int image_op(void *ctx, uint64_t *digest)
+{
+	static const char *const names[] = {
+		"params.params.decoder.layers.mlp.wi_0.kernel",
+		"params.params.token_embedder.embedding",
+		"params.params.decoder.decoder_norm.scale",
+	};
+	struct orbax_image_opts o = ORBAX_IMAGE_OPTS_INIT;
+	struct orbax_image *img = NULL;
+	uint64_t h = DIGEST_INIT;
+	int err;
+
+	(void)ctx;
+	o.scan_layers = 1;
+	o.sharding_device = "cpu:0";
+	o.init_ns = o.commit_ns = 1;
+	o.file_bytes = 3000;
+	err = orbax_image_new(&o, &img);
+	for (size_t i = 0; !err && i < 3; i++) {
+		struct zarr_write_spec s;
+
+		memset(&s, 0, sizeof(s));
+		s.dtype = CK_DT_BF16;
+		s.rank = 2;
+		s.shape[0] = 8 << i;
+		s.shape[1] = 40;
+		s.chunk[0] = 2 << i;
+		s.chunk[1] = 40;
+		err = orbax_image_add_array(img, names[i], &s, i);
+	}
+	if (!err)
+		err = orbax_image_add_param_only_leaves(img);
+	if (!err)
+		err = orbax_image_commit(img);
+	for (size_t f = 0; !err && f < orbax_image_nfiles(img); f++) {
+		uint64_t size = orbax_image_file_size(img, f);
+		size_t got = 0;
+
+		mix_str(&h, orbax_image_file_name(img, f));
+		for (uint64_t off = 0; !err && off < size; off += got) {
+			err = orbax_image_read(img, f, off, scratch, 1000, &got,
+					       image_fill, NULL);
+			mix(&h, scratch, err ? 0 : got);
+		}
+	}
+	orbax_image_free(img);
+	*digest = h;
+	return err;
+}
+
+START_TEST(building_and_reading_an_orbax_image_should_fail_only_with_enomem)
+{
+	struct op op = { "orbax_image built and every file read", image_op, NULL, 0 };
+
+	sweep(&op);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s;
@@ -845,6 +914,7 @@ int main(void)
 	tcase_add_test(tc, building_the_hf_view_should_fail_only_with_enomem);
 	tcase_add_test(tc, reading_through_the_plan_should_fail_only_with_enomem);
 	tcase_add_test(tc, opening_and_reading_the_whole_view_should_fail_only_with_enomem);
+	tcase_add_test(tc, building_and_reading_an_orbax_image_should_fail_only_with_enomem);
 	suite_add_tcase(s, tc);
 	return ck_test_run(s);
 }
