@@ -67,8 +67,9 @@ roundtrip() {
 
 "$CKPTFS" example --list >"$TMP/families"
 dts="bfloat16 float32"
-# Under valgrind (tests/valgrind-cli.sh) a few families stand for all.
-if [ -n "${CKPT_VG_BIN:-}" ]; then
+# Under valgrind (tests/valgrind-cli.sh) or ASan a few families, in
+# bfloat16, stand for all.
+if [ -n "${CKPT_VG_BIN:-}" ] || ldd "$CKPTFS" 2>/dev/null | grep -q libasan; then
 	grep -E '^(llama|qwen3_moe|deepseek_v3|gemma3|gpt_oss|qwen3_next) ' "$TMP/families" >"$TMP/f2"
 	mv "$TMP/f2" "$TMP/families"
 	dts=bfloat16

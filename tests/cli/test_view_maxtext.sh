@@ -98,13 +98,22 @@ view() {
 	rm -rf "$d"
 }
 
-for fam in llama qwen3_moe deepseek_v3 gemma3 gpt_oss qwen3_next; do
-	for lay in scanned unscanned; do
-		view "$fam" "$lay" bfloat16
+# Every family and layout, bfloat16 and float32; under valgrind
+# (tests/valgrind-cli.sh) or ASan a few families, in bfloat16, stand for all.
+"$CKPTFS" example --list >"$TMP/families"
+dts="bfloat16 float32"
+if [ -n "${CKPT_VG_BIN:-}" ] || ldd "$CKPTFS" 2>/dev/null | grep -q libasan; then
+	grep -E '^(llama|qwen3_moe|deepseek_v3|gemma3|gpt_oss|qwen3_next) ' "$TMP/families" >"$TMP/f2"
+	mv "$TMP/f2" "$TMP/families"
+	dts=bfloat16
+fi
+while read -r fam l1 l2; do
+	for lay in $l1 $l2; do
+		for dt in $dts; do
+			view "$fam" "$lay" "$dt"
+		done
 	done
-done
-view llama scanned float32
-view qwen3_moe unscanned float32
+done <"$TMP/families"
 
 # One larger model, chunks of a MiB: the tree, the metadata, each chunk
 # computed once however the kernel cuts the reads.
