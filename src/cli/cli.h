@@ -18,7 +18,10 @@ int cmd_inspect(int argc, char **argv);
 int cmd_dump(int argc, char **argv);
 int cmd_mount(int argc, char **argv);
 int cmd_convert(int argc, char **argv);
-int cmd_to_maxtext(int argc, char **argv);
+struct ckfs_opts;
+/* convert --to maxtext, its arguments parsed by cmd_convert(): SRC in
+ * o->src, written to out; returns the exit status. */
+int cli_to_maxtext(const struct ckfs_opts *o, const char *out);
 int cmd_plan(int argc, char **argv);
 int cmd_example(int argc, char **argv);
 

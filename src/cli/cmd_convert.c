@@ -29,26 +29,21 @@ int cmd_convert(int argc, char **argv)
 	const char *src = NULL, *out = NULL;
 	char *keep[32] = { NULL };
 	int nkeep = 0, err = 0, tty = isatty(STDERR_FILENO), stats = 0;
+	const char *to = "hf";
 	struct ckfs *fs = NULL;
 	uint64_t total = 0;
 	struct cli_bar bar = { 0, 0 };
 
 	o.step = -1;
 	o.scan_layers = -1;	/* view=maxtext: the default, scanned */
-	for (int i = 1; i + 1 < argc; i++)
-		if (!strcmp(argv[i], "--to")) {
-			if (!strcmp(argv[i + 1], "maxtext"))
-				return cmd_to_maxtext(argc, argv);
-			if (strcmp(argv[i + 1], "hf"))
-				return cli_usage_error("convert: --to %s: use maxtext or hf",
-						       argv[i + 1]);
-		}
 	for (int i = 1; i < argc && !err; i++) {
 		if (!strcmp(argv[i], "-o") && i + 1 < argc && nkeep < 32)
 			err = cli_opts_parse(argv[++i], &o, NULL, &keep[nkeep++]);
-		else if (!strcmp(argv[i], "--to") && i + 1 < argc)
-			i++;	/* --to hf: this direction */
-		else if (!strcmp(argv[i], "--stats"))
+		else if (!strcmp(argv[i], "--to") && i + 1 < argc) {
+			to = argv[++i];
+			if (strcmp(to, "maxtext") && strcmp(to, "hf"))
+				return cli_usage_error("convert: --to %s: use maxtext or hf", to);
+		} else if (!strcmp(argv[i], "--stats"))
 			stats = 1;
 		else if (argv[i][0] == '-')
 			return cli_usage_error("convert: unknown option '%s'", argv[i]);
@@ -62,6 +57,14 @@ int cmd_convert(int argc, char **argv)
 	if (!err && (!src || !out))
 		return cli_usage_error("convert needs SRC and OUT");
 	o.src = src;
+	if (!err && !strcmp(to, "maxtext")) {
+		int rc = stats ? cli_usage_error("convert: --stats is for --to hf") :
+			 cli_to_maxtext(&o, out);
+
+		for (int i = 0; i < nkeep; i++)
+			free(keep[i]);
+		return rc;
+	}
 	if (!err)
 		err = ckfs_open(&o, &fs);
 	if (!err && mkdir(out, 0755) && errno != EEXIST)

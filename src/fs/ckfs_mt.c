@@ -142,26 +142,14 @@ static int add_files(struct ckfs *fs)
 
 int ckfs_mt_open(struct ckfs *fs, const struct ckfs_opts *o)
 {
-	struct mtview_opts mo = { 0 };
-	struct ckfs_opts fwd = *o;
+	struct mtview_opts mo;
+	struct ckfs_opts fwd;
 	struct ck_buf sum = CK_BUF_INIT;
 	struct stat st;
 	uint64_t total = 0;
 	int err = check_opts(o);
 
-	mo.src = o->src;
-	mo.mappings = o->mappings;
-	mo.hf_config = o->hf_config;
-	mo.model = o->model;
-	mo.scan_layers = o->scan_layers;
-	mo.dtype = o->dtype;
-	mo.chunks = o->chunks;
-	mo.vocab_rows = o->vocab_rows;
-	mo.nsets = o->nsets;
-	mo.sets = o->sets;
-	fwd.view_maxtext = 0;		/* a MaxText source: its HF view, */
-	fwd.dtype = CK_DT_INVALID;	/* as stored */
-	mo.fwd = &fwd;
+	mtview_opts_from(o, &fwd, &mo);
 	if (!err)
 		err = mtview_open(&mo, &fs->mt);
 	if (!err)

@@ -236,6 +236,26 @@ static int build_target(struct mtview *v)
 	return 0;
 }
 
+void mtview_opts_from(const struct ckfs_opts *o, struct ckfs_opts *fwd,
+		      struct mtview_opts *mo)
+{
+	memset(mo, 0, sizeof(*mo));
+	*fwd = *o;
+	fwd->view_maxtext = 0;		/* a MaxText source: its HF view, */
+	fwd->dtype = CK_DT_INVALID;	/* as stored */
+	mo->src = o->src;
+	mo->fwd = fwd;
+	mo->mappings = o->mappings;
+	mo->hf_config = o->hf_config;
+	mo->model = o->model;
+	mo->scan_layers = o->scan_layers;
+	mo->dtype = o->dtype;
+	mo->chunks = o->chunks;
+	mo->vocab_rows = o->vocab_rows;
+	mo->nsets = o->nsets;
+	mo->sets = o->sets;
+}
+
 int mtview_open(const struct mtview_opts *o, struct mtview **out)
 {
 	struct mtview *v = calloc(1, sizeof(*v));

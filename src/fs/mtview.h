@@ -91,6 +91,15 @@ struct mtview {
 };
 
 /*
+ * Fill *mo from the command-line options o (view=maxtext's, or those of
+ * convert --to maxtext): the MaxText side's options, and in *fwd a copy of o
+ * for the HF view of a MaxText source (that view as stored), which *mo
+ * points at.  o and fwd must outlive *mo.
+ */
+void mtview_opts_from(const struct ckfs_opts *o, struct ckfs_opts *fwd,
+		      struct mtview_opts *mo);
+
+/*
  * Build the view of o->src: an HF directory (config.json beside
  * model.safetensors or its index), or, with o->fwd, a MaxText checkpoint
  * whose HF view is converted back in the other layout (scan_layers).  Errors name the file and the tensor (missing,

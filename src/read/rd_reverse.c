@@ -128,8 +128,8 @@ static int inverse_ops(const struct plan_tensor *t, struct rv_contrib *cb)
 	return 0;
 }
 
-/* How source k of t is computed backwards. */
-static int classify(const struct plan_tensor *t, unsigned k, struct rv_contrib *cb)
+/* How t's sources are computed backwards. */
+static int classify(const struct plan_tensor *t, struct rv_contrib *cb)
 {
 	const struct map_rule *r = t->rule;
 	int err, inv = t->nsrc == 1;
@@ -144,7 +144,6 @@ static int classify(const struct plan_tensor *t, unsigned k, struct rv_contrib *
 		}
 		rd_moves_release(&cb->m);
 	}
-	(void)k;
 	for (unsigned h = 0; h < r->nhooks; h++)
 		if (!r->hooks[h].hook->inverse)
 			inv = 0;
@@ -208,7 +207,7 @@ int rv_plan_build(const struct plan *p, const struct orbax_ckpt *c,
 
 			cb->t = (uint32_t)i;
 			cb->k = k;
-			err = classify(&p->tensors[i], k, cb);
+			err = classify(&p->tensors[i], cb);
 		}
 out:
 	free(fill);
